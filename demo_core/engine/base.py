@@ -1,0 +1,219 @@
+"""The backend-neutral streaming interface every page and the agent talk to.
+
+An engine turns a prompt (raw text or chat messages) into a :class:`Generation`: an
+iterator of text deltas that also carries its own stats and a cancel switch. The
+in-process transformers engine and the OpenAI-compatible client both produce it, so a
+page never knows which one it is talking to.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
+Message = dict  # {"role": "system" | "user" | "assistant" | ..., "content": str}
+
+
+class EngineError(RuntimeError):
+    """A failure the UI should show as a message (never a traceback)."""
+
+
+class ModelUnavailable(EngineError):
+    """The model's weights are not on this machine (or its server is down)."""
+
+
+class OutOfMemory(EngineError):
+    """The device ran out of memory; the message says what to try."""
+
+
+class PromptTooLong(EngineError):
+    """Even the newest message alone does not fit the context window."""
+
+
+@dataclass
+class GenerationParams:
+    """Sampling settings; the defaults are the original lesson demos'."""
+
+    max_new_tokens: int = 1024
+    temperature: float = 0.8
+    top_p: float = 0.8
+    top_k: int = 40
+    repetition_penalty: float = 1.005
+    do_sample: bool = True
+    seed: int | None = None
+    stop_words: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class GenerationStats:
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    queued_s: float = 0.0
+    ttft_s: float | None = None
+    total_s: float = 0.0
+    finish_reason: str = ""  # stop | length | cancelled | error | stop_word
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Decode speed after the first token (prefill excluded)."""
+        if self.ttft_s is None or self.new_tokens < 2:
+            return 0.0
+        decode = self.total_s - self.ttft_s
+        return (self.new_tokens - 1) / decode if decode > 0 else 0.0
+
+
+class CancelToken:
+    """A flag shared between the UI and the worker: Stop sets it, generate() polls it."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+_END = object()
+
+
+class Generation:
+    """One streaming generation, consumed by iterating over its text deltas.
+
+    The producer (a worker thread, an HTTP stream) calls :meth:`emit`, :meth:`count_token`
+    and :meth:`finish`; the consumer iterates. If the consumer goes away (a Streamlit rerun
+    after Stop), calling :meth:`cancel` -- or just dropping out of the loop through
+    :meth:`close` -- stops the producer instead of letting it run to ``max_new_tokens``.
+    """
+
+    def __init__(self, cancel: CancelToken | None = None) -> None:
+        self.cancel_token = cancel or CancelToken()
+        self.stats = GenerationStats()
+        self.text = ""
+        self.error: EngineError | None = None
+        self.queue_position: int = 0  # 0 = running; n = n requests ahead
+        self._q: queue.Queue = queue.Queue()
+        self._t0 = time.perf_counter()
+        self._t_start: float | None = None
+        self._done = threading.Event()
+        self._on_position: Callable[[int], None] | None = None
+
+    # -- producer side -------------------------------------------------------------
+    def started(self) -> None:
+        self._t_start = time.perf_counter()
+        self.stats.queued_s = self._t_start - self._t0
+        self.set_queue_position(0)
+
+    def set_queue_position(self, n: int) -> None:
+        self.queue_position = n
+        self._q.put(("position", n))
+
+    def count_token(self, n: int = 1) -> None:
+        if self.stats.ttft_s is None and self._t_start is not None:
+            self.stats.ttft_s = time.perf_counter() - self._t_start
+        self.stats.new_tokens += n
+
+    def emit(self, delta: str) -> None:
+        if delta:
+            self._q.put(("text", delta))
+
+    def finish(self, reason: str, error: EngineError | None = None) -> None:
+        if self._done.is_set():
+            return
+        if self._t_start is not None:
+            self.stats.total_s = time.perf_counter() - self._t_start
+        self.stats.finish_reason = reason
+        self.error = error
+        self._done.set()
+        self._q.put((None, _END))
+
+    # -- consumer side -------------------------------------------------------------
+    def cancel(self) -> None:
+        self.cancel_token.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_token.cancelled
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def events(self, timeout: float | None = None) -> Iterator[tuple[str, object]]:
+        """Yield ``("text", delta)`` and ``("position", n)`` events until the end."""
+        while True:
+            kind, value = self._q.get(timeout=timeout)
+            if value is _END:
+                return
+            if kind == "text":
+                self.text += value  # type: ignore[operator]
+            yield kind, value
+
+    def __iter__(self) -> Iterator[str]:
+        for kind, value in self.events():
+            if kind == "text":
+                yield value  # type: ignore[misc]
+
+    def result(self) -> str:
+        """Drain the stream; raise the engine's error if it failed."""
+        for _ in self:
+            pass
+        if self.error is not None:
+            raise self.error
+        return self.text
+
+    def close(self) -> None:
+        if not self.done:
+            self.cancel()
+
+
+@dataclass
+class EngineInfo:
+    key: str
+    label: str
+    backend: str  # "transformers" | "openai"
+    device: str = "cpu"
+    dtype: str = ""
+    context_window: int = 2048
+    weight_bytes: int = 0
+    is_random: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class ChatEngine(Protocol):
+    """What pages and the agent need from a text model, whatever serves it."""
+
+    info: EngineInfo
+
+    def render_chat(self, messages: Sequence[Message]) -> str:
+        """The exact prompt text the model will see for ``messages``."""
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def stream_text(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+        *,
+        keep_special_tokens: bool = False,
+    ) -> Generation:
+        """Continue raw prompt text (the agent renders its own protocol)."""
+
+    def stream_chat(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        """Answer a conversation; history that does not fit is trimmed, oldest first."""

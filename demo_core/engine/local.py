@@ -1,0 +1,234 @@
+"""In-process generation with transformers, shared safely by every browser session.
+
+``model.generate`` runs in a worker thread and feeds a streamer; the consumer reads
+text deltas from a :class:`Generation`. Streamlit cannot stop that thread (a rerun only
+kills the consumer), so cancellation is a StoppingCriteria that polls the cancel flag
+once per token. Requests take turns through a :class:`FairQueue`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers.generation.streamers import BaseStreamer
+
+from demo_core.engine.base import (
+    CancelToken,
+    EngineError,
+    EngineInfo,
+    Generation,
+    GenerationParams,
+    Message,
+    OutOfMemory,
+)
+from demo_core.engine.fair_queue import Cancelled, FairQueue
+from demo_core.engine.streaming import IncrementalDecoder, find_stop_word, partial_stop_suffix
+from demo_core.internlm2.loader import LoadedModel
+from demo_core.internlm2.template import fit_to_context, render_chat
+
+
+class _Stream(BaseStreamer):
+    """Receives token ids from generate() and forwards text to the Generation."""
+
+    def __init__(
+        self, gen: Generation, decoder: IncrementalDecoder, stop_words: Sequence[str]
+    ) -> None:
+        self.gen = gen
+        self.decoder = decoder
+        self.stop_words = tuple(stop_words)
+        self._prompt_seen = False
+        self._text = ""  # decoded so far
+        self._sent = 0  # chars of _text already emitted
+        self.hit_stop_word = False
+
+    def put(self, value: torch.Tensor) -> None:
+        if not self._prompt_seen:  # generate() first hands over the prompt itself
+            self._prompt_seen = True
+            return
+        for tok in value.reshape(-1).tolist():
+            self.gen.count_token()
+            if self.hit_stop_word:
+                continue
+            self._text += self.decoder.push(int(tok))
+            self._forward()
+
+    def end(self) -> None:
+        if not self.hit_stop_word:
+            self._text += self.decoder.flush()
+            self._forward(final=True)
+
+    def _forward(self, final: bool = False) -> None:
+        if self.stop_words:
+            cut = find_stop_word(self._text, self.stop_words)
+            if cut >= 0:
+                self.hit_stop_word = True
+                self._text = self._text[:cut]
+                final = True
+        hold = (
+            0 if final or not self.stop_words else partial_stop_suffix(self._text, self.stop_words)
+        )
+        upto = len(self._text) - hold
+        if upto > self._sent:
+            self.gen.emit(self._text[self._sent : upto])
+            self._sent = upto
+
+
+class _StopWhen(StoppingCriteria):
+    def __init__(self, cancel: CancelToken, stream: _Stream) -> None:
+        self.cancel = cancel
+        self.stream = stream
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        stop = self.cancel.cancelled or self.stream.hit_stop_word
+        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+
+
+class TransformersEngine:
+    """A loaded InternLM2(-like) model behind the :class:`ChatEngine` interface."""
+
+    def __init__(self, loaded: LoadedModel, info: EngineInfo) -> None:
+        self.loaded = loaded
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.info = info
+        self.queue = FairQueue()
+        self._special_ids = set(self.tokenizer.all_special_ids)
+
+    @property
+    def busy(self) -> bool:
+        return len(self.queue) > 0
+
+    # -- prompt helpers -------------------------------------------------------------
+    def render_chat(self, messages: Sequence[Message]) -> str:
+        return render_chat(messages, bos=self.tokenizer.bos_token or "")
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))
+
+    # -- generation ---------------------------------------------------------------
+    def stream_chat(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        try:
+            fitted = fit_to_context(
+                messages,
+                self.count_tokens,
+                self.info.context_window,
+                params.max_new_tokens,
+                self.render_chat,
+            )
+        except EngineError as exc:
+            gen = Generation(cancel)
+            gen.finish("error", exc)
+            return gen
+        p = GenerationParams(**{**params.to_dict(), "max_new_tokens": fitted.max_new_tokens})
+        gen = self.stream_text(fitted.prompt, p, cancel)
+        gen.stats.prompt_tokens = fitted.prompt_tokens
+        gen.dropped_messages = fitted.dropped  # type: ignore[attr-defined]
+        return gen
+
+    def stream_text(
+        self,
+        prompt: str,
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+        *,
+        keep_special_tokens: bool = False,
+    ) -> Generation:
+        gen = Generation(cancel)
+        ids = self.encode(prompt)
+        gen.stats.prompt_tokens = len(ids)
+        worker = threading.Thread(
+            target=self._run,
+            args=(gen, ids, params, keep_special_tokens),
+            daemon=True,
+            name="generate",
+        )
+        worker.start()
+        return gen
+
+    def _run(
+        self, gen: Generation, ids: list[int], params: GenerationParams, keep_special: bool
+    ) -> None:
+        try:
+            ticket = self.queue.acquire(gen.set_queue_position, lambda: gen.cancelled)
+        except Cancelled:
+            gen.finish("cancelled")
+            return
+        try:
+            gen.started()
+            reason, error = self._generate(gen, ids, params, keep_special)
+        except Exception as exc:  # never let a worker die silently
+            reason, error = "error", EngineError(f"generation failed: {exc}")
+        finally:
+            self.queue.release(ticket)
+        gen.finish(reason, error)
+
+    def _generate(
+        self, gen: Generation, ids: list[int], params: GenerationParams, keep_special: bool
+    ) -> tuple[str, EngineError | None]:
+        stop_ids = self.loaded.stop_ids
+        skip = set(stop_ids) | (set() if keep_special else self._special_ids)
+        decoder = IncrementalDecoder(
+            lambda t: self.tokenizer.decode(
+                t, skip_special_tokens=False, clean_up_tokenization_spaces=False
+            ),
+            skip_ids=skip,
+        )
+        stream = _Stream(gen, decoder, params.stop_words)
+        device = self.model.device
+        input_ids = torch.tensor([ids], dtype=torch.long, device=device)
+        kwargs: dict = dict(
+            max_new_tokens=max(1, params.max_new_tokens),
+            repetition_penalty=params.repetition_penalty,
+            eos_token_id=stop_ids,
+            pad_token_id=self.model.generation_config.pad_token_id,
+        )
+        if params.do_sample and params.temperature > 0:
+            kwargs.update(
+                do_sample=True,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                top_k=params.top_k,
+            )
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if params.seed is not None:
+            torch.manual_seed(params.seed)
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(
+                    input_ids=input_ids,
+                    attention_mask=torch.ones_like(input_ids),
+                    streamer=stream,
+                    stopping_criteria=StoppingCriteriaList([_StopWhen(gen.cancel_token, stream)]),
+                    **kwargs,
+                )
+        except torch.OutOfMemoryError:
+            _free_cuda()
+            return "error", OutOfMemory(
+                "the GPU ran out of memory while generating: lower max new tokens, clear the "
+                "conversation, or unload other models on the Models page"
+            )
+        new = out[0, len(ids) :].tolist()
+        if gen.cancelled:
+            return "cancelled", None
+        if stream.hit_stop_word:
+            return "stop_word", None
+        if new and new[-1] in stop_ids:
+            return "stop", None
+        return "length", None
+
+
+def _free_cuda() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,232 @@
+"""One copy of each model for the whole app, within a memory budget.
+
+The old demos loaded a model per browser tab. Here a single :class:`ModelManager`
+(kept by ``st.cache_resource``) owns every loaded model; pages ask it for an engine by
+key. Loading is serialised, and when a new model would exceed the budget the least
+recently used idle model is unloaded first -- and the UI is told, via :attr:`notices`.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from demo_core.engine.base import EngineInfo, ModelUnavailable, OutOfMemory
+from demo_core.specs import ModelSpec, get_spec, resolve_path
+
+GB = 1024**3
+
+# kind -> loader(spec, path, device) -> engine. Other model families register theirs.
+Loader = Callable[[ModelSpec, Path, torch.device], object]
+_LOADERS: dict[str, Loader] = {}
+
+
+def register_loader(kind: str, loader: Loader) -> None:
+    _LOADERS[kind] = loader
+
+
+def _load_internlm2(spec: ModelSpec, path: Path, device: torch.device) -> object:
+    from demo_core.engine.local import TransformersEngine
+    from demo_core.internlm2.checkpoint import weight_bytes
+    from demo_core.internlm2.loader import load_internlm2
+
+    loaded = load_internlm2(path, device=device)
+    dtype = str(loaded.model.dtype).replace("torch.", "")
+    info = EngineInfo(
+        key=spec.key,
+        label=spec.label,
+        backend="transformers",
+        device=str(device),
+        dtype=dtype,
+        context_window=loaded.context_window,
+        weight_bytes=weight_bytes(path),
+        is_random=spec.is_random,
+        extra={"path": str(path)},
+    )
+    return TransformersEngine(loaded, info)
+
+
+register_loader("internlm2", _load_internlm2)
+
+
+def default_device() -> torch.device:
+    forced = os.environ.get("DEMO_STUDIO_DEVICE")
+    if forced:
+        return torch.device(forced)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def default_budget(device: torch.device) -> int:
+    """Bytes of weights we allow resident: settings/env first, else 90 % of the GPU
+    (or 60 % of RAM on a CPU-only machine)."""
+    from demo_core import settings
+
+    raw = os.environ.get("DEMO_STUDIO_MEMORY_BUDGET_GB")
+    if raw is None:
+        try:
+            raw = settings.load().get("memory_budget_gb")
+        except settings.SettingsError:
+            raw = None
+    if raw is not None:
+        return int(float(raw) * GB)
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory * 0.9)
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):
+        pages = 16 * GB
+    return int(pages * 0.6)
+
+
+@dataclass
+class Resident:
+    engine: object
+    bytes: int
+    loaded_at: float
+    last_used: float
+
+
+class ModelManager:
+    def __init__(self, device: torch.device | None = None, budget_bytes: int | None = None) -> None:
+        self.device = device or default_device()
+        self.budget_bytes = (
+            budget_bytes if budget_bytes is not None else default_budget(self.device)
+        )
+        self._resident: OrderedDict[str, Resident] = OrderedDict()
+        self._lock = threading.RLock()
+        self.notices: list[str] = []  # human-readable log of loads/unloads, newest last
+
+    # -- queries -------------------------------------------------------------------
+    def loaded_keys(self) -> list[str]:
+        with self._lock:
+            return list(self._resident)
+
+    def is_loaded(self, key: str) -> bool:
+        return key in self._resident
+
+    def resident_bytes(self) -> int:
+        return sum(r.bytes for r in self._resident.values())
+
+    def would_fit(self, key: str) -> bool:
+        """Can ``key`` join the models already loaded without unloading any?"""
+        if key in self._resident:
+            return True
+        return self.resident_bytes() + self.estimate_bytes(key) <= self.budget_bytes
+
+    def estimate_bytes(self, key: str) -> int:
+        spec = get_spec(key)
+        path = resolve_path(key)
+        if path is not None:
+            try:
+                from demo_core.internlm2.checkpoint import weight_bytes
+
+                size = weight_bytes(path)
+                # fp32 checkpoints are loaded as bf16 on GPU
+                return (
+                    size // 2
+                    if self.device.type == "cuda" and size > spec.approx_bytes * 1.5
+                    else size
+                )
+            except Exception:
+                pass
+        return spec.approx_bytes
+
+    # -- loading -------------------------------------------------------------------
+    def get(self, key: str) -> object:
+        """The engine for ``key``, loading it (and unloading others) if needed."""
+        with self._lock:
+            res = self._resident.get(key)
+            if res is not None:
+                res.last_used = time.time()
+                self._resident.move_to_end(key)
+                return res.engine
+            spec = get_spec(key)
+            path = resolve_path(key)
+            if path is None:
+                raise ModelUnavailable(
+                    f"{spec.label} is not on this machine. Download it on the Models page, or set "
+                    f"{spec.env_var}=/path/to/{spec.folder_name}."
+                )
+            loader = _LOADERS.get(spec.kind)
+            if loader is None:
+                raise ModelUnavailable(f"no loader for {spec.kind} models is installed")
+            need = self.estimate_bytes(key)
+            self._make_room(need, for_key=key)
+            try:
+                engine = loader(spec, path, self.device)
+            except torch.OutOfMemoryError:
+                self._free()
+                if self._evict_idle(everything=True):
+                    try:
+                        engine = loader(spec, path, self.device)
+                    except torch.OutOfMemoryError:
+                        raise self._oom(spec) from None
+                else:
+                    raise self._oom(spec) from None
+            now = time.time()
+            self._resident[key] = Resident(engine, need, now, now)
+            self.notices.append(f"Loaded {spec.label} on {self.device}.")
+            return engine
+
+    def unload(self, key: str) -> bool:
+        with self._lock:
+            res = self._resident.pop(key, None)
+            if res is None:
+                return False
+            self.notices.append(f"Unloaded {get_spec(key).label}.")
+            del res
+            self._free()
+            return True
+
+    def _oom(self, spec: ModelSpec) -> OutOfMemory:
+        return OutOfMemory(
+            f"Not enough {self.device.type.upper()} memory to load {spec.label}. Unload other models "
+            "on the Models page, close other programs using the GPU, or lower the memory budget."
+        )
+
+    def _make_room(self, need: int, for_key: str) -> None:
+        while self._resident and self.resident_bytes() + need > self.budget_bytes:
+            victim = self._lru_idle()
+            if victim is None:
+                raise OutOfMemory(
+                    f"{get_spec(for_key).label} needs about {need / GB:.1f} GB but the memory budget "
+                    f"({self.budget_bytes / GB:.1f} GB) is taken by models that are busy answering. "
+                    "Try again in a moment."
+                )
+            self._resident.pop(victim)
+            self.notices.append(
+                f"Unloaded {get_spec(victim).label} to make room for {get_spec(for_key).label} "
+                f"(memory budget {self.budget_bytes / GB:.1f} GB)."
+            )
+            self._free()
+
+    def _lru_idle(self) -> str | None:
+        for key, res in self._resident.items():  # oldest first
+            if not getattr(res.engine, "busy", False):
+                return key
+        return None
+
+    def _evict_idle(self, everything: bool = False) -> bool:
+        evicted = False
+        while (victim := self._lru_idle()) is not None:
+            self._resident.pop(victim)
+            self.notices.append(f"Unloaded {get_spec(victim).label} after running out of memory.")
+            evicted = True
+            if not everything:
+                break
+        self._free()
+        return evicted
+
+    @staticmethod
+    def _free() -> None:
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

@@ -1,0 +1,160 @@
+"""Every model the app knows: real ids, what each is for, and where its weights are.
+
+Weights are found, never assumed: an explicit path (environment variable or settings)
+wins, then the usual places a lesson machine keeps models (:mod:`demo_core.discovery`).
+The tiny random model is generated on demand so the app is usable with no weights.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from demo_core import settings
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    key: str
+    label: str
+    kind: str  # "internlm2" | "xcomposer2" | "xcomposer2-vl"
+    hf_id: str | None
+    modelscope_id: str | None
+    approx_bytes: int  # bf16 weights, for the memory budget before the files exist
+    pages: tuple[str, ...]
+    description: str = ""
+    is_random: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def env_var(self) -> str:
+        return "DEMO_STUDIO_MODEL_" + re.sub(r"[^A-Z0-9]", "_", self.key.upper())
+
+    @property
+    def folder_name(self) -> str:
+        return (self.hf_id or self.modelscope_id or self.key).split("/")[-1]
+
+
+GB = 1024**3
+SPECS: dict[str, ModelSpec] = {
+    s.key: s
+    for s in [
+        ModelSpec(
+            "internlm2-chat-1_8b",
+            "InternLM2-Chat-1.8B",
+            "internlm2",
+            "internlm/internlm2-chat-1_8b",
+            "Shanghai_AI_Laboratory/internlm2-chat-1_8b",
+            int(3.8e9),
+            ("Story chat", "Bajie (base model + persona)"),
+            "24 layers, hidden 2048, 16 heads / 8 kv; the lesson's story-writing model.",
+        ),
+        ModelSpec(
+            "bajie-chat-mini",
+            "BaJie-Chat-mini (八戒-Chat-1.8B)",
+            "internlm2",
+            None,
+            "JimmyMa99/BaJie-Chat-mini",
+            int(3.8e9),
+            ("Bajie role-play",),
+            "Full fine-tune of InternLM2-Chat-1.8B that talks like 猪八戒.",
+        ),
+        ModelSpec(
+            "internlm2-chat-7b",
+            "InternLM2-Chat-7B",
+            "internlm2",
+            "internlm/internlm2-chat-7b",
+            "Shanghai_AI_Laboratory/internlm2-chat-7b",
+            int(15.5e9),
+            ("Data-analysis agent",),
+            "32 layers, hidden 4096, 32 heads / 8 kv; drives the Lagent agent.",
+        ),
+        ModelSpec(
+            "internlm-xcomposer2-7b",
+            "InternLM-XComposer2-7B",
+            "xcomposer2",
+            "internlm/internlm-xcomposer2-7b",
+            "Shanghai_AI_Laboratory/internlm-xcomposer2-7b",
+            int(17e9),
+            ("XComposer2 composition",),
+            "Illustrated-article composition; 224 px images, one pickled pytorch_model.bin.",
+        ),
+        ModelSpec(
+            "internlm-xcomposer2-vl-7b",
+            "InternLM-XComposer2-VL-7B",
+            "xcomposer2-vl",
+            "internlm/internlm-xcomposer2-vl-7b",
+            "Shanghai_AI_Laboratory/internlm-xcomposer2-vl-7b",
+            int(17e9),
+            ("XComposer2 image Q&A",),
+            "Image Q&A at 490 px.",
+        ),
+        ModelSpec(
+            "internlm-xcomposer2-vl-1_8b",
+            "InternLM-XComposer2-VL-1.8B",
+            "xcomposer2-vl",
+            "internlm/internlm-xcomposer2-vl-1_8b",
+            "Shanghai_AI_Laboratory/internlm-xcomposer2-vl-1_8b",
+            int(4.5e9),
+            ("XComposer2 image Q&A",),
+            "Smaller image Q&A model at 490 px.",
+        ),
+        ModelSpec(
+            "tiny-internlm2",
+            "Tiny random InternLM2 (test model, output is noise)",
+            "internlm2",
+            None,
+            None,
+            2_000_000,
+            ("every chat page",),
+            "Generated on this machine with random weights in the official layout, for trying the UI.",
+            is_random=True,
+        ),
+    ]
+}
+
+CHAT_MODELS = [k for k, s in SPECS.items() if s.kind == "internlm2"]
+
+
+def get_spec(key: str) -> ModelSpec:
+    try:
+        return SPECS[key]
+    except KeyError:
+        raise KeyError(f"unknown model {key!r}; known: {', '.join(SPECS)}") from None
+
+
+def tiny_model_path() -> Path:
+    """Generate the tiny random model once, under the app's home folder."""
+    from demo_core.internlm2.tiny import build_tiny_internlm2
+
+    path = settings.home() / "tiny-internlm2"
+    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
+        tmp = path.with_name(path.name + ".partial")
+        build_tiny_internlm2(tmp, max_position_embeddings=1024)
+        if path.exists():
+            import shutil
+
+            shutil.rmtree(path)
+        tmp.rename(path)
+    return path
+
+
+def explicit_path(spec: ModelSpec) -> Path | None:
+    """A path the user set (environment first, then settings.json)."""
+    raw = os.environ.get(spec.env_var) or settings.model_settings(spec.key).get("path")
+    return Path(raw).expanduser() if raw else None
+
+
+def resolve_path(key: str) -> Path | None:
+    """Where this model's weights are on this machine, or None."""
+    spec = get_spec(key)
+    if spec.is_random:
+        return tiny_model_path()
+    explicit = explicit_path(spec)
+    if explicit is not None:
+        return explicit if (explicit / "config.json").is_file() else None
+    from demo_core.discovery import find_local_copy
+
+    return find_local_copy(spec)

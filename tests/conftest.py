@@ -1,0 +1,34 @@
+"""Shared fixtures: tiny random checkpoints in the official layouts, an isolated app home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from demo_core.internlm2.tiny import build_tiny_internlm2
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_TOKENIZER = ROOT.parent / "shared" / "fixtures" / "internlm2-tokenizer"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny InternLM2 chat checkpoint (safetensors, InternLM2 keys, sentencepiece)."""
+    return build_tiny_internlm2(tmp_path_factory.mktemp("models") / "tiny-internlm2", seed=0)
+
+
+@pytest.fixture
+def studio_home(tmp_path, monkeypatch) -> Path:
+    """Point the app's state folder (settings, personas, tiny model) at a temp dir."""
+    home = tmp_path / "studio-home"
+    monkeypatch.setenv("DEMO_STUDIO_HOME", str(home))
+    monkeypatch.setenv("DEMO_STUDIO_MODELS_DIR", str(tmp_path / "models"))
+    return home
+
+
+@pytest.fixture(scope="session")
+def real_tokenizer_dir() -> Path:
+    if not (REAL_TOKENIZER / "tokenizer.model").is_file():
+        pytest.skip(f"real InternLM2 tokenizer fixture not found at {REAL_TOKENIZER}")
+    return REAL_TOKENIZER
