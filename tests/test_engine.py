@@ -1,0 +1,171 @@
+"""The in-process engine: streaming, cancel, stop words, stats, errors -- on a real tiny model."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+
+from demo_core.engine.base import CancelToken, EngineInfo, GenerationParams, OutOfMemory
+from demo_core.engine.local import TransformersEngine
+from demo_core.engine.streaming import IncrementalDecoder, find_stop_word, partial_stop_suffix
+from demo_core.internlm2.loader import load_internlm2, load_tokenizer
+
+GREEDY = GenerationParams(max_new_tokens=24, do_sample=False)
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir):
+    lm = load_internlm2(tiny_model_dir)
+    return TransformersEngine(
+        lm, EngineInfo("tiny", "Tiny", "transformers", context_window=lm.context_window)
+    )
+
+
+def test_stream_equals_plain_generate(engine):
+    msgs = [{"role": "user", "content": "Write a story."}]
+    gen = engine.stream_chat(msgs, GREEDY)
+    deltas = list(gen)
+    assert gen.error is None and len(deltas) > 1
+    ids = engine.encode(engine.render_chat(msgs))
+    out = engine.model.generate(
+        torch.tensor([ids]), max_new_tokens=24, do_sample=False, eos_token_id=engine.loaded.stop_ids
+    )
+    new = [t for t in out[0, len(ids) :].tolist() if t not in engine.loaded.stop_ids]
+    expected = engine.tokenizer.decode(new, skip_special_tokens=True)
+    assert "".join(deltas) == expected == gen.text
+    assert gen.stats.new_tokens == out.shape[1] - len(ids)
+    assert gen.stats.finish_reason in ("stop", "length")
+    assert gen.stats.ttft_s is not None and gen.stats.total_s >= gen.stats.ttft_s
+
+
+def test_seeded_sampling_is_reproducible(engine):
+    p = GenerationParams(max_new_tokens=16, seed=8909)
+    msgs = [{"role": "user", "content": "hi"}]
+    assert engine.stream_chat(msgs, p).result() == engine.stream_chat(msgs, p).result()
+
+
+def test_cancel_stops_generate_thread(engine):
+    cancel = CancelToken()
+    gen = engine.stream_chat(
+        [{"role": "user", "content": "go"}], GenerationParams(max_new_tokens=900), cancel
+    )
+    for i, _ in enumerate(gen):
+        if i == 3:
+            cancel.cancel()
+    assert gen.stats.finish_reason == "cancelled"
+    assert gen.stats.new_tokens < 900
+    assert not engine.busy
+
+
+def test_cancel_while_queued_never_runs(engine):
+    first = engine.stream_chat(
+        [{"role": "user", "content": "a"}], GenerationParams(max_new_tokens=400)
+    )
+    second = engine.stream_chat(
+        [{"role": "user", "content": "b"}], GenerationParams(max_new_tokens=400)
+    )
+    positions = []
+    for kind, value in second.events():
+        if kind == "position":
+            positions.append(value)
+            if value > 0:
+                second.cancel()
+    first.cancel()
+    first.result()
+    assert positions and positions[0] == 1
+    assert second.stats.finish_reason == "cancelled" and second.stats.new_tokens == 0
+
+
+def test_stop_words_cut_the_text(engine):
+    base = engine.stream_chat([{"role": "user", "content": "x"}], GREEDY).result()
+    word = base[5:8]
+    assert word.strip()
+    p = GenerationParams(max_new_tokens=24, do_sample=False, stop_words=(word,))
+    gen = engine.stream_chat([{"role": "user", "content": "x"}], p)
+    text = gen.result()
+    assert text == base[: base.find(word)]
+    assert gen.stats.finish_reason == "stop_word"
+
+
+def test_too_long_prompt_is_an_error_not_a_crash(engine):
+    gen = engine.stream_chat([{"role": "user", "content": "猪八戒 " * 5000}], GREEDY)
+    assert list(gen) == []
+    assert gen.stats.finish_reason == "error" and "too long" in str(gen.error)
+
+
+def test_long_history_is_trimmed(engine):
+    msgs = []
+    for i in range(60):
+        msgs += [
+            {"role": "user", "content": f"question {i} " * 10},
+            {"role": "assistant", "content": "answer " * 10},
+        ]
+    msgs.append({"role": "user", "content": "and now?"})
+    gen = engine.stream_chat(msgs, GenerationParams(max_new_tokens=16, do_sample=False))
+    gen.result()
+    assert gen.dropped_messages > 0
+    assert gen.stats.prompt_tokens + 16 <= engine.info.context_window
+
+
+def test_oom_becomes_a_clear_message(engine, monkeypatch):
+    def boom(*a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(engine.model, "generate", boom)
+    gen = engine.stream_chat([{"role": "user", "content": "x"}], GREEDY)
+    with pytest.raises(OutOfMemory, match="ran out of memory"):
+        gen.result()
+    assert not engine.busy
+
+
+def test_unexpected_error_does_not_kill_the_next_request(engine, monkeypatch):
+    real = engine.model.generate
+    calls = []
+
+    def flaky(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine.model, "generate", flaky)
+    bad = engine.stream_chat([{"role": "user", "content": "x"}], GREEDY)
+    good = engine.stream_chat([{"role": "user", "content": "x"}], GREEDY)
+    with pytest.raises(Exception, match="boom"):
+        bad.result()
+    assert bad.stats.finish_reason == "error"
+    assert good.result() and good.error is None
+
+
+def test_concurrent_sessions_take_turns(engine):
+    results: dict[int, str] = {}
+
+    def run(i: int) -> None:
+        results[i] = engine.stream_chat([{"role": "user", "content": "same"}], GREEDY).result()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(set(results.values())) == 1 and len(results) == 4
+
+
+def test_incremental_decoder_keeps_spaces_and_multibyte(tiny_model_dir, real_tokenizer_dir):
+    for folder in (tiny_model_dir, real_tokenizer_dir):
+        tok = load_tokenizer(folder)
+        text = "  Hello   world,\n\n猪八戒 loves 🍉 and   spaces.\tTab"
+        ids = tok(text, add_special_tokens=False)["input_ids"]
+        dec = IncrementalDecoder(lambda t, tok=tok: tok.decode(t, skip_special_tokens=False))
+        pieces = [dec.push(i) for i in ids] + [dec.flush()]
+        assert "".join(pieces) == text
+        assert all("\ufffd" not in p for p in pieces)
+
+
+def test_stop_word_helpers():
+    assert find_stop_word("abc<|action_end|>x", ["<|action_end|>", "x"]) == 3
+    assert find_stop_word("abc", ["z"]) == -1
+    assert partial_stop_suffix("hello <|act", ["<|action_end|>"]) == 5
+    assert partial_stop_suffix("hello", ["<|action_end|>"]) == 0
