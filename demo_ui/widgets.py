@@ -1,0 +1,128 @@
+"""Small Streamlit widgets shared by every page."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from demo_core.engine.base import EngineError, GenerationParams
+from demo_core.engine.manager import GB
+from demo_core.specs import SPECS, resolve_path
+from demo_ui.resources import get_manager
+
+
+def page_header(title: str, icon: str, caption: str) -> None:
+    st.set_page_config(page_title=f"{title} · InternLM Demo Studio", page_icon=icon, layout="wide")
+    st.title(f"{icon} {title}")
+    st.caption(caption)
+
+
+def keep(key: str, default):
+    """Value for a widget ``key`` that survives switching pages.
+
+    Streamlit forgets a widget's state when its page is not shown; we mirror it into a
+    plain session key and hand it back as the widget's starting value.
+    """
+    store = f"_kept_{key}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(store, default)
+    st.session_state[store] = st.session_state[key]
+    return st.session_state[key]
+
+
+def _remember(key: str) -> None:
+    st.session_state[f"_kept_{key}"] = st.session_state[key]
+
+
+def model_label(key: str) -> str:
+    spec = SPECS[key]
+    if spec.is_random:
+        return f"{spec.label}"
+    present = "" if resolve_path(key) is not None else " — not downloaded"
+    return f"{spec.label}{present}"
+
+
+def first_available(keys: Sequence[str], preferred: str) -> str:
+    """The preferred model if its weights are here, else the first that is (the tiny
+    random model is always "here"), so a fresh machine opens on something that works."""
+    ordered = [preferred, *[k for k in keys if k != preferred and not SPECS[k].is_random]]
+    for key in ordered:
+        if key in keys and (SPECS[key].is_random or resolve_path(key) is not None):
+            return key
+    return next((k for k in keys if SPECS[k].is_random), preferred)
+
+
+def model_picker(prefix: str, keys: Sequence[str], default: str) -> str:
+    """A selectbox of models; says which are missing or random."""
+    wkey = f"{prefix}_model"
+    keep(wkey, first_available(keys, default))
+    key = st.selectbox(
+        "Model", list(keys), key=wkey, format_func=model_label, on_change=_remember, args=(wkey,)
+    )
+    if key != default and resolve_path(default) is None:
+        st.info(f"{SPECS[default].label} is not downloaded yet (Models page).", icon="📦")
+    if SPECS[key].is_random:
+        st.warning(
+            "Tiny random test model: its replies are noise. Use it to try the app without weights.",
+            icon="🎲",
+        )
+    return key
+
+
+def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> GenerationParams:
+    d = defaults or GenerationParams()
+    with st.expander("Sampling", expanded=False):
+        values = {}
+        for name, widget, kwargs in [
+            (
+                "max_new_tokens",
+                st.slider,
+                dict(label="Max new tokens", min_value=16, max_value=4096, step=16),
+            ),
+            (
+                "temperature",
+                st.slider,
+                dict(label="Temperature", min_value=0.0, max_value=2.0, step=0.05),
+            ),
+            ("top_p", st.slider, dict(label="Top-p", min_value=0.05, max_value=1.0, step=0.05)),
+            ("top_k", st.slider, dict(label="Top-k", min_value=1, max_value=100, step=1)),
+            (
+                "repetition_penalty",
+                st.slider,
+                dict(label="Repetition penalty", min_value=1.0, max_value=1.5, step=0.005),
+            ),
+        ]:
+            wkey = f"{prefix}_{name}"
+            keep(wkey, getattr(d, name))
+            values[name] = widget(key=wkey, on_change=_remember, args=(wkey,), **kwargs)
+        if st.button("Reset to defaults", key=f"{prefix}_reset_sampling"):
+            for name in values:
+                st.session_state.pop(f"{prefix}_{name}", None)
+                st.session_state.pop(f"_kept_{prefix}_{name}", None)
+            st.rerun()
+    return GenerationParams(**{**d.to_dict(), **values, "do_sample": values["temperature"] > 0})
+
+
+def load_engine(key: str):
+    """Get (maybe load) a model, telling the user what happens; None if it failed."""
+    manager = get_manager()
+    seen = len(manager.notices)
+    try:
+        if manager.is_loaded(key):
+            engine = manager.get(key)
+        else:
+            with st.spinner(f"Loading {SPECS[key].label}…"):
+                engine = manager.get(key)
+    except EngineError as exc:
+        st.error(str(exc), icon="⚠️")
+        return None
+    for note in manager.notices[seen:]:
+        st.toast(note, icon="🔁" if "Unloaded" in note else "✅")
+    return engine
+
+
+def memory_line() -> str:
+    m = get_manager()
+    used = m.resident_bytes() / GB
+    return f"{m.device} · {len(m.loaded_keys())} model(s) loaded · {used:.1f} / {m.budget_bytes / GB:.1f} GB budget"
