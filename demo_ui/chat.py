@@ -9,6 +9,7 @@ too (a Streamlit rerun alone would let ``generate()`` run on to max tokens).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ from demo_core.conversation import (
 )
 from demo_core.engine.base import GenerationParams
 from demo_ui.widgets import keep, load_engine
+
+REFRESH_S = 0.05
 
 
 @dataclass
@@ -97,6 +100,7 @@ def stream_reply(
         placeholder = st.empty()
         status = st.empty()
         gen = engine.stream_chat(messages, params)
+        shown = 0.0
         try:
             for kind, value in gen.events():
                 if kind == "position":
@@ -108,7 +112,10 @@ def stream_reply(
                         status.empty()
                     continue
                 turn.content += value
-                placeholder.markdown(turn.content + " ▌")
+                now = time.monotonic()
+                if now - shown >= REFRESH_S:  # redrawing per token would cost more than decoding
+                    placeholder.markdown(turn.content + " ▌")
+                    shown = now
         finally:
             if not gen.done:
                 gen.cancel()

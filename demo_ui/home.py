@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 import torch
 
@@ -11,9 +9,7 @@ from demo_core.discovery import locate
 from demo_core.engine.manager import GB
 from demo_core.specs import SPECS
 from demo_ui.resources import get_manager
-from demo_ui.widgets import page_header
-
-PAGES = Path(__file__).resolve().parents[1] / "pages"
+from demo_ui.widgets import page_header, page_link
 
 DEMOS = [
     (
@@ -67,10 +63,7 @@ def render_home() -> None:
     cols = st.columns(len(DEMOS))
     for col, (file, icon, title, blurb) in zip(cols, DEMOS, strict=True):
         with col.container(border=True):
-            if (PAGES / file).exists():
-                st.page_link(f"pages/{file}", label=title, icon=icon)
-            else:
-                st.markdown(f"{icon} **{title}** _(coming soon)_")
+            page_link(file, title, icon)
             st.caption(blurb)
 
     st.subheader("This machine")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import streamlit as st
 
@@ -11,9 +12,31 @@ from demo_core.engine.manager import GB
 from demo_core.specs import SPECS, resolve_path
 from demo_ui.resources import get_manager
 
+PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+
+
+def page_link(file: str, label: str, icon: str) -> None:
+    """A link to another page; plain text if that page is not installed."""
+    if (PAGES_DIR / file).exists():
+        st.page_link(f"pages/{file}", label=label, icon=icon)
+    else:
+        st.markdown(f"{icon} {label}")
+
+
+def nav_menu() -> None:
+    from demo_ui.home import DEMOS
+
+    st.page_link("app.py", label="Home", icon="🏠")
+    for file, icon, title, _ in DEMOS:
+        if (PAGES_DIR / file).exists():
+            st.page_link(f"pages/{file}", label=title, icon=icon)
+    st.divider()
+
 
 def page_header(title: str, icon: str, caption: str) -> None:
     st.set_page_config(page_title=f"{title} · InternLM Demo Studio", page_icon=icon, layout="wide")
+    with st.sidebar:
+        nav_menu()
     st.title(f"{icon} {title}")
     st.caption(caption)
 

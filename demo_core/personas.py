@@ -1,0 +1,152 @@
+"""Role-play personas as data: the shipped set plus the user's own, kept on disk.
+
+Shipped personas live in ``demo_core/data/personas.json``. A user's persona is one JSON
+file in ``$DEMO_STUDIO_HOME/personas/``. A broken file is reported and left exactly as
+it is -- the user may have spent time on that prompt -- never overwritten or deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from demo_core import settings
+from demo_core.engine.base import GenerationParams
+from demo_core.specs import SPECS
+
+BUILTIN_FILE = Path(__file__).parent / "data" / "personas.json"
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_SAMPLING_KEYS = {"temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens"}
+MAX_PROMPT_CHARS = 4000
+
+
+class PersonaError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Persona:
+    id: str
+    name: str
+    avatar: str
+    system_prompt: str
+    greeting: str = ""
+    preferred_model: str = "internlm2-chat-1_8b"
+    fallback_model: str = "internlm2-chat-1_8b"
+    sampling: dict = field(default_factory=dict)
+    builtin: bool = False
+
+    def params(self) -> GenerationParams:
+        return GenerationParams(**self.sampling)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data.pop("builtin")
+        return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def validate(data: object, builtin: bool = False) -> Persona:
+    """A :class:`Persona` from decoded JSON, or :class:`PersonaError` saying what is wrong."""
+    if not isinstance(data, dict):
+        raise PersonaError("a persona must be a JSON object")
+    missing = [k for k in ("id", "name", "system_prompt") if not str(data.get(k, "")).strip()]
+    if missing:
+        raise PersonaError(f"missing {', '.join(missing)}")
+    pid = str(data["id"])
+    if not _ID_RE.match(pid):
+        raise PersonaError(f"id {pid!r} must be 1-40 lowercase letters, digits, '-' or '_'")
+    if len(str(data["system_prompt"])) > MAX_PROMPT_CHARS:
+        raise PersonaError(f"system prompt is longer than {MAX_PROMPT_CHARS} characters")
+    for key in ("preferred_model", "fallback_model"):
+        if key in data and data[key] not in SPECS:
+            raise PersonaError(f"{key} {data[key]!r} is not a known model ({', '.join(SPECS)})")
+    sampling = data.get("sampling") or {}
+    if not isinstance(sampling, dict) or set(sampling) - _SAMPLING_KEYS:
+        raise PersonaError(f"sampling may only set {', '.join(sorted(_SAMPLING_KEYS))}")
+    try:
+        GenerationParams(**sampling)
+        for value in sampling.values():
+            float(value)
+    except (TypeError, ValueError) as exc:
+        raise PersonaError(f"bad sampling value: {exc}") from exc
+    unknown = set(data) - {f for f in Persona.__dataclass_fields__ if f != "builtin"}
+    if unknown:
+        raise PersonaError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    return Persona(
+        id=pid,
+        name=str(data["name"]).strip(),
+        avatar=str(data.get("avatar") or "🎭"),
+        system_prompt=str(data["system_prompt"]),
+        greeting=str(data.get("greeting", "")),
+        preferred_model=data.get("preferred_model", "internlm2-chat-1_8b"),
+        fallback_model=data.get("fallback_model", "internlm2-chat-1_8b"),
+        sampling=dict(sampling),
+        builtin=builtin,
+    )
+
+
+def user_dir() -> Path:
+    return settings.home() / "personas"
+
+
+def load_builtin() -> list[Persona]:
+    return [validate(d, builtin=True) for d in json.loads(BUILTIN_FILE.read_text(encoding="utf-8"))]
+
+
+@dataclass
+class PersonaSet:
+    personas: list[Persona]
+    problems: list[str]  # one line per file that could not be used
+
+    def get(self, pid: str) -> Persona | None:
+        return next((p for p in self.personas if p.id == pid), None)
+
+
+def load_all() -> PersonaSet:
+    personas = load_builtin()
+    problems: list[str] = []
+    folder = user_dir()
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.json")):
+            try:
+                p = validate(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                problems.append(f"{path}: {exc} (file left untouched)")
+                continue
+            if any(q.id == p.id for q in personas):
+                problems.append(
+                    f"{path}: id {p.id!r} is already used by another persona (file left untouched)"
+                )
+                continue
+            personas.append(p)
+    return PersonaSet(personas, problems)
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
+    return slug or "persona"
+
+
+def save_user_persona(data: dict) -> Persona:
+    """Validate and write a user persona; refuses to replace a shipped one."""
+    persona = validate(data)
+    if any(p.id == persona.id for p in load_builtin()):
+        raise PersonaError(f"id {persona.id!r} belongs to a shipped persona; choose another")
+    folder = user_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{persona.id}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(persona.to_json(), encoding="utf-8")
+    os.replace(tmp, path)
+    return persona
+
+
+def delete_user_persona(pid: str) -> bool:
+    path = user_dir() / f"{pid}.json"
+    if path.is_file():
+        path.unlink()
+        return True
+    return False
