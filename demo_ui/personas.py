@@ -22,6 +22,9 @@ def persona_picker(default_id: str = "bajie") -> tuple[Persona, PersonaSet]:
     for problem in pset.problems:
         st.warning(f"A persona file could not be used: {problem}", icon="📄")
     ids = [p.id for p in pset.personas]
+    selected = st.session_state.pop("roleplay_select_next", None)  # a persona just saved
+    if selected in ids:
+        st.session_state["roleplay_persona"] = st.session_state["_kept_roleplay_persona"] = selected
     keep("roleplay_persona", default_id if default_id in ids else ids[0])
     if st.session_state["roleplay_persona"] not in ids:
         st.session_state["roleplay_persona"] = ids[0]
@@ -110,7 +113,6 @@ def add_persona_form() -> None:
                 except PersonaError as exc:
                     st.error(f"Not saved: {exc}. Your text is still in the form.", icon="⚠️")
                 else:
-                    st.session_state["roleplay_persona"] = persona.id
-                    st.session_state["_kept_roleplay_persona"] = persona.id
+                    st.session_state["roleplay_select_next"] = persona.id
                     st.success(f"Saved {persona.name}.")
                     st.rerun()

@@ -32,3 +32,17 @@ def real_tokenizer_dir() -> Path:
     if not (REAL_TOKENIZER / "tokenizer.model").is_file():
         pytest.skip(f"real InternLM2 tokenizer fixture not found at {REAL_TOKENIZER}")
     return REAL_TOKENIZER
+
+
+def open_page(page: str, timeout: float = 60):
+    """An AppTest of the real multipage app, switched to ``pages/<page>`` and run once."""
+    from streamlit.testing.v1 import AppTest
+
+    from demo_ui.resources import get_manager
+
+    get_manager.clear()  # a fresh manager that sees this test's DEMO_STUDIO_HOME
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.run()
+    at.switch_page(f"pages/{page}")
+    at.run()
+    return at

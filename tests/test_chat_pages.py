@@ -1,0 +1,119 @@
+"""Streamlit AppTest runs of the chat pages with the tiny model, through the real engine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from demo_core.conversation import MAX_PROMPT_CHARS, validate_prompt
+from tests.conftest import open_page
+
+
+@pytest.fixture
+def story(studio_home):
+    at = open_page("1_Story_Chat.py")
+    assert not at.exception
+    return at
+
+
+def _conv(at, prefix="story"):
+    return at.session_state[f"{prefix}_conversation"]
+
+
+def test_story_page_defaults_to_an_available_model(story):
+    assert story.selectbox(key="story_model").value == "tiny-internlm2"
+    assert any("not downloaded" in i.value for i in story.info)
+    assert any("noise" in w.value for w in story.warning)
+    assert story.text_area(key="story_system_prompt").value.startswith(
+        "You are InternLM (书生·浦语)"
+    )
+
+
+def test_send_streams_a_reply_with_stats(story):
+    story.chat_input(key="story_input").set_value("Write a 300-character story").run()
+    assert not story.exception
+    turns = _conv(story).turns
+    assert [t.role for t in turns] == ["user", "assistant"]
+    assert turns[1].status == "done" and turns[1].content
+    assert turns[1].stats["new_tokens"] > 0 and turns[1].stats["ttft_s"] is not None
+    assert any("tok/s" in c.value for c in story.caption)
+    rendered = [m.markdown[0].value for m in story.chat_message if m.markdown]
+    assert "Write a 300-character story" in rendered and turns[1].content in rendered
+
+
+def test_preset_prompt_button(story):
+    story.button(key="story_preset_📖 300-character story").click().run()
+    assert _conv(story).turns[0].content == "请创作一个 300 字的小故事"
+    assert _conv(story).turns[1].role == "assistant"
+
+
+def test_regenerate_replaces_the_last_reply(story):
+    story.chat_input(key="story_input").set_value("hello").run()
+    story.slider(key="story_temperature").set_value(1.5).run()
+    story.button(key="story_regen").click().run()
+    turns = _conv(story).turns
+    assert [t.role for t in turns] == ["user", "assistant"] and turns[1].status == "done"
+
+
+def test_clear_and_exports(story):
+    story.chat_input(key="story_input").set_value("你好").run()
+    conv = _conv(story)
+    from demo_core.conversation import to_json, to_markdown
+
+    data = json.loads(to_json(conv, "Story chat"))
+    assert data["turns"][0]["content"] == "你好"
+    assert "**User**" in to_markdown(conv, "Story chat")
+    assert not story.get("download_button")[0].proto.disabled
+    story.button(key="story_clear").click().run()
+    assert _conv(story).turns == []
+
+
+def test_system_prompt_edit_takes_effect(story):
+    story.text_area(key="story_system_prompt").set_value("You are a pirate.").run()
+    story.chat_input(key="story_input").set_value("hi").run()
+    assert _conv(story).model_messages()[0] == {"role": "system", "content": "You are a pirate."}
+
+
+def test_whitespace_prompt_is_refused_politely(story):
+    story.chat_input(key="story_input").set_value("   \n ").run()
+    assert not story.exception
+    assert _conv(story).turns == []
+    assert any("empty" in w.value for w in story.warning)
+
+
+def test_huge_prompt_never_reaches_the_model_whole(story):
+    assert story.chat_input(key="story_input").proto.max_chars == MAX_PROMPT_CHARS
+    story.chat_input(key="story_input").set_value("x" * (MAX_PROMPT_CHARS * 3)).run()
+    assert not story.exception
+    assert all(len(t.content) <= MAX_PROMPT_CHARS for t in _conv(story).turns if t.role == "user")
+
+
+def test_validate_prompt_rules():
+    assert validate_prompt(None) == (None, None)
+    assert validate_prompt("hi") == ("hi", None)
+    assert "empty" in validate_prompt(" \n")[1]
+    assert "limit" in validate_prompt("x" * (MAX_PROMPT_CHARS + 1))[1]
+
+
+def test_missing_model_keeps_the_message(story):
+    story.selectbox(key="story_model").set_value("internlm2-chat-7b").run()
+    story.chat_input(key="story_input").set_value("keep me").run()
+    assert not story.exception
+    turns = _conv(story).turns
+    assert turns[0].content == "keep me"
+    assert turns[1].status == "error"
+    assert any("not on this machine" in e.value for e in story.error)
+    # switching back to a model that exists and regenerating answers the kept message
+    story.selectbox(key="story_model").set_value("tiny-internlm2").run()
+    story.button(key="story_regen").click().run()
+    turns = _conv(story).turns
+    assert turns[0].content == "keep me" and turns[1].status == "done"
+
+
+def test_context_overflow_is_a_message_not_a_crash(story):
+    story.text_area(key="story_system_prompt").set_value("猪八戒 " * 3000).run()
+    story.chat_input(key="story_input").set_value("hi").run()
+    assert not story.exception
+    assert _conv(story).turns[-1].status == "error"
+    assert any("too long" in e.value for e in story.error)
