@@ -1,0 +1,84 @@
+"""Real server + headless Chromium: streaming chat, Stop, persona switching across pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from demo_core.internlm2.tiny import build_tiny_internlm2
+from tests.browser import browser_page, running_app, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def _send(page, text: str) -> None:
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def _wait_idle(page) -> None:
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
+
+
+def test_story_chat_streams_in_browser(tmp_path):
+    with running_app(tmp_path / "home") as url, browser_page() as page:
+        page.goto(f"{url}/Story_Chat")
+        page.get_by_text("Story chat").first.wait_for()
+        _send(page, "Write a story about a robot")
+        page.get_by_text("Write a story about a robot").wait_for()
+        page.get_by_text("tok/s").wait_for(timeout=60_000)  # the reply finished with its stats
+        assert page.get_by_test_id("stChatMessage").count() == 2
+        shot = screenshot(page, "story-chat")
+        assert shot.stat().st_size > 10_000
+
+
+def test_stop_keeps_partial_reply(tmp_path):
+    # a larger random model, so that a reply takes long enough to be stopped by hand
+    build_tiny_internlm2(
+        tmp_path / "home" / "tiny-internlm2",
+        hidden_size=512,
+        intermediate_size=1408,
+        num_hidden_layers=8,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+    )
+    with running_app(tmp_path / "home") as url, browser_page() as page:
+        page.goto(f"{url}/Story_Chat")
+        _send(page, "long please")
+        # the chat input's submit button turns into a stop button while the reply streams
+        page.get_by_text("▌").wait_for()  # tokens are streaming
+        page.get_by_test_id("stChatInputStopButton").click()
+        page.get_by_test_id("stChatInputSubmitButton").wait_for()  # the script run ended
+        _send(page, "next")
+        page.get_by_text("stopped").first.wait_for(timeout=60_000)
+        # the stopped reply kept its partial text and the next message was answered
+        assert page.get_by_test_id("stChatMessage").count() == 4
+        assert len(page.get_by_test_id("stChatMessage").nth(1).inner_text().strip()) > 20
+        screenshot(page, "story-chat-stopped")
+
+
+def test_persona_switch_keeps_other_conversations(tmp_path):
+    with running_app(tmp_path / "home") as url, browser_page() as page:
+        page.goto(f"{url}/Story_Chat")
+        _send(page, "story-page-message")
+        page.get_by_text("tok/s").wait_for(timeout=60_000)
+        page.get_by_role("link", name="Bajie role-play").click()
+        page.get_by_text("俺老猪来也").wait_for()
+        _send(page, "bajie-page-message")
+        page.get_by_text("tok/s").wait_for(timeout=60_000)
+        # switch persona to Wukong mid-session
+        page.get_by_test_id("stSelectbox").first.click()
+        page.get_by_text("孙悟空 (Wukong)").last.click()
+        page.get_by_text("俺老孙来也").wait_for()
+        assert page.get_by_text("bajie-page-message").count() == 0
+        screenshot(page, "bajie-wukong")
+        # back to Bajie: his conversation is still there
+        page.get_by_test_id("stSelectbox").first.click()
+        page.get_by_text("猪八戒 (Bajie)").last.click()
+        page.get_by_text("bajie-page-message").wait_for()
+        # and the story page kept its own conversation
+        page.get_by_role("link", name="Story chat").click()
+        page.get_by_text("story-page-message").wait_for()
+        screenshot(page, "story-after-bajie")
