@@ -91,7 +91,7 @@ def config_from_settings(key: str, entry: Mapping, label: str = "") -> OpenAICon
         base_url=base_url.strip(),
         model=model,
         api_key=str(entry.get("api_key") or ""),
-        label=label or key,
+        label=label or model,
         connect_timeout_s=number("connect_timeout_s", 5.0),
         timeout_s=number("timeout_s", 120.0),
         context_window=int(number("context_window", 32768, int)),
@@ -114,7 +114,7 @@ class OpenAIEngine:
         self.endpoint = Endpoint.parse(config.base_url)
         self.info = EngineInfo(
             key=config.key,
-            label=f"{config.label} @ {self.endpoint.url}",
+            label=f"{config.label or config.model} @ {self.endpoint.url}",
             backend="openai",
             device=self.endpoint.url,
             context_window=config.context_window,
