@@ -101,6 +101,7 @@ class ModelManager:
             budget_bytes if budget_bytes is not None else default_budget(self.device)
         )
         self._resident: OrderedDict[str, Resident] = OrderedDict()
+        self._remote: dict[str, object] = {}  # key -> OpenAIEngine (no weights here)
         self._lock = threading.RLock()
         self.notices: list[str] = []  # human-readable log of loads/unloads, newest last
 
@@ -142,6 +143,9 @@ class ModelManager:
     # -- loading -------------------------------------------------------------------
     def get(self, key: str) -> object:
         """The engine for ``key``, loading it (and unloading others) if needed."""
+        remote = self._remote_engine(key)
+        if remote is not None:
+            return remote
         with self._lock:
             res = self._resident.get(key)
             if res is not None:
@@ -174,6 +178,26 @@ class ModelManager:
             now = time.time()
             self._resident[key] = Resident(engine, need, now, now)
             self.notices.append(f"Loaded {spec.label} on {self.device}.")
+            return engine
+
+    def _remote_engine(self, key: str) -> object | None:
+        """A model served over the OpenAI API (settings ``"backend": "openai"``): no weights
+        load here and it takes nothing from the memory budget. Rebuilt when its settings
+        change, so editing settings.json takes effect without a restart."""
+        from demo_core import settings
+
+        entry = settings.model_settings(key)
+        if entry.get("backend") != "openai":
+            return None
+        from demo_core.engine.openai_backend import OpenAIEngine, config_from_settings
+
+        config = config_from_settings(key, entry, label=get_spec(key).label)
+        with self._lock:
+            engine = self._remote.get(key)
+            if engine is None or engine.config != config:  # type: ignore[attr-defined]
+                engine = OpenAIEngine(config)
+                self._remote[key] = engine
+                self.notices.append(f"Using {get_spec(key).label} from {engine.info.device}.")
             return engine
 
     def unload(self, key: str) -> bool:
