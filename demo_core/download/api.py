@@ -32,6 +32,7 @@ class Request:
     dest: Path | None = None
     timeout: float = DEFAULT_TIMEOUT
     force: bool = False  # download even when a complete copy exists elsewhere
+    retries: int = 3  # reconnects per file while no byte arrives
 
     @property
     def key(self) -> tuple:
@@ -124,4 +125,5 @@ def download(
         meter=meter,
         check=check,
         mark_folder=req.file is None,
+        retries=req.retries,
     )

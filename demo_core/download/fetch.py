@@ -21,7 +21,6 @@ from demo_core.download.errors import Cancelled, CorruptFile, DownloadError, End
 from demo_core.download.plan import RemoteFile
 from demo_core.download.verify import Hasher
 
-CHUNK = 1024 * 1024
 INCOMPLETE = ".incomplete"
 
 Progress = Callable[[int], None]  # called with the number of new bytes on disk
@@ -117,7 +116,8 @@ def _stream_into(
             on_bytes(-have)
             mode = "wb"
         with open(part, mode) as f:
-            for chunk in resp.iter_bytes(CHUNK):
+            # No chunk_size: a re-chunking buffer would lose its bytes when the link is cut.
+            for chunk in resp.iter_bytes():
                 check()
                 if not chunk:
                     continue
