@@ -293,6 +293,14 @@ class HubStandIn:
             h.close_connection = True
             h.connection.shutdown(2)  # cut the connection mid-body
             return
+        if self.faults.throttle_s:
+            for i in range(0, len(body), 16384):
+                if self._stop.is_set():
+                    return
+                h.wfile.write(body[i : i + 16384])
+                h.wfile.flush()
+                self._stop.wait(self.faults.throttle_s)
+            return
         h.wfile.write(body)
 
     def _json(self, h, obj, head: bool) -> None:

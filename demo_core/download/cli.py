@@ -94,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         job.cancel()
         job.wait(30)
     view = job.view()
-    if tty:
-        print("\r" + render(view.progress) + "\x1b[K", file=sys.stderr)
+    if view.plan is not None:  # the bar means something only once files were listed
+        final = render(view.progress)
+        print(("\r" + final + "\x1b[K") if tty else final, file=sys.stderr)
     if view.state == DONE:
         print(view.message, file=sys.stderr)
         if req.file and view.result is not None and view.result.files:
