@@ -34,6 +34,34 @@ class Request:
     force: bool = False  # download even when a complete copy exists elsewhere
     retries: int = 3  # reconnects per file while no byte arrives
 
+    def validate(self) -> None:
+        """Raise :class:`DownloadError` for input that cannot work, before any thread starts."""
+        if self.source not in SOURCES:
+            raise DownloadError(
+                f"unknown source {self.source!r}; choose one of {', '.join(SOURCES)}"
+            )
+        _ = self.repo_id, self.destination
+        if self.source == "hf":
+            from demo_core.download.hub import normalise_endpoint
+
+            normalise_endpoint(self.endpoint)
+        if self.file is not None:
+            from demo_core.download import rules
+
+            try:
+                rules.safe_relative(self.file.strip())
+            except ValueError:
+                raise DownloadError(
+                    f"{self.file!r} is not a file name inside a repository."
+                ) from None
+            if not rules.is_allowed(self.file.strip()):
+                raise DownloadError(
+                    f"{self.file!r} is not fetched: only weights (*.safetensors, *.bin), tokenizer "
+                    "and JSON config files are -- never remote *.py code."
+                )
+        if self.timeout <= 0:
+            raise DownloadError("the timeout must be a positive number of seconds")
+
     @property
     def key(self) -> tuple:
         """Identity of a job: a second click or tab with the same request joins it."""

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         force=args.force,
     )
     try:
-        _ = req.key  # validate model / source before starting anything
+        req.validate()
     except DownloadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

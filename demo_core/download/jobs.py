@@ -136,7 +136,8 @@ class JobRegistry:
 
     def start(self, request: Request) -> DownloadJob:
         """Start ``request``, or return the job already running for the same request."""
-        key = request.key  # validates the request before a thread exists
+        request.validate()  # bad input is reported here, before a thread exists
+        key = request.key
         with self._lock:
             for job in self._jobs.values():
                 if job.state == RUNNING and job.request.key == key:
