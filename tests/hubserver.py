@@ -335,9 +335,11 @@ def main() -> None:  # pragma: no cover - manual use: serve a tiny model for the
 
     p = argparse.ArgumentParser()
     p.add_argument("--repo", default="internlm/internlm2-chat-1_8b")
+    p.add_argument("--throttle", type=float, default=0.0, help="seconds per 16 KiB of body")
     args = p.parse_args()
     folder = build_tiny_internlm2(Path(tempfile.mkdtemp()) / "tiny", seed=0)
     with HubStandIn({args.repo: Repo.from_folder(folder)}) as srv:
+        srv.faults.throttle_s = args.throttle
         print(srv.url, flush=True)
         while True:
             time.sleep(3600)

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx2
 from huggingface_hub.utils import get_session
 
+from demo_core.download._http import httpx as httpx2
 from demo_core.download.errors import Cancelled, CorruptFile, DownloadError, EndpointUnreachable
 from demo_core.download.plan import RemoteFile
 from demo_core.download.verify import Hasher

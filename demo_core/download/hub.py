@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlparse
 
-import httpx2
 from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
 from huggingface_hub.errors import (
     EntryNotFoundError,
@@ -30,6 +29,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import build_hf_headers
 
 from demo_core.download import rules
+from demo_core.download._http import httpx as httpx2
 from demo_core.download.errors import (
     AccessDenied,
     DownloadError,

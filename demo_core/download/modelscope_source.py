@@ -38,12 +38,15 @@ def available() -> bool:
     return True
 
 
-def _hub_api(endpoint: str):
+def _hub_api(endpoint: str, timeout: float):
     try:
         from modelscope.hub.api import HubApi
     except ImportError:
         raise SourceUnavailable(INSTALL_HINT) from None
-    return HubApi(endpoint=endpoint)
+    try:  # short timeout, one retry: an unreachable site must be reported within seconds
+        return HubApi(endpoint=endpoint, timeout=timeout, max_retries=1)
+    except TypeError:  # older modelscope releases take no timeout arguments
+        return HubApi(endpoint=endpoint)
 
 
 def file_url(endpoint: str, model_id: str, path: str, revision: str) -> str:
@@ -62,7 +65,7 @@ class ModelScopeSource:
         self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
         self.token = token.strip() if token else None
         self.timeout = timeout
-        self.api = _hub_api(self.endpoint)
+        self.api = _hub_api(self.endpoint, timeout)
 
     def headers(self) -> dict[str, str]:
         h = {"User-Agent": "internlm-demo-studio"}
