@@ -1,0 +1,3 @@
+from demo_core.download.cli import main
+
+raise SystemExit(main())

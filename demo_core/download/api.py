@@ -1,0 +1,157 @@
+"""What the Models page and the CLI call: one request in, one verified folder out.
+
+``model`` is either a key of :data:`demo_core.specs.SPECS` (the app picks the right id for
+the chosen source and the folder ``specs.resolve_path`` will find) or a raw repository id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from demo_core import settings
+from demo_core.download.errors import DownloadError
+from demo_core.download.hub import DEFAULT_TIMEOUT, HubSource
+from demo_core.download.plan import RepoPlan
+from demo_core.download.progress import Meter
+from demo_core.download.transfer import Result, run_plan
+from demo_core.specs import SPECS, ModelSpec
+
+SOURCES = ("hf", "modelscope")
+
+
+@dataclass(frozen=True)
+class Request:
+    model: str  # spec key or repo id
+    file: str | None = None  # one file, or None for the whole model
+    source: str = "hf"
+    endpoint: str | None = None  # HF: official / hf-mirror / URL; ModelScope: URL
+    token: str | None = None
+    revision: str | None = None
+    dest: Path | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    force: bool = False  # download even when a complete copy exists elsewhere
+    retries: int = 3  # reconnects per file while no byte arrives
+
+    def validate(self) -> None:
+        """Raise :class:`DownloadError` for input that cannot work, before any thread starts."""
+        if self.source not in SOURCES:
+            raise DownloadError(
+                f"unknown source {self.source!r}; choose one of {', '.join(SOURCES)}"
+            )
+        _ = self.repo_id, self.destination
+        if self.source == "hf":
+            from demo_core.download.hub import normalise_endpoint
+
+            normalise_endpoint(self.endpoint)
+        if self.file is not None:
+            from demo_core.download import rules
+
+            try:
+                rules.safe_relative(self.file.strip())
+            except ValueError:
+                raise DownloadError(
+                    f"{self.file!r} is not a file name inside a repository."
+                ) from None
+            if not rules.is_allowed(self.file.strip()):
+                raise DownloadError(
+                    f"{self.file!r} is not fetched: only weights (*.safetensors, *.bin), tokenizer "
+                    "and JSON config files are -- never remote *.py code."
+                )
+        if self.timeout <= 0:
+            raise DownloadError("the timeout must be a positive number of seconds")
+
+    @property
+    def key(self) -> tuple:
+        """Identity of a job: a second click or tab with the same request joins it."""
+        return (self.source, self.repo_id, self.file or "*", str(self.destination))
+
+    @property
+    def spec(self) -> ModelSpec | None:
+        return SPECS.get(self.model.strip())
+
+    @property
+    def repo_id(self) -> str:
+        spec = self.spec
+        if spec is None:
+            repo = self.model.strip().strip("/")
+            if repo.count("/") != 1 or not all(repo.split("/")):
+                raise DownloadError(
+                    f"{self.model!r} is neither a known model ({', '.join(SPECS)}) nor a "
+                    "repository id like 'internlm/internlm2-chat-1_8b'."
+                )
+            return repo
+        if spec.is_random:
+            raise DownloadError(
+                f"{spec.label} is generated on this machine; there is nothing to download."
+            )
+        repo = spec.hf_id if self.source == "hf" else spec.modelscope_id
+        if not repo:
+            other = "ModelScope" if self.source == "hf" else "Hugging Face"
+            raise DownloadError(
+                f"{spec.label} is not published on {_source_name(self.source)}; "
+                f"choose {other} as the source."
+            )
+        return repo
+
+    @property
+    def destination(self) -> Path:
+        if self.dest is not None:
+            return Path(self.dest).expanduser()
+        spec = self.spec
+        name = spec.folder_name if spec is not None else self.repo_id.split("/")[-1]
+        return settings.models_dir() / name
+
+
+def _source_name(source: str) -> str:
+    return {"hf": "Hugging Face", "modelscope": "ModelScope"}.get(source, source)
+
+
+def make_source(req: Request):
+    if req.source == "hf":
+        return HubSource(req.endpoint, req.token, req.timeout)
+    if req.source == "modelscope":
+        from demo_core.download.modelscope_source import ModelScopeSource
+
+        return ModelScopeSource(req.endpoint, req.token, req.timeout)
+    raise DownloadError(f"unknown source {req.source!r}; choose one of {', '.join(SOURCES)}")
+
+
+def existing_copy(req: Request) -> tuple[str, Path] | None:
+    """A complete local copy of the requested model, if any (whole-model requests only)."""
+    spec = req.spec
+    if req.file is not None or spec is None or spec.is_random or req.force:
+        return None
+    from demo_core.discovery import locate_any
+
+    return locate_any(spec)
+
+
+def download(
+    req: Request,
+    *,
+    meter: Meter | None = None,
+    check: Callable[[], None] = lambda: None,
+    on_plan: Callable[[RepoPlan], None] = lambda plan: None,
+) -> Result:
+    """Plan and run ``req``; raises :class:`DownloadError` subclasses with clear messages."""
+    dest = req.destination
+    found = existing_copy(req)
+    if found is not None:
+        return Result(dest=found[1], existing=found)
+    source = make_source(req)
+    revision = req.revision or ("main" if req.source == "hf" else "master")
+    plan = source.plan(req.repo_id, revision=revision, only=req.file, check=check)
+    on_plan(plan)
+    check()
+    return run_plan(
+        plan,
+        dest,
+        headers=source.headers(),
+        timeout=req.timeout,
+        meter=meter,
+        check=check,
+        mark_folder=req.file is None,
+        retries=req.retries,
+    )

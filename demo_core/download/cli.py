@@ -1,0 +1,118 @@
+"""``python -m demo_core.download MODEL [--file F] [--endpoint URL] [--source hf|modelscope]``.
+
+Same code path as the Models page, with a one-line terminal progress bar. Ctrl-C stops
+cleanly and keeps partial files, so running the same command again resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from demo_core.download.api import SOURCES, Request
+from demo_core.download.errors import DownloadError
+from demo_core.download.hub import DEFAULT_TIMEOUT, ENDPOINTS
+from demo_core.download.jobs import CANCELLED, DONE, DownloadJob
+from demo_core.download.progress import Snapshot
+from demo_core.specs import SPECS
+
+BAR = 28
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m demo_core.download",
+        description="Download an InternLM model (weights, tokenizer, config; never remote code).",
+        epilog="MODEL is one of: "
+        + ", ".join(k for k, s in SPECS.items() if not s.is_random)
+        + " -- or a repository id such as internlm/internlm2-chat-1_8b.",
+    )
+    p.add_argument("model", help="model key from the app, or a repository id")
+    p.add_argument("--file", help="download only this file (e.g. config.json)")
+    p.add_argument(
+        "--endpoint",
+        help=f"hub base URL, or one of {', '.join(ENDPOINTS)} (default: $HF_ENDPOINT or official)",
+    )
+    p.add_argument("--source", choices=SOURCES, default="hf")
+    p.add_argument("--token", help="access token for gated/private repositories")
+    p.add_argument("--revision", help="branch, tag or commit (default: main / master)")
+    p.add_argument("--dest", help="destination folder (default: the app's models folder)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per request")
+    p.add_argument("--force", action="store_true", help="download even if a local copy exists")
+    return p.parse_args(argv)
+
+
+def render(snap: Snapshot, width: int = BAR) -> str:
+    frac = snap.fraction
+    filled = int(width * frac) if frac is not None else 0
+    pct = f"{frac * 100:5.1f}%" if frac is not None else "  ?  "
+    return f"[{'#' * filled}{'.' * (width - filled)}] {pct} {snap.line()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import os
+
+    args = parse_args(argv)
+    endpoint = args.endpoint
+    if endpoint is None and args.source == "hf":
+        endpoint = os.environ.get("HF_ENDPOINT")
+    req = Request(
+        model=args.model,
+        file=args.file,
+        source=args.source,
+        endpoint=endpoint,
+        token=args.token or None,
+        revision=args.revision,
+        dest=args.dest,
+        timeout=args.timeout,
+        force=args.force,
+    )
+    try:
+        req.validate()
+    except DownloadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    job = DownloadJob(0, req)
+    tty = sys.stderr.isatty()
+    job.start()
+    last = 0.0
+    try:
+        while not job.wait(0.2):
+            now = time.monotonic()
+            if tty or now - last > 5:
+                line = render(job.view().progress)
+                print(
+                    ("\r" + line + "\x1b[K") if tty else line,
+                    end="" if tty else "\n",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                last = now
+    except KeyboardInterrupt:
+        job.cancel()
+        job.wait(30)
+    view = job.view()
+    if view.plan is not None:  # the bar means something only once files were listed
+        final = render(view.progress)
+        print(("\r" + final + "\x1b[K") if tty else final, file=sys.stderr)
+    if view.state == DONE:
+        print(view.message, file=sys.stderr)
+        if req.file and view.result is not None and view.result.files:
+            path = view.result.files[0]
+            print(path)
+            if path.suffix == ".json":
+                try:
+                    print(json.dumps(json.loads(path.read_text()), indent=2, ensure_ascii=False))
+                except ValueError:
+                    pass
+        elif view.result is not None:
+            print(view.result.dest)
+        return 0
+    print(f"error: {view.message}", file=sys.stderr)
+    return 130 if view.state == CANCELLED else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,203 @@
+"""Plan a download from a Hugging Face hub endpoint (official, a mirror, or any URL).
+
+Uses ``huggingface_hub`` for everything that speaks the hub's protocol: ``HfApi.model_info``
+(one call: the resolved commit plus every file with its size and LFS sha256),
+``get_hf_file_metadata`` (the HEAD on ``/resolve/`` whose ``X-Linked-Etag`` / ``ETag`` /
+``X-Linked-Size`` the files are verified against), ``hf_hub_url`` and its error classes.
+The bytes themselves are fetched by :mod:`demo_core.download.fetch`, because
+``hf_hub_download`` 2.x writes to a process-unique temporary file that it deletes on any
+failure -- a cancelled or crashed 17 GB download would start again from zero.
+
+``endpoint`` follows ``HF_ENDPOINT`` semantics: a base URL such as
+``https://huggingface.co`` or ``https://hf-mirror.com``; ``/api/models/...`` and
+``/{repo}/resolve/{rev}/{file}`` are appended to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    GatedRepoError,
+    HfHubHTTPError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+from huggingface_hub.utils import build_hf_headers
+
+from demo_core.download import rules
+from demo_core.download._http import httpx as httpx2
+from demo_core.download.errors import (
+    AccessDenied,
+    DownloadError,
+    EndpointUnreachable,
+    NotFound,
+)
+from demo_core.download.plan import RemoteFile, RepoPlan
+from demo_core.download.verify import Expected
+
+OFFICIAL = "https://huggingface.co"
+MIRROR = "https://hf-mirror.com"
+ENDPOINTS = {"official": OFFICIAL, "hf-mirror": MIRROR}
+DEFAULT_TIMEOUT = 8.0
+
+
+def normalise_endpoint(endpoint: str | None) -> str:
+    """A usable base URL, or a clear :class:`DownloadError` for a typo."""
+    raw = (endpoint or "").strip() or OFFICIAL
+    raw = ENDPOINTS.get(raw, raw).rstrip("/")
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise DownloadError(
+            f"{raw!r} is not an endpoint URL; use e.g. {OFFICIAL} or {MIRROR} (http:// or https://)."
+        )
+    return raw
+
+
+def _token_for(endpoint: str, token: str | None) -> str | bool | None:
+    """An explicit token always; the locally saved HF token only for the official hub --
+    never leak it to a third-party mirror."""
+    if token:
+        return token.strip()
+    return None if endpoint == OFFICIAL else False
+
+
+def translate_error(exc: BaseException, what: str, endpoint: str) -> DownloadError:
+    """Map huggingface_hub / httpx errors to our messages."""
+    if isinstance(exc, DownloadError):
+        return exc
+    if isinstance(exc, httpx2.TimeoutException):
+        return EndpointUnreachable(
+            f"{endpoint} did not answer in time while fetching {what}. Check the network "
+            "or pick another endpoint (e.g. the hf-mirror.com mirror, or ModelScope)."
+        )
+    if isinstance(exc, (httpx2.ConnectError, httpx2.NetworkError, httpx2.RemoteProtocolError)):
+        return EndpointUnreachable(
+            f"Cannot reach {endpoint} ({type(exc).__name__}: {exc}). This machine may be offline; "
+            "check the network or pick another endpoint."
+        )
+    if isinstance(exc, GatedRepoError):
+        return AccessDenied(
+            f"{what} is gated: accept its licence on the hub website and enter an access token."
+        )
+    if isinstance(exc, RevisionNotFoundError):
+        return NotFound(f"{what}: that revision does not exist on {endpoint}.")
+    if isinstance(exc, EntryNotFoundError):
+        return NotFound(f"{what} does not exist on {endpoint}.")
+    if isinstance(exc, RepositoryNotFoundError):
+        status = exc.response.status_code if exc.response is not None else None
+        if status in (401, 403):
+            return AccessDenied(
+                f"{what}: access denied by {endpoint} (HTTP {status}). The repository is private "
+                "or gated, or the token is wrong: enter a valid access token."
+            )
+        return NotFound(f"{what} was not found on {endpoint}. Check the repository id.")
+    if isinstance(exc, HfHubHTTPError):
+        status = exc.response.status_code if exc.response is not None else None
+        if status in (401, 403):
+            return AccessDenied(
+                f"{what}: access denied by {endpoint} (HTTP {status}); enter a valid access token."
+            )
+        if status == 404:
+            return NotFound(f"{what} was not found on {endpoint}.")
+        return DownloadError(f"{endpoint} answered HTTP {status} for {what}; try again later.")
+    if isinstance(exc, ValueError):  # huggingface_hub validates repo ids with ValueError
+        return DownloadError(f"{what}: {exc}")
+    return DownloadError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+class HubSource:
+    """One endpoint + token; turns repo ids into :class:`RepoPlan` objects."""
+
+    name = "hf"
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.endpoint = normalise_endpoint(endpoint)
+        self.token = _token_for(self.endpoint, token)
+        self.timeout = timeout
+        self.api = HfApi(endpoint=self.endpoint, token=self.token)
+
+    def headers(self) -> dict[str, str]:
+        return build_hf_headers(token=self.token, library_name="internlm-demo-studio")
+
+    def plan(
+        self,
+        repo_id: str,
+        *,
+        revision: str = "main",
+        only: str | None = None,
+        check: Callable[[], None] | None = None,
+    ) -> RepoPlan:
+        """List the repo at ``revision`` and describe every allowed file (or just ``only``)."""
+        repo_id = repo_id.strip()
+        try:
+            info = self.api.model_info(
+                repo_id, revision=revision, files_metadata=True, timeout=self.timeout
+            )
+        except Exception as exc:
+            raise translate_error(exc, repo_id, self.endpoint) from None
+        commit = info.sha or revision
+        listed = {s.rfilename: s for s in info.siblings or []}
+        skipped: list[str] = []
+        if only is not None:
+            if not rules.is_allowed(only):
+                raise DownloadError(
+                    f"{only!r} is not fetched: only weights, tokenizer and JSON/config files are "
+                    "(never remote *.py code)."
+                )
+            if listed and only not in listed:
+                raise NotFound(f"{repo_id} has no file {only!r} at {revision}.")
+            wanted = [only]
+        else:
+            wanted = []
+            for name in sorted(listed):
+                try:
+                    rules.safe_relative(name)
+                except ValueError:
+                    skipped.append(name)
+                    continue
+                (wanted if rules.is_allowed(name) else skipped).append(name)
+            if not wanted:
+                raise NotFound(f"{repo_id} lists no weight/tokenizer/config files at {revision}.")
+        files = []
+        for name in wanted:
+            if check is not None:
+                check()
+            files.append(self._describe(repo_id, commit, name, listed.get(name)))
+        return RepoPlan(
+            source=self.name,
+            repo_id=repo_id,
+            revision=revision,
+            commit=info.sha,
+            endpoint=self.endpoint,
+            files=files,
+            skipped=skipped,
+        )
+
+    def _describe(self, repo_id: str, commit: str, name: str, sibling) -> RemoteFile:
+        """HEAD the file: the hub's own ETag / X-Linked-Etag is what we verify against."""
+        url = hf_hub_url(repo_id, name, revision=commit, endpoint=self.endpoint)
+        try:
+            meta = get_hf_file_metadata(
+                url, token=self.token, timeout=self.timeout, endpoint=self.endpoint
+            )
+        except Exception as exc:
+            raise translate_error(exc, f"{repo_id}/{name}", self.endpoint) from None
+        size = meta.size
+        if size is None and sibling is not None:
+            size = sibling.lfs.size if sibling.lfs else sibling.size
+        expected = Expected.from_etag(meta.etag, size)
+        if expected.sha256 is None and sibling is not None and sibling.lfs is not None:
+            expected = Expected(size=size, sha256=sibling.lfs.sha256)
+        # GET the /resolve/ URL, not the CDN location the HEAD saw: signed CDN links expire
+        # before a resumed download comes back, and httpx drops the token on the cross-host
+        # redirect by itself.
+        return RemoteFile(path=name, url=url, expected=expected)

@@ -1,0 +1,43 @@
+"""Which repository files a download may fetch, and where they may land.
+
+Model repositories carry remote Python code (``modeling_*.py``) that this app never runs
+(no ``trust_remote_code``), so it is never fetched either: only weights, tokenizer and
+JSON configuration. File names come from a server, so they are also checked to stay
+inside the destination folder.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path, PurePosixPath
+
+ALLOWED_PATTERNS = (
+    "*.safetensors",
+    "*.bin",
+    "*.json",
+    "*.model",
+    "tokenizer*",
+)
+NEVER = ("*.py", "*.pyc", "*.pyo", "*.so", "*.sh", "*.ipynb", "training_args.bin")
+
+
+def is_allowed(repo_path: str) -> bool:
+    """True for weights / tokenizer / config files, False for code and everything else."""
+    name = PurePosixPath(repo_path).name
+    if any(fnmatch.fnmatch(name, p) for p in NEVER):
+        return False
+    return any(fnmatch.fnmatch(name, p) for p in ALLOWED_PATTERNS)
+
+
+def safe_relative(repo_path: str) -> PurePosixPath:
+    """The repo path as a relative path that cannot escape the destination folder."""
+    p = PurePosixPath(repo_path)
+    if not repo_path or p.is_absolute() or any(part in ("..", "") for part in p.parts):
+        raise ValueError(f"refusing unsafe file name from server: {repo_path!r}")
+    if "\\" in repo_path or any(part.startswith(".") for part in p.parts):
+        raise ValueError(f"refusing unsafe file name from server: {repo_path!r}")
+    return p
+
+
+def target_path(dest: Path, repo_path: str) -> Path:
+    return Path(dest).joinpath(*safe_relative(repo_path).parts)

@@ -1,0 +1,257 @@
+"""Models & downloads: what is on this machine, what is in memory, and fetching more.
+
+Thin UI over :mod:`demo_core.discovery` (local copies), the shared ``ModelManager``
+(loaded models, memory budget) and :mod:`demo_core.download` (background download jobs
+shared by every tab). The jobs section is a fragment that re-runs itself once a second
+while something downloads, so the rest of the page never blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from demo_core import discovery, settings
+from demo_core.download import modelscope_source
+from demo_core.download.api import Request
+from demo_core.download.errors import DownloadError
+from demo_core.download.hub import DEFAULT_TIMEOUT, MIRROR, OFFICIAL
+from demo_core.download.jobs import CANCELLED, DONE, FAILED, REGISTRY, JobView
+from demo_core.download.progress import fmt_bytes, fmt_duration
+from demo_core.specs import SPECS
+from demo_ui.resources import get_manager
+
+st.set_page_config(page_title="Models & downloads", page_icon="📦", layout="wide")
+st.title("📦 Models & downloads")
+
+OTHER = "Other repository id…"
+ENDPOINT_CHOICES = {
+    f"Official ({OFFICIAL})": OFFICIAL,
+    f"Mirror ({MIRROR})": MIRROR,
+    "Custom URL": None,
+}
+
+
+# -- on this machine ------------------------------------------------------------------
+def models_table() -> None:
+    st.subheader("Models the app knows")
+    rows = []
+    for s in discovery.all_status():
+        note = ""
+        if s.partial is not None:
+            note = f"unfinished download in {s.partial} (start it again to resume)"
+        elif s.spec.is_random:
+            note = "random weights, for trying the UI"
+        rows.append(
+            {
+                "model": s.spec.label,
+                "key": s.spec.key,
+                "present": "✅" if s.present else "—",
+                "size on disk": fmt_bytes(s.size_bytes) if s.present else "",
+                "found in": s.where or "not on this machine",
+                "path": str(s.path) if s.path else "",
+                "used by": ", ".join(s.spec.pages),
+                "note": note,
+            }
+        )
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.caption(
+        f"Searched: the models folder `{settings.models_dir()}`, paths set per model "
+        "(environment `DEMO_STUDIO_MODEL_<KEY>` or settings.json), `model_dirs` in settings.json, "
+        "`/root/share/new_models/<org>/<name>` and the other InternStudio share folders, "
+        "the Hugging Face cache and the ModelScope cache."
+    )
+
+
+def memory_section() -> None:
+    st.subheader("Loaded in memory")
+    manager = get_manager()
+    used, budget = manager.resident_bytes(), manager.budget_bytes
+    st.progress(
+        min(1.0, used / budget) if budget else 0.0,
+        text=f"{fmt_bytes(used)} of the {fmt_bytes(budget)} memory budget on {manager.device} "
+        "(set `memory_budget_gb` in settings.json or DEMO_STUDIO_MEMORY_BUDGET_GB to change it)",
+    )
+    keys = manager.loaded_keys()
+    if not keys:
+        st.caption("No model is loaded. Pages load their model on first use.")
+    for key in keys:
+        spec = SPECS[key]
+        left, right = st.columns([5, 1])
+        left.markdown(f"**{spec.label}** · about {fmt_bytes(manager.estimate_bytes(key))}")
+        if right.button("Unload", key=f"models_unload_{key}"):
+            manager.unload(key)
+            st.rerun()
+    if manager.notices:
+        with st.expander("Load / unload log"):
+            for line in manager.notices[-10:]:
+                st.text(line)
+
+
+# -- download form ----------------------------------------------------------------------
+def download_form() -> None:
+    st.subheader("Download")
+    keys = [k for k, s in SPECS.items() if not s.is_random]
+    c1, c2 = st.columns(2)
+    choice = c1.selectbox(
+        "Model",
+        keys + [OTHER],
+        format_func=lambda k: SPECS[k].label if k in SPECS else k,
+        key="models_choice",
+    )
+    model = choice
+    if choice == OTHER:
+        model = c1.text_input(
+            "Repository id", placeholder="internlm/internlm2-chat-1_8b", key="models_repo"
+        )
+    what = c2.radio("What", ["One file", "Whole model"], horizontal=True, key="models_what")
+    file = None
+    if what == "One file":
+        file = c2.text_input("File in the repository", value="config.json", key="models_file")
+    else:
+        c2.caption("Weights, tokenizer and JSON config only — never remote *.py code.")
+
+    s1, s2 = st.columns(2)
+    source_label = s1.radio(
+        "Source", ["Hugging Face", "ModelScope"], horizontal=True, key="models_source"
+    )
+    source = "hf" if source_label == "Hugging Face" else "modelscope"
+    endpoint = None
+    if source == "hf":
+        env_endpoint = os.environ.get("HF_ENDPOINT", "").strip()
+        labels = list(ENDPOINT_CHOICES)
+        default = 2 if env_endpoint and env_endpoint not in ENDPOINT_CHOICES.values() else 0
+        if env_endpoint == MIRROR:
+            default = 1
+        picked = s1.selectbox("Endpoint", labels, index=default, key="models_endpoint_choice")
+        endpoint = ENDPOINT_CHOICES[picked]
+        if endpoint is None:
+            endpoint = s1.text_input(
+                "Custom endpoint URL",
+                value=env_endpoint,
+                placeholder="http://127.0.0.1:8080",
+                help="Same meaning as HF_ENDPOINT: the hub's base URL.",
+                key="models_endpoint_url",
+            )
+    elif not modelscope_source.available():
+        s1.info(modelscope_source.INSTALL_HINT)
+    token = s2.text_input(
+        "Access token (only for gated or private repositories)",
+        type="password",
+        key="models_token",
+        help="Sent to the endpoint you chose, never stored on disk.",
+    )
+    with st.expander("More options"):
+        o1, o2, o3 = st.columns(3)
+        dest = o1.text_input(
+            "Destination folder",
+            placeholder=str(settings.models_dir() / "<model folder>"),
+            key="models_dest",
+        )
+        revision = o2.text_input("Revision", placeholder="main / master", key="models_revision")
+        timeout = o3.number_input(
+            "Timeout (s)", 1.0, 120.0, DEFAULT_TIMEOUT, step=1.0, key="models_timeout"
+        )
+        force = st.checkbox(
+            "Download even if a complete copy is already on this machine", key="models_force"
+        )
+
+    if st.button("Start download", type="primary", key="models_start"):
+        if not (model or "").strip():
+            st.error("Enter a repository id such as internlm/internlm2-chat-1_8b.")
+            return
+        req = Request(
+            model=model.strip(),
+            file=(file or "").strip() or None if what == "One file" else None,
+            source=source,
+            endpoint=(endpoint or "").strip() or None,
+            token=token.strip() or None,
+            revision=revision.strip() or None,
+            dest=Path(dest.strip()).expanduser() if dest.strip() else None,
+            timeout=float(timeout),
+            force=force,
+        )
+        if what == "One file" and req.file is None:
+            st.error("Enter the name of the file to download, e.g. config.json.")
+            return
+        try:
+            job = REGISTRY.start(req)
+        except DownloadError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["models_last_job"] = job.id
+        st.rerun()
+
+
+# -- jobs ---------------------------------------------------------------------------------
+def show_json_file(path: Path) -> None:
+    try:
+        text = path.read_text(encoding="utf-8")
+        st.code(json.dumps(json.loads(text), indent=2, ensure_ascii=False), language="json")
+    except (OSError, ValueError) as exc:
+        st.warning(f"{path.name} is not readable JSON: {exc}")
+
+
+def render_job(view: JobView) -> None:
+    req = view.request
+    what = req.file or "whole model"
+    title = f"#{view.id} · {req.repo_id} · {what} · {req.source}"
+    with st.container(border=True):
+        st.markdown(f"**{title}**")
+        snap = view.progress
+        if view.active:
+            frac = snap.fraction
+            eta = f" · ETA {fmt_duration(snap.eta_s)}" if snap.eta_s is not None else ""
+            st.progress(
+                frac if frac is not None else 0.0,
+                text=f"{fmt_bytes(snap.done)} / {fmt_bytes(snap.total)} · "
+                f"{fmt_bytes(snap.speed)}/s{eta} · {snap.current_file or view.message}",
+            )
+            if st.button("Cancel", key=f"models_cancel_{view.id}"):
+                REGISTRY.get(view.id).cancel()
+            return
+        if view.state == DONE:
+            st.success(view.message)
+            res = view.result
+            if res is not None and req.file and res.files and res.files[0].suffix == ".json":
+                show_json_file(res.files[0])
+            if res is not None and res.skipped:
+                st.caption("Not fetched (code and other files): " + ", ".join(res.skipped))
+        elif view.state == CANCELLED:
+            st.warning(view.message)
+        elif view.state == FAILED:
+            st.error(view.message)
+
+
+@st.fragment(run_every=1.0)
+def jobs_section() -> None:
+    jobs = REGISTRY.jobs()
+    if not jobs:
+        return
+    st.subheader("Downloads")
+    st.caption("Shared by every browser tab of this app; a download keeps running when you leave.")
+    seen = st.session_state.setdefault("models_seen_finished", set())
+    newly_finished = False
+    for job in jobs:
+        view = job.view()
+        render_job(view)
+        if view.state != "running" and view.id not in seen:
+            seen.add(view.id)
+            newly_finished = True
+    if any(j.view().state != "running" for j in jobs) and st.button(
+        "Clear finished", key="models_clear"
+    ):
+        REGISTRY.clear_finished()
+        st.rerun()
+    if newly_finished and st.session_state.get("models_rendered_once"):
+        st.rerun()  # refresh the model table above: a finished download may add a model
+    st.session_state["models_rendered_once"] = True
+
+
+models_table()
+memory_section()
+download_form()
+jobs_section()

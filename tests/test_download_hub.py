@@ -1,0 +1,289 @@
+"""Downloads against a stand-in hub on 127.0.0.1 (tests/hubserver.py), real HTTP, no mocks
+of huggingface_hub: it is pointed at the stand-in with ``endpoint=``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from demo_core.download.api import Request, download
+from demo_core.download.errors import (
+    AccessDenied,
+    CorruptFile,
+    EndpointUnreachable,
+    NotEnoughDiskSpace,
+    NotFound,
+)
+from demo_core.download.transfer import MANIFEST, MARKER
+from tests.hubserver import HubStandIn, Repo
+
+REPO = "internlm/internlm2-chat-1_8b"
+KEY = "internlm2-chat-1_8b"
+WEIGHTS = "model.safetensors"
+
+
+@pytest.fixture(scope="module")
+def repo_files(tiny_model_dir) -> dict[str, bytes]:
+    files = Repo.from_folder(tiny_model_dir).files
+    files["modeling_internlm2.py"] = b"import os\nos.system('echo remote code ran')\n"
+    files["configuration_internlm2.py"] = b"raise SystemExit\n"
+    return files
+
+
+@pytest.fixture
+def hub(repo_files):
+    with HubStandIn({REPO: Repo(files=dict(repo_files))}) as srv:
+        yield srv
+
+
+def models_dir(studio_home: Path) -> Path:
+    return studio_home.parent / "models"
+
+
+def sha256(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_single_file_config_json(hub, studio_home, repo_files):
+    res = download(Request(KEY, file="config.json", endpoint=hub.url))
+    path = models_dir(studio_home) / "internlm2-chat-1_8b" / "config.json"
+    assert res.files == [path]
+    assert path.read_bytes() == repo_files["config.json"]
+    assert json.loads(path.read_text())["model_type"] == "internlm2"
+    assert not (path.parent / MARKER).exists()
+    # Only the requested file was fetched: one HEAD and one GET on /resolve/.
+    gets = hub.requests("GET", "/resolve/")
+    assert [g["path"].rsplit("/", 1)[-1] for g in gets] == ["config.json"]
+    # A config alone is not a model.
+    from demo_core.specs import resolve_path
+
+    assert resolve_path(KEY) is None
+
+
+def test_whole_repo_loads_and_generates(hub, studio_home, repo_files):
+    import torch
+
+    from demo_core.internlm2.loader import load_internlm2
+    from demo_core.specs import resolve_path
+
+    res = download(Request(KEY, endpoint=hub.url))
+    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    assert res.dest == dest
+    names = sorted(p.name for p in res.files)
+    assert names == sorted(n for n in repo_files if n.endswith((".json", ".model", ".safetensors")))
+    assert "modeling_internlm2.py" in res.skipped and "README.md" in res.skipped
+    assert not any(".py" in r["path"] for r in hub.log), "remote code must never be requested"
+    assert not list(dest.glob("*.py"))
+    assert sha256(dest / WEIGHTS) == hashlib.sha256(repo_files[WEIGHTS]).hexdigest()
+    assert not (dest / MARKER).exists() and not list(dest.glob("*.incomplete"))
+    assert resolve_path(KEY) == dest
+
+    loaded = load_internlm2(dest)
+    ids = loaded.tokenizer("Once upon a time", return_tensors="pt").input_ids
+    torch.manual_seed(0)
+    out = loaded.model.generate(ids, max_new_tokens=4, do_sample=False, min_new_tokens=4)
+    assert out.shape[1] == ids.shape[1] + 4
+
+
+def test_second_request_finds_local_copy_and_force_reuses_verified_files(hub, studio_home):
+    first = download(Request(KEY, endpoint=hub.url))
+    assert (first.dest / MANIFEST).is_file()
+    n_gets = len(hub.requests("GET", "/resolve/"))
+
+    again = download(Request(KEY, endpoint=hub.url))
+    assert again.existing == ("models folder", first.dest)  # nothing downloaded twice
+    forced = download(Request(KEY, endpoint=hub.url, force=True))
+    assert sorted(forced.reused) == sorted(p.name for p in first.files)
+    assert forced.downloaded_bytes == 0
+    assert len(hub.requests("GET", "/resolve/")) == n_gets  # no body fetched again
+
+
+def test_resume_after_cut_connection(hub, studio_home, repo_files):
+    hub.faults.drop_first = {WEIGHTS}
+    res = download(Request(KEY, endpoint=hub.url))
+    gets = hub.requests("GET", "/cdn/")
+    weights_sha = hashlib.sha256(repo_files[WEIGHTS]).hexdigest()
+    weight_gets = [g for g in gets if weights_sha in g["path"]]
+    assert len(weight_gets) == 2
+    half = len(repo_files[WEIGHTS]) // 2
+    assert "range" not in weight_gets[0]["headers"]
+    assert weight_gets[1]["headers"]["range"] == f"bytes={half}-"
+    assert sha256(res.dest / WEIGHTS) == weights_sha
+
+
+def test_resume_in_a_later_run_after_failure(hub, studio_home, repo_files):
+    from demo_core.discovery import is_complete, is_partial_download
+    from demo_core.specs import resolve_path
+
+    hub.faults.drop_always = {WEIGHTS}
+    with pytest.raises(EndpointUnreachable, match="resume"):
+        download(Request(KEY, endpoint=hub.url, retries=0))
+    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    part = dest / (WEIGHTS + ".incomplete")
+    half = len(repo_files[WEIGHTS]) // 2
+    assert part.stat().st_size == half
+    assert not (dest / WEIGHTS).exists()
+    assert (dest / MARKER).exists() and not is_complete(dest) and is_partial_download(dest)
+    assert resolve_path(KEY) is None  # a half download is never offered as a model
+
+    hub.faults.drop_always = set()
+    res = download(Request(KEY, endpoint=hub.url))
+    last = [g for g in hub.requests("GET", "/cdn/")][-2:]  # weights, then tokenizer.model
+    assert any(g["headers"].get("range") == f"bytes={half}-" for g in last)
+    assert (res.dest / WEIGHTS).read_bytes() == repo_files[WEIGHTS]
+    assert resolve_path(KEY) == dest
+
+
+def test_server_ignoring_range_restarts_file_cleanly(hub, studio_home, repo_files):
+    hub.faults.drop_first = {WEIGHTS}
+    hub.faults.ignore_range = True
+    res = download(Request(KEY, endpoint=hub.url))
+    assert (res.dest / WEIGHTS).read_bytes() == repo_files[WEIGHTS]
+
+
+def test_repo_not_found(hub, studio_home):
+    with pytest.raises(NotFound, match="nobody/nothing"):
+        download(Request("nobody/nothing", endpoint=hub.url, token="t"))
+
+
+def test_file_not_found(hub, studio_home):
+    with pytest.raises(NotFound, match="no file 'missing.json'"):
+        download(Request(KEY, file="missing.json", endpoint=hub.url))
+
+
+def test_remote_code_is_refused(hub, studio_home):
+    from demo_core.download.errors import DownloadError
+
+    with pytest.raises(DownloadError, match="never remote"):
+        download(Request(KEY, file="modeling_internlm2.py", endpoint=hub.url))
+    assert not hub.requests("GET", "/resolve/")
+
+
+@pytest.fixture
+def gated_hub(repo_files):
+    with HubStandIn({REPO: Repo(files=dict(repo_files), token="hf_secret")}) as srv:
+        yield srv
+
+
+def test_gated_without_or_with_wrong_token(gated_hub, studio_home):
+    with pytest.raises(AccessDenied, match="token"):
+        download(Request(KEY, endpoint=gated_hub.url))
+    with pytest.raises(AccessDenied):
+        download(Request(KEY, endpoint=gated_hub.url, token="wrong"))
+    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    assert not dest.exists() or not any(dest.iterdir())
+
+
+def test_gated_with_token_and_token_never_sent_to_cdn(gated_hub, studio_home):
+    res = download(Request(KEY, endpoint=gated_hub.url, token="hf_secret"))
+    assert (res.dest / WEIGHTS).is_file()
+    hub_calls = [r for r in gated_hub.log if r["role"] == "hub"]
+    cdn_calls = [r for r in gated_hub.log if r["role"] == "cdn"]
+    assert cdn_calls and all("authorization" not in r["headers"] for r in cdn_calls)
+    assert all(r["headers"].get("authorization") == "Bearer hf_secret" for r in hub_calls)
+
+
+def test_timeout_gives_clear_message_quickly(hub, studio_home):
+    hub.faults.hang = True
+    t0 = time.monotonic()
+    with pytest.raises(EndpointUnreachable, match="did not answer in time"):
+        download(Request(KEY, file="config.json", endpoint=hub.url, timeout=0.5))
+    assert time.monotonic() - t0 < 5
+
+
+def test_unreachable_endpoint(studio_home):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    with pytest.raises(EndpointUnreachable, match="Cannot reach"):
+        download(Request(KEY, endpoint=f"http://127.0.0.1:{port}", timeout=2))
+    assert time.monotonic() - t0 < 5
+
+
+def test_bad_endpoint_url(studio_home):
+    from demo_core.download.errors import DownloadError
+
+    with pytest.raises(DownloadError, match="not an endpoint URL"):
+        download(Request(KEY, endpoint="hf-mirror.com"))
+
+
+def test_disk_full_is_refused_before_writing(hub, studio_home, monkeypatch):
+    real = shutil.disk_usage
+
+    def tiny_disk(path):
+        usage = real(path)
+        return type(usage)(usage.total, usage.total - 1000, 1000)  # 1000 bytes free
+
+    monkeypatch.setattr(shutil, "disk_usage", tiny_disk)
+    with pytest.raises(NotEnoughDiskSpace, match="Not enough disk space"):
+        download(Request(KEY, endpoint=hub.url))
+    assert not hub.requests("GET", "/resolve/") and not hub.requests("GET", "/cdn/")
+    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    assert not dest.exists()
+
+
+def test_corrupt_lfs_file_detected_by_sha256(hub, studio_home):
+    from demo_core.specs import resolve_path
+
+    hub.faults.corrupt = {WEIGHTS}
+    with pytest.raises(CorruptFile, match="sha256"):
+        download(Request(KEY, endpoint=hub.url))
+    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    assert not (dest / WEIGHTS).exists() and not (dest / (WEIGHTS + ".incomplete")).exists()
+    assert resolve_path(KEY) is None
+    hub.faults.corrupt = set()
+    download(Request(KEY, endpoint=hub.url))  # a retry repairs it
+    assert resolve_path(KEY) == dest
+
+
+def test_corrupt_git_file_detected_by_etag(hub, studio_home):
+    hub.faults.corrupt = {"config.json"}
+    with pytest.raises(CorruptFile, match="git sha1"):
+        download(Request(KEY, file="config.json", endpoint=hub.url))
+
+
+def test_unsafe_file_names_from_server_are_skipped(studio_home, repo_files):
+    files = dict(repo_files)
+    files["../escape.json"] = b"{}"
+    with HubStandIn({REPO: Repo(files=files)}) as srv:
+        res = download(Request(KEY, endpoint=srv.url))
+    assert "../escape.json" in res.skipped
+    assert not (models_dir(studio_home) / "escape.json").exists()
+
+
+def test_raw_repo_id_and_custom_dest(hub, studio_home, tmp_path):
+    res = download(Request(REPO, file="config.json", endpoint=hub.url, dest=tmp_path / "x"))
+    assert res.files == [tmp_path / "x" / "config.json"]
+
+
+def test_huggingface_hub_itself_accepts_the_stand_in(hub, tmp_path, repo_files):
+    """Fidelity check of the stand-in: the library's own downloaders work against it."""
+    from huggingface_hub import hf_hub_download, snapshot_download
+
+    cache = tmp_path / "cache"
+    p = hf_hub_download(REPO, "config.json", endpoint=hub.url, cache_dir=cache)
+    assert Path(p).read_bytes() == repo_files["config.json"]
+    folder = snapshot_download(
+        REPO, endpoint=hub.url, cache_dir=cache, allow_patterns=["*.json", "*.safetensors"]
+    )
+    assert (Path(folder) / WEIGHTS).read_bytes() == repo_files[WEIGHTS]
+
+
+def test_progress_reaches_total(hub, studio_home, repo_files):
+    from demo_core.download.progress import Meter
+
+    meter = Meter()
+    download(Request(KEY, endpoint=hub.url), meter=meter)
+    snap = meter.snapshot()
+    expected = sum(
+        len(v) for k, v in repo_files.items() if k.endswith((".json", ".model", ".safetensors"))
+    )
+    assert snap.total == expected and snap.done == expected and snap.fraction == 1.0

@@ -1,0 +1,107 @@
+"""The Models page, run by Streamlit's AppTest against the stand-in hub (no browser)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from demo_core.download.jobs import REGISTRY
+from tests.hubserver import HubStandIn, Repo
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Models.py")
+REPO = "internlm/internlm2-chat-1_8b"
+
+
+@pytest.fixture
+def hub(tiny_model_dir):
+    with HubStandIn({REPO: Repo.from_folder(tiny_model_dir)}) as srv:
+        yield srv
+
+
+@pytest.fixture
+def page(studio_home, monkeypatch):
+    monkeypatch.setenv("DEMO_STUDIO_MEMORY_BUDGET_GB", "4")
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    REGISTRY.clear_finished()
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def set_custom_endpoint(at: AppTest, url: str) -> None:
+    at.selectbox(key="models_endpoint_choice").set_value("Custom URL").run()
+    at.text_input(key="models_endpoint_url").set_value(url).run()
+
+
+def wait_jobs() -> None:
+    end = time.monotonic() + 15
+    while REGISTRY.running() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not REGISTRY.running()
+
+
+def test_lists_every_model_and_memory_budget(page):
+    from demo_core.specs import SPECS
+
+    table = page.dataframe[0].value
+    assert list(table["key"]) == list(SPECS)
+    assert "not on this machine" in set(table["found in"])
+    assert any("memory budget" in p.proto.text for p in page.get("progress"))
+
+
+def test_download_config_json_shows_it_pretty_printed(page, hub):
+    set_custom_endpoint(page, hub.url)
+    page.button(key="models_start").click().run()
+    assert not page.error, [e.value for e in page.error]
+    wait_jobs()
+    page.run()
+    assert any("Done: 1 file" in s.value for s in page.success)
+    code = [c.value for c in page.code]
+    assert code and '"model_type": "internlm2"' in code[0] and '\n  "' in code[0]
+
+
+def test_bad_custom_endpoint_is_a_clear_error(page):
+    set_custom_endpoint(page, "hf-mirror.com")
+    page.button(key="models_start").click().run()
+    assert not page.exception
+    assert any("not an endpoint URL" in e.value for e in page.error)
+    assert page.text_input(key="models_endpoint_url").value == "hf-mirror.com"  # kept
+
+
+def test_remote_code_file_is_refused(page, hub):
+    set_custom_endpoint(page, hub.url)
+    page.text_input(key="models_file").set_value("modeling_internlm2.py").run()
+    page.button(key="models_start").click().run()
+    assert any("never remote" in e.value for e in page.error)
+    assert not hub.requests("GET", "/resolve/")
+
+
+def test_unreachable_endpoint_job_fails_with_message(page):
+    set_custom_endpoint(page, "http://127.0.0.1:9")
+    page.button(key="models_start").click().run()
+    wait_jobs()
+    page.run()
+    assert any("Cannot reach" in e.value for e in page.error)
+
+
+def test_modelscope_without_package_explains_install(page):
+    from demo_core.download import modelscope_source
+
+    if modelscope_source.available():
+        pytest.skip("modelscope is installed here")
+    page.radio(key="models_source").set_value("ModelScope").run()
+    assert any("pip install" in i.value for i in page.info)
+
+
+def test_loaded_model_can_be_unloaded(page, studio_home):
+    from demo_ui.resources import get_manager
+
+    manager = get_manager()
+    manager.get("tiny-internlm2")
+    page.run()
+    page.button(key="models_unload_tiny-internlm2").click().run()
+    assert "tiny-internlm2" not in manager.loaded_keys()
