@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# InternLM Demo Studio: install into ./.venv (first run only) and start the app or the tests.
+#   ./start.sh          install if needed, then serve the app on 127.0.0.1:6006
+#   ./start.sh test     install if needed (with test tools), then run the test suite
+# TORCH_SPEC / TORCH_INDEX_URL choose the torch build (see README), e.g. for CUDA 12.4:
+#   TORCH_SPEC=torch TORCH_INDEX_URL=https://download.pytorch.org/whl/cu124 ./start.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+mode="${1:-app}"
+PY="${PYTHON:-python3}"
+
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+VPY=.venv/bin/python
+stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)-$mode
+if [ ! -f "$stamp" ]; then
+  "$VPY" -m pip install -q --upgrade pip
+  if ! "$VPY" -c "import torch" 2>/dev/null; then
+    "$VPY" -m pip install -q "${TORCH_SPEC:-torch==2.13.0}" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
+  fi
+  if [ "$mode" = test ]; then
+    "$VPY" -m pip install -q -e ".[test]"
+  else
+    "$VPY" -m pip install -q -e .
+  fi
+  touch "$stamp"
+fi
+
+case "$mode" in
+  app)
+    exec .venv/bin/streamlit run app.py ;;
+  test)
+    .venv/bin/ruff check .
+    exec "$VPY" -m pytest -q "${@:2}" ;;
+  *)
+    echo "usage: ./start.sh [app|test [pytest args]]" >&2; exit 2 ;;
+esac
