@@ -213,6 +213,7 @@ class SandboxKernel:
 
     @property
     def busy(self) -> bool:
+        """Running a user's cell (start-up code does not count: it is never interrupted)."""
         return self._busy
 
     @property
@@ -415,6 +416,8 @@ class SandboxKernel:
                     )
             except KernelError as exc:
                 return ExecutionResult(ok=False, notice=str(exc))
+            if should_stop is not None and should_stop():
+                return ExecutionResult(ok=False, cancelled=True, notice="Stopped by the user.")
             self.last_used = time.time()
             self._set_cell_cpu_limit()
             res = self._run(code, timeout_s or self.limits.timeout_s, should_stop, on_output)
@@ -456,7 +459,7 @@ class SandboxKernel:
         deadline = t0 + timeout_s
         interrupted_at: float | None = None
         chars = 0
-        self._busy = True
+        self._busy = not setup
 
         def add(o: Output) -> None:
             res.outputs.append(o)
@@ -542,21 +545,23 @@ class SandboxKernel:
             res.notice = f"Lost contact with the Python kernel ({exc}); it was restarted."
         finally:
             self._busy = False
+        if should_stop is not None and not res.cancelled and should_stop():
+            res.cancelled = True  # Stop interrupted the kernel directly
         res.duration_s = time.perf_counter() - t0
         if res.restarted and not setup:
             try:
                 self.restart(res.notice)
             except KernelError as exc:
                 res.notice += f" Restart failed: {exc}"
-        self._explain(res)
+        self._explain(res, timeout_s)
         self._drain_shell()
         return res
 
-    def _explain(self, res: ExecutionResult) -> None:
+    def _explain(self, res: ExecutionResult, timeout_s: float) -> None:
         """Turn limit hits into sentences a user (and the model) understands."""
         notes = []
         if res.timed_out:
-            notes.append(f"Stopped: the code ran longer than {self.limits.timeout_s:g} s.")
+            notes.append(f"Stopped: the code ran longer than {timeout_s:g} s.")
             res.ok = False
         elif res.cancelled:
             notes.append("Stopped by the user.")

@@ -27,7 +27,7 @@ from demo_core.agent.agent import (
     make_protocol,
 )
 from demo_core.agent.kernel import SandboxKernel
-from demo_core.agent.llm import AGENT_PARAMS, EngineLLM
+from demo_core.agent.llm import AGENT_PARAMS, EngineLLM, PromptTooLongForAgent
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Turn, UploadInfo, to_markdown
 from demo_core.agent.uploads import MAX_UPLOAD_BYTES, check_upload, unique_path
@@ -213,6 +213,9 @@ class AgentSession:
             if turn.status == "running":
                 turn.status = "done"
             self.history.append(new + added)
+        except PromptTooLongForAgent as exc:
+            turn.status = "error"
+            turn.error = str(exc)[:1].upper() + str(exc)[1:]
         except Exception as exc:
             log.exception("agent run failed")
             turn.status = "error"
@@ -223,18 +226,32 @@ class AgentSession:
             run._done.set()
 
     def _fit_history(self, agent: DataAgent, llm: EngineLLM, new: list[dict]) -> list[dict]:
-        """Leave out the oldest questions until the prompt leaves room for an answer."""
-        window = engine_window = llm.engine.info.context_window
-        reserve = min(llm.params.max_new_tokens, engine_window // 2)
-        kept = list(self.history)
-        while kept:
-            flat = [m for q in kept for m in q]
+        """Leave out the oldest questions until the prompt leaves room for an answer.
+
+        Raises :class:`PromptTooLongForAgent` when even the system prompts and the new
+        question alone do not fit, saying which knob helps."""
+        window = llm.engine.info.context_window
+        reserve = min(llm.params.max_new_tokens, window // 2)
+
+        def tokens(steps: list[dict]) -> int:
             prompt = agent._protocol.format(
-                inner_step=flat + new,
+                inner_step=steps,
                 plugin_executor=agent._action_executor,
                 interpreter_executor=agent._interpreter_executor,
             )
-            if llm.engine.count_tokens(llm.render(prompt)) + reserve <= window:
+            return llm.engine.count_tokens(llm.render(prompt))
+
+        base = tokens(new)
+        if base + min(64, reserve) > window:
+            raise PromptTooLongForAgent(
+                f"the system prompts and your question need {base} tokens, but this model reads "
+                f"at most {window}. Shorten the prompts in the sidebar, turn off plugins, or "
+                "ask a shorter question."
+            )
+        kept = list(self.history)
+        while kept:
+            flat = [m for q in kept for m in q]
+            if tokens(flat + new) + reserve <= window:
                 return flat
             kept.pop(0)
         return []
