@@ -242,7 +242,7 @@ class SandboxKernel:
             if self.sandbox_uid is not None and not others_can_reach(
                 [Path(sys.executable), Path(os.__file__), LAUNCHER, self.work_dir]
             ):
-                log.warning(
+                log.info(
                     "kernel keeps the app's uid: python or %s is not reachable by other users",
                     self.work_dir,
                 )

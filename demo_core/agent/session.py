@@ -123,9 +123,12 @@ class AgentSession:
     def files(self) -> list[Path]:
         return sorted(p for p in self.work_dir.rglob("*") if p.is_file())
 
+    def files_size(self) -> int:
+        return sum(p.stat().st_size for p in self.files())
+
     def files_zip(self) -> bytes:
         """The work folder (uploads, plots, whatever the code wrote) plus the transcript."""
-        total = sum(p.stat().st_size for p in self.files())
+        total = self.files_size()
         if total > MAX_ZIP_BYTES:
             raise ValueError(
                 f"the session's files take {total / 1024**2:.0f} MiB, more than the "
