@@ -197,6 +197,7 @@ if question and not session.running:
             timeout_s=float(timeout_s),
         )
         session.ask(question, engine, settings)
+        st.rerun()  # redraw with the input disabled and the upload notes gone
 
 if session.running:
     run = session.run

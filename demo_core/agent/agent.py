@@ -142,7 +142,7 @@ class DataAgent(Internlm2Agent):
                 if state.value < 0:
                     break
                 name, language, action = self.parse(response)
-                step.thought = language
+                step.thought = strip_special(language)
                 if name == "interpreter" and isinstance(action, dict):
                     step.tool = "interpreter"
                     step.code = extract_code(action["parameters"]["command"])
@@ -156,11 +156,11 @@ class DataAgent(Internlm2Agent):
                     turn.error = getattr(self._llm, "last_error", "") or state.name
                 break
             name, language, action = self.parse(response)
-            step.thought = language
+            step.thought = strip_special(language)  # shown; the model's history keeps it raw
             inner.append(dict(role="language", content=language))
             if not name:
                 step.status = "done"
-                turn.answer = language
+                turn.answer = step.thought
                 turn.status = "done"
                 break
             step.status = "running"
