@@ -1,0 +1,242 @@
+"""lagent's Internlm2Agent, with a step loop the UI can follow and nothing that can crash.
+
+Prompt building, response parsing and tool results go through lagent's
+``Internlm2Protocol`` unchanged -- that is the format InternLM2-chat was trained on. Only
+the loop around it is rewritten, because lagent 0.2.4's ``stream_chat``:
+
+- raises ``UnboundLocalError`` when the model calls the interpreter while it is turned
+  off, and a ``TypeError`` when a plugin call is not valid JSON (it ``continue``s and then
+  uses the unset variables);
+- crashes in ``Internlm2Protocol.parse`` on a stray ``<|plugin|>`` token (``split``
+  unpacking), which a small or confused model does emit;
+- deep-copies the whole state on every token and ``print``s every response;
+- cannot be stopped between steps.
+
+Here each model call becomes a :class:`~demo_core.agent.transcript.Step` that the page
+renders while it streams, a tool the model may not use is answered with an explanation
+the model can act on, and a stop request is honoured between and within steps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+from lagent.actions import ActionExecutor
+from lagent.agents.internlm2_agent import (
+    INTERPRETER_CN,
+    META_CN,
+    PLUGIN_CN,
+    Internlm2Agent,
+    Internlm2Protocol,
+)
+from lagent.schema import ActionReturn, ActionStatusCode, ModelStatusCode
+
+from demo_core.agent.actions import SandboxInterpreter, extract_code
+from demo_core.agent.transcript import Turn
+
+log = logging.getLogger(__name__)
+
+DEFAULT_META_PROMPT = META_CN
+DEFAULT_INTERPRETER_PROMPT = INTERPRETER_CN
+DEFAULT_PLUGIN_PROMPT = PLUGIN_CN
+SPECIAL_TOKENS = (
+    "<|action_start|>",
+    "<|action_end|>",
+    "<|interpreter|>",
+    "<|plugin|>",
+    "<|im_start|>",
+    "<|im_end|>",
+)
+
+
+def _format_safe(template: str, field: str) -> str:
+    """Protocol prompts go through ``str.format``: a user-edited prompt with ``{`` in it
+    (JSON, code) would raise. Escape every brace except the one placeholder lagent fills."""
+    text = template.replace("{", "{{").replace("}", "}}")
+    return text.replace("{{" + field + "}}", "{" + field + "}")
+
+
+def make_protocol(
+    meta_prompt: str = DEFAULT_META_PROMPT,
+    interpreter_prompt: str = DEFAULT_INTERPRETER_PROMPT,
+    plugin_prompt: str = DEFAULT_PLUGIN_PROMPT,
+) -> Internlm2Protocol:
+    """lagent's protocol with the prompts the user edited (an empty prompt is left out,
+    as lagent does)."""
+    return Internlm2Protocol(
+        meta_prompt=meta_prompt,
+        interpreter_prompt=_format_safe(interpreter_prompt, "code_prompt"),
+        plugin_prompt=_format_safe(plugin_prompt, "prompt"),
+    )
+
+
+def strip_special(text: str) -> str:
+    for tok in SPECIAL_TOKENS:
+        text = text.replace(tok, "")
+    return text
+
+
+class DataAgent(Internlm2Agent):
+    """``Internlm2Agent`` whose :meth:`run_turn` fills a :class:`Turn` step by step."""
+
+    def __init__(
+        self,
+        llm,
+        plugin_executor: ActionExecutor | None = None,
+        interpreter_executor: ActionExecutor | None = None,
+        protocol: Internlm2Protocol | None = None,
+        max_turn: int = 7,
+    ) -> None:
+        super().__init__(
+            llm=llm,
+            plugin_executor=plugin_executor,
+            interpreter_executor=interpreter_executor,
+            protocol=protocol or make_protocol(),
+            max_turn=max_turn,
+        )
+
+    def parse(self, response: str) -> tuple[str | None, str, object]:
+        """lagent's parse, but a malformed tool call becomes plain text, never an error."""
+        try:
+            return self._protocol.parse(
+                message=response,
+                plugin_executor=self._action_executor,
+                interpreter_executor=self._interpreter_executor,
+            )
+        except Exception:
+            return None, strip_special(response), None
+
+    def run_turn(
+        self,
+        history: list[dict],
+        new_messages: list[dict],
+        turn: Turn,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> list[dict]:
+        """Answer ``new_messages`` given ``history`` (both lagent inner-step dicts).
+
+        Returns the inner steps this turn added (assistant text, tool calls, tool results)
+        for the caller to keep as history. ``turn.status`` ends as done, stopped or error.
+        """
+        inner = list(history) + list(new_messages)
+        offset = len(inner)
+        interp = self._interpreter_action()
+        if interp is not None:
+            interp.should_stop = should_stop
+        for _ in range(self.max_turn):
+            if should_stop():
+                turn.status = "stopped"
+                break
+            prompt = self._protocol.format(
+                inner_step=inner,
+                plugin_executor=self._action_executor,
+                interpreter_executor=self._interpreter_executor,
+            )
+            step = turn.new_step()
+            if interp is not None:
+                interp.on_output = None
+            state, response = ModelStatusCode.END, ""
+            for state, response, _ in self._llm.stream_chat(prompt):
+                if state.value < 0:
+                    break
+                name, language, action = self.parse(response)
+                step.thought = strip_special(language)
+                if name == "interpreter" and isinstance(action, dict):
+                    step.tool = "interpreter"
+                    step.code = extract_code(action["parameters"]["command"])
+                elif name == "plugin":
+                    step.tool = "plugin"
+                    step.code = str(action).strip()
+            if state.value < 0:
+                step.status = "stopped" if state == ModelStatusCode.SESSION_CLOSED else "error"
+                turn.status = step.status
+                if step.status == "error":
+                    turn.error = getattr(self._llm, "last_error", "") or state.name
+                break
+            name, language, action = self.parse(response)
+            step.thought = strip_special(language)  # shown; the model's history keeps it raw
+            inner.append(dict(role="language", content=language))
+            if not name:
+                step.status = "done"
+                turn.answer = step.thought
+                turn.status = "done"
+                break
+            step.status = "running"
+            ret, tool_content = self._call_tool(name, action, step)
+            inner.append(dict(role="tool", content=tool_content, name=name))
+            inner.append(self._protocol.format_response(ret, name=name))
+            step.tool_ok = ret.state == ActionStatusCode.SUCCESS
+            if step.result is not None and step.result.cancelled:
+                step.status = turn.status = "stopped"
+                break
+            step.status = "done"
+        else:
+            turn.status = "done"
+            turn.error = (
+                f"The agent used all {self.max_turn} turns without a final answer. Ask it to "
+                "continue, or raise 'max turns' in the sidebar."
+            )
+        return inner[offset:]
+
+    def _interpreter_action(self) -> SandboxInterpreter | None:
+        ex = self._interpreter_executor
+        if ex is None:
+            return None
+        for action in ex.actions.values():
+            if isinstance(action, SandboxInterpreter):
+                return action
+        return None
+
+    def _call_tool(self, name: str, action: object, step) -> tuple[ActionReturn, object]:
+        """Run the tool call; a call that cannot run gets an error the model can read."""
+        if name == "interpreter":
+            step.tool = "interpreter"
+            ex = self._interpreter_executor
+            if ex is None or not isinstance(action, dict):
+                ret = _refusal(
+                    "The code interpreter is turned off in this session. Answer without "
+                    "running code."
+                )
+                step.tool_output = ret.errmsg
+                return ret, action
+            interp = self._interpreter_action()
+            if interp is not None:
+                interp.on_output = step.live.append
+            ret = ex(action["name"], action["parameters"])
+            step.result = getattr(ret, "execution", None)
+            if step.result is None:
+                step.tool_output = ret.errmsg or ret.format_result()
+            return ret, action
+        # plugin
+        step.tool = "plugin"
+        ex = self._action_executor
+        raw = str(action)
+        if ex is None or not ex.actions:
+            ret = _refusal("No plugins are enabled in this session. Answer without them.")
+            step.tool_output = ret.errmsg
+            return ret, raw
+        try:
+            call = json.loads(raw)
+            if not isinstance(call, dict) or "name" not in call:
+                raise ValueError('expected {"name": ..., "parameters": {...}}')
+        except ValueError as exc:
+            ret = _refusal(
+                f"The plugin call is not valid JSON ({exc}). Available: {list(ex.actions)}"
+            )
+            step.tool_output = ret.errmsg
+            return ret, raw
+        try:
+            ret = ex(call["name"], call.get("parameters", {}))
+        except Exception as exc:  # a plugin bug must not end the turn
+            log.exception("plugin failed")
+            ret = _refusal(f"The plugin failed: {exc}")
+        step.tool_output = (
+            ret.format_result() if ret.state == ActionStatusCode.SUCCESS else str(ret.errmsg)
+        )
+        return ret, call
+
+
+def _refusal(message: str) -> ActionReturn:
+    return ActionReturn(errmsg=message, state=ActionStatusCode.API_ERROR)

@@ -1,0 +1,210 @@
+"""Data-analysis agent: Lagent + InternLM2-Chat-7B + a sandboxed Python kernel per session."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import streamlit as st
+
+from demo_core.agent.actions import OFFLINE_PLUGINS
+from demo_core.agent.agent import (
+    DEFAULT_INTERPRETER_PROMPT,
+    DEFAULT_META_PROMPT,
+    DEFAULT_PLUGIN_PROMPT,
+)
+from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, AgentSettings
+from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
+from demo_core.engine.base import EngineError
+from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
+from demo_ui.agent_view import get_kernel_registry, render_turn
+from demo_ui.resources import get_manager
+
+P = "data_agent_"  # session_state prefix of this page
+
+st.set_page_config(page_title="Data agent · InternLM Demo Studio", page_icon="📊", layout="wide")
+st.title("📊 Data-analysis agent")
+st.caption(
+    "Upload a table, ask in words. InternLM2 writes Python, runs it in your own sandboxed "
+    "kernel (no network, limited memory and time), reads the result and answers."
+)
+
+
+def keep(key: str, default):
+    """Widget value that survives visits to other pages (Streamlit drops it otherwise)."""
+    store = "_kept_" + key
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(store, default)
+    st.session_state[store] = st.session_state[key]
+
+
+def available(key: str) -> bool:
+    """Weights present (the tiny random model is generated on first use)."""
+    spec = SPECS[key]
+    return spec.is_random or get_manager().is_loaded(key) or resolve_path(key) is not None
+
+
+def model_label(key: str) -> str:
+    return SPECS[key].label + ("" if available(key) else " — not downloaded")
+
+
+# -- per-session state ------------------------------------------------------------------
+if P + "session" not in st.session_state:
+    st.session_state[P + "session"] = AgentSession(uuid.uuid4().hex, get_kernel_registry())
+    st.session_state[P + "seen_uploads"] = set()
+    st.session_state[P + "messages"] = []  # (level, text) shown once after a rerun
+session: AgentSession = st.session_state[P + "session"]
+
+# -- sidebar ----------------------------------------------------------------------------
+with st.sidebar:
+    keep(P + "model", DEFAULT_MODEL)
+    model_key = st.selectbox("Model", CHAT_MODELS, key=P + "model", format_func=model_label)
+    if SPECS[model_key].is_random:
+        st.warning("Tiny random test model: its answers are noise.", icon="🎲")
+    elif not available(model_key):
+        st.info(
+            f"{SPECS[model_key].label} is not on this machine. Download it on the Models page "
+            f"or set {SPECS[model_key].env_var}.",
+            icon="📦",
+        )
+    keep(P + "interpreter", True)
+    interpreter = st.toggle("Data analysis (Python interpreter)", key=P + "interpreter")
+    keep(P + "plugins", [])
+    plugins = st.multiselect(
+        "Plugins (offline)", list(OFFLINE_PLUGINS), key=P + "plugins", help="Work without internet."
+    )
+    keep(P + "max_turns", 7)
+    max_turns = st.slider("Max turns per question", 1, 15, key=P + "max_turns")
+    keep(P + "timeout", 60)
+    timeout_s = st.slider("Time limit per code run (s)", 5, 300, step=5, key=P + "timeout")
+    with st.expander("System prompts"):
+        for name, default in (
+            ("meta_prompt", DEFAULT_META_PROMPT),
+            ("interpreter_prompt", DEFAULT_INTERPRETER_PROMPT),
+            ("plugin_prompt", DEFAULT_PLUGIN_PROMPT),
+        ):
+            keep(P + name, default)
+        meta_prompt = st.text_area("System prompt", key=P + "meta_prompt", height=80)
+        interpreter_prompt = st.text_area(
+            "Interpreter prompt", key=P + "interpreter_prompt", height=150
+        )
+        plugin_prompt = st.text_area(
+            "Plugin prompt ({prompt} = the tool list)", key=P + "plugin_prompt", height=100
+        )
+        if st.button("Reset prompts", key=P + "reset_prompts"):
+            for name in ("meta_prompt", "interpreter_prompt", "plugin_prompt"):
+                st.session_state.pop(P + name, None)
+                st.session_state.pop("_kept_" + P + name, None)
+            st.rerun()
+
+    st.divider()
+    uploads = st.file_uploader(
+        f"Data files ({', '.join(sorted(ALLOWED))}; up to {MAX_UPLOAD_BYTES // 1024**2} MB)",
+        type=[e.lstrip(".") for e in ALLOWED] + ["xls"],
+        accept_multiple_files=True,
+        key=P + "uploader",
+    )
+    for up in uploads or []:
+        if up.file_id in st.session_state[P + "seen_uploads"]:
+            continue
+        st.session_state[P + "seen_uploads"].add(up.file_id)
+        try:
+            info = session.add_upload(up.name, up.getvalue())
+            st.session_state[P + "messages"].append(
+                ("success", f"{info.name} is ready ({info.note}). Ask a question about it.")
+            )
+        except UploadError as exc:
+            st.session_state[P + "messages"].append(("error", str(exc)))
+    files = session.files()
+    if files:
+        with st.expander(f"Session files ({len(files)})"):
+            for f in files:
+                st.caption(f"{f.relative_to(session.work_dir)} · {f.stat().st_size:,} bytes")
+    col1, col2 = st.columns(2)
+    too_big = session.files_size() > MAX_ZIP_BYTES
+    col1.download_button(
+        "Files (.zip)",
+        data=session.files_zip,  # built only when clicked
+        file_name="data-agent-files.zip",
+        mime="application/zip",
+        disabled=not files or too_big,
+        on_click="ignore",
+        key=P + "zip",
+    )
+    col2.download_button(
+        "Transcript (.md)",
+        data=session.transcript,
+        file_name="data-agent-transcript.md",
+        mime="text/markdown",
+        disabled=not session.turns,
+        on_click="ignore",
+        key=P + "md",
+    )
+    if too_big:
+        st.warning(f"The files are larger than {MAX_ZIP_BYTES // 1024**2} MB: too big to zip here.")
+    if st.button("Clear conversation", key=P + "clear", disabled=session.running):
+        session.clear()
+        st.rerun()
+    k = session.kernel
+    if k.started:
+        net = {"namespace": "no network (namespace)", "audit-hook": "network blocked in Python"}
+        st.caption(
+            f"Kernel running · {net.get(k.network_isolation, k.network_isolation)}"
+            + (f" · restarted {k.restarts}×" if k.restarts else "")
+        )
+    if interpreter:
+        session.warm_up()
+
+# -- main area --------------------------------------------------------------------------
+for level, text in st.session_state[P + "messages"]:
+    getattr(st, level)(text)
+st.session_state[P + "messages"] = []
+notice = session.take_notice()
+if notice:
+    st.info(notice)
+for f in session.pending_files:
+    st.caption(f"📎 {f.name} will be given to the model with your next question.")
+
+for turn in session.turns[:-1] if session.running else session.turns:
+    render_turn(turn.snapshot())
+
+question = st.chat_input(
+    "Working… (Stop to interrupt)" if session.running else "Ask about your data…",
+    disabled=session.running,
+    key=P + "input",
+)
+if question and not session.running:
+    manager = get_manager()
+    engine = None
+    try:
+        if manager.is_loaded(model_key):
+            engine = manager.get(model_key)
+        else:
+            with st.spinner(f"Loading {SPECS[model_key].label}…"):
+                engine = manager.get(model_key)
+    except EngineError as exc:
+        st.error(str(exc))
+        st.info(f"Your question was kept: {question}")
+    if engine is not None:
+        settings = AgentSettings(
+            model_key=model_key,
+            interpreter=interpreter,
+            plugins=tuple(plugins),
+            meta_prompt=meta_prompt,
+            interpreter_prompt=interpreter_prompt,
+            plugin_prompt=plugin_prompt,
+            max_turns=max_turns,
+            timeout_s=float(timeout_s),
+        )
+        session.ask(question, engine, settings)
+        st.rerun()  # redraw with the input disabled and the upload notes gone
+
+if session.running:
+    run = session.run
+    st.button("⏹ Stop", key=P + "stop", on_click=session.stop)
+    live = st.empty()
+    while not run.done:
+        with live.container():
+            render_turn(run.turn.snapshot(), live=True)
+        time.sleep(0.25)
+    st.rerun()

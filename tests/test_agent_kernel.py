@@ -1,0 +1,246 @@
+"""The sandboxed kernel itself: limits, isolation, timeouts and recovery (real kernels)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from demo_core.agent.kernel import KernelLimits, SandboxKernel
+from demo_core.agent.registry import KernelRegistry
+
+pytestmark = pytest.mark.timeout(120)
+
+LIMITS = KernelLimits(
+    timeout_s=4,
+    cell_cpu_s=60,
+    memory_bytes=2 * 1024**3,
+    output_chars=20_000,
+    interrupt_grace_s=2,
+)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    base = tmp_path_factory.mktemp("agent-sessions")
+    os.chmod(base, 0o711)
+    reg = KernelRegistry(base, LIMITS)
+    yield reg
+    reg.shutdown_all()
+
+
+@pytest.fixture(scope="module")
+def kernel(registry) -> SandboxKernel:
+    k = registry.kernel("sessionA")
+    k.start()
+    return k
+
+
+def run(k: SandboxKernel, code: str, **kw):
+    return k.execute(code, **kw)
+
+
+def test_runs_code_in_its_own_folder(kernel):
+    res = run(kernel, "import os\nprint(os.getcwd())\n6 * 7")
+    assert res.ok, res.text()
+    assert Path(res.outputs[0].text.strip()) == kernel.work_dir.resolve()
+    assert res.outputs[1].kind == "text" and res.outputs[1].text == "42"
+
+
+def test_plot_comes_back_as_png_and_is_saved(kernel):
+    res = run(kernel, "plt.plot([1, 3, 2]); plt.title('t'); plt.show()")
+    assert res.ok, res.text()
+    (img,) = res.images
+    assert img.png.startswith(b"\x89PNG")
+    assert (kernel.work_dir / img.path).read_bytes() == img.png
+    assert f"[image: {img.path}]" in res.text()
+
+
+def test_dataframe_comes_back_as_table_data(kernel):
+    res = run(kernel, "pd.DataFrame({'city': ['a', 'b'], 'n': [1, 2]})")
+    (table,) = res.tables
+    assert table.table["columns"] == ["index", "city", "n"]
+    assert table.table["data"] == [[0, "a", 1], [1, "b", 2]]
+    assert "city" in table.text  # the text form is what the model reads
+
+
+def test_exception_is_reported_and_kernel_keeps_state(kernel):
+    run(kernel, "keep = 123")
+    res = run(kernel, "1 / 0")
+    assert not res.ok and res.error_name == "ZeroDivisionError"
+    assert "ZeroDivisionError" in res.text_for_model()
+    assert run(kernel, "print(keep)").outputs[0].text.strip() == "123"
+
+
+def test_infinite_loop_times_out_and_kernel_survives(kernel):
+    run(kernel, "survivor = 'yes'")
+    t0 = time.monotonic()
+    res = run(kernel, "while True:\n    pass")
+    assert time.monotonic() - t0 < LIMITS.timeout_s + 3
+    assert res.timed_out and not res.ok and not res.restarted
+    assert "longer than 4 s" in res.notice
+    assert run(kernel, "print(survivor)").outputs[0].text.strip() == "yes"
+
+
+def test_loop_that_ignores_interrupts_gets_the_kernel_restarted(kernel):
+    code = "while True:\n    try:\n        sum(range(10**6))\n    except KeyboardInterrupt:\n        pass"
+    run(kernel, "lost = 1")
+    res = run(kernel, code)
+    assert res.timed_out and res.restarted
+    assert "restarted" in res.notice and "files" in res.notice
+    after = run(kernel, "print('lost' in globals(), 1 + 1)")
+    assert after.ok and after.outputs[0].text.strip() == "False 2"
+
+
+def test_memory_bomb_hits_the_limit_with_a_clear_message(kernel):
+    res = run(kernel, "blob = bytearray(8 * 1024**3)")
+    assert not res.ok and res.error_name == "MemoryError"
+    assert "ran out of memory" in res.notice and "2 GiB" in res.notice
+    res = run(kernel, "import numpy as np\nparts = [np.ones(10**8) for _ in range(40)]")
+    assert not res.ok
+    assert run(kernel, "print('alive')").outputs[0].text.strip() == "alive"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "open('/etc/passwd').read()",
+        "open('/tmp/evil.txt', 'w').write('x')",
+        "import os; os.listdir('/')",
+        "import pathlib; pathlib.Path('../runtime/sandbox-config.json').read_text()",
+        "import os; os.symlink('/etc/hostname', 'link'); open('link').read()",
+        "import shutil; shutil.copy('/etc/hostname', 'copy.txt')",
+    ],
+)
+def test_files_outside_the_session_folder_are_blocked(kernel, code):
+    res = run(kernel, code)
+    assert not res.ok and res.error_name == "PermissionError", res.text()
+    assert "blocked by the sandbox" in res.error_value
+    assert not Path("/tmp/evil.txt").exists()
+
+
+def test_python_can_still_import_and_read_its_own_files(kernel):
+    res = run(
+        kernel, "import json, csv, statistics, email.mime.text\nprint(statistics.mean([1, 2]))"
+    )
+    assert res.ok, res.text()
+
+
+def test_network_and_processes_are_blocked(kernel):
+    res = run(kernel, "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)")
+    assert not res.ok and res.error_name == "PermissionError"
+    res = run(kernel, "import subprocess\nsubprocess.run(['ls'])")
+    assert not res.ok and "starting other programs" in res.error_value
+    res = run(kernel, "import os\nos.kill(1, 0)")
+    assert not res.ok and res.error_name == "PermissionError"
+    assert kernel.network_isolation in ("namespace", "audit-hook")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/ns/net"), reason="Linux only")
+def test_network_namespace_when_the_os_allows_it(kernel):
+    """Where unshare works (it does on this machine), the kernel has no network at all,
+    not even the loopback the app listens on; the hook is only the second line."""
+    if kernel.network_isolation != "namespace":
+        pytest.skip("network namespaces are not permitted here; the audit hook applies")
+    res = run(kernel, "import os\nprint(os.readlink('/proc/self/ns/net'))")
+    assert res.ok
+    assert res.outputs[0].text.strip() != os.readlink("/proc/self/ns/net")
+
+
+def test_environment_is_scrubbed(kernel):
+    """Nothing of the app's environment (tokens, proxies, paths) reaches user code; the
+    only extra names are the ones ipykernel itself sets for its children."""
+    res = run(kernel, "import os, json\nprint(json.dumps(sorted(os.environ)))")
+    names = set(json.loads(res.outputs[0].text))
+    extra = names - set(kernel._env())
+    ipykernel_own = ("CLICOLOR", "FORCE_COLOR", "PAGER", "GIT_PAGER", "TERM", "COLUMNS", "LINES")
+    ipykernel_own += ("JPY_", "PYDEVD_")
+    assert all(n.startswith(ipykernel_own) for n in extra), extra
+    assert "PATH" in names and "DEMO_STUDIO_HOME" not in names
+
+
+def test_output_flood_is_cut_and_interrupted(kernel):
+    res = run(kernel, "while True:\n    print('x' * 1000)")
+    assert res.truncated and not res.timed_out
+    assert sum(len(o.text) for o in res.outputs if o.kind == "stream") <= LIMITS.output_chars
+    assert "Output was cut" in res.notice
+    assert len(res.text_for_model(3000)) < 3200
+
+
+def test_cancel_interrupts_running_code(kernel):
+    t0 = time.monotonic()
+    stop_at = t0 + 0.5
+    res = run(kernel, "import time\ntime.sleep(30)", should_stop=lambda: time.monotonic() > stop_at)
+    assert res.cancelled and "Stopped by the user" in res.notice
+    assert time.monotonic() - t0 < 3
+
+
+def test_two_sessions_are_isolated(registry, kernel):
+    other = registry.kernel("sessionB")
+    run(kernel, "secret = 'A'; open('a_only.txt', 'w').write('A')")
+    res = run(other, "print('secret' in globals())")
+    assert res.outputs[0].text.strip() == "False"
+    assert other.work_dir != kernel.work_dir
+    res = run(other, f"open({str(kernel.work_dir / 'a_only.txt')!r}).read()")
+    assert res.error_name == "PermissionError"
+    assert run(kernel, "print(secret)").outputs[0].text.strip() == "A"
+    registry.release("sessionB")
+
+
+def test_kernel_killed_from_outside_is_restarted_and_reported(kernel):
+    run(kernel, "doomed = 1")
+    os.kill(kernel.pid, signal.SIGKILL)
+    time.sleep(0.3)
+    res = run(kernel, "print('doomed' in globals())")
+    assert res.restarted and "restarted" in res.notice and "killed" in res.notice
+    assert res.outputs[0].text.strip() == "False"
+
+
+def test_kernel_dying_during_a_cell_is_reported(kernel):
+    res = run(kernel, "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)")
+    assert not res.ok and res.restarted
+    assert "stopped while running" in res.notice
+    assert run(kernel, "print(2)").ok
+
+
+def test_per_cell_cpu_limit(tmp_path):
+    os.chmod(tmp_path, 0o711)
+    k = SandboxKernel(tmp_path / "w", tmp_path / "r", KernelLimits(timeout_s=30, cell_cpu_s=2))
+    try:
+        t0 = time.monotonic()
+        res = k.execute("x = 0\nwhile True:\n    x += 1")
+        assert not res.ok and res.error_name == "TimeoutError", res.text()
+        assert "CPU time" in res.notice
+        assert time.monotonic() - t0 < 20
+        assert k.execute("print(x > 0)").outputs[0].text.strip() == "True"
+    finally:
+        k.shutdown()
+
+
+def test_idle_kernels_are_reaped_and_files_kept(tmp_path):
+    os.chmod(tmp_path, 0o711)
+    reg = KernelRegistry(tmp_path, LIMITS, idle_s=60, purge_after_s=3600)
+    try:
+        k = reg.kernel("idle")
+        k.execute("open('kept.txt', 'w').write('x')")
+        pid = k.pid
+        assert reg.reap(now=time.time() + 30) == []
+        assert reg.reap(now=time.time() + 120) == ["idle"]
+        assert not k.started
+        with pytest.raises(ProcessLookupError):
+            for _ in range(50):
+                os.kill(pid, 0)
+                time.sleep(0.05)
+        assert (reg.work_dir("idle") / "kept.txt").exists()
+        assert "idle" in reg.notices["idle"]
+        fresh = reg.kernel("idle")
+        assert fresh is not k
+        assert fresh.execute("print(open('kept.txt').read())").outputs[0].text.strip() == "x"
+        assert reg.reap(now=time.time() + 10 * 3600) == ["idle"]
+        assert not reg.session_dir("idle").exists()  # abandoned folders are purged
+    finally:
+        reg.shutdown_all()

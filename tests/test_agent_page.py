@@ -1,0 +1,143 @@
+"""The data-agent page through Streamlit's AppTest: tiny model, uploads, rendering."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.agent_scripted import ScriptedEngine, code_call
+
+pytestmark = pytest.mark.timeout(300)
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_Data_Agent.py")
+
+
+@pytest.fixture
+def agent_home(studio_home, monkeypatch, tmp_path):
+    base = tmp_path / "agent"
+    base.mkdir()
+    os.chmod(tmp_path, 0o711)
+    monkeypatch.setenv("DEMO_STUDIO_AGENT_DIR", str(base))
+    from demo_ui.agent_view import get_kernel_registry
+    from demo_ui.resources import get_manager
+
+    get_kernel_registry.clear()
+    get_manager.clear()
+    yield base
+    get_kernel_registry().shutdown_all()
+    get_kernel_registry.clear()
+    get_manager.clear()
+
+
+def session_of(at: AppTest):
+    return at.session_state["data_agent_session"]
+
+
+def wait_done(at: AppTest, timeout: float = 60) -> AppTest:
+    s = session_of(at)
+    if s.run is not None:
+        assert s.run.wait(timeout)
+    return at.run(timeout=60)
+
+
+def upload(at: AppTest, name: str, data: bytes) -> None:
+    """AppTest cannot drive st.file_uploader; go through the same session method the
+    uploader's handler calls, then rerun."""
+    from demo_core.agent.uploads import UploadError
+
+    try:
+        info = session_of(at).add_upload(name, data)
+        at.session_state["data_agent_messages"].append(("success", f"{info.name} is ready"))
+    except UploadError as exc:
+        at.session_state["data_agent_messages"].append(("error", str(exc)))
+
+
+def test_page_loads_with_7b_default_and_tiny_selectable(agent_home):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    box = at.sidebar.selectbox(key="data_agent_model")
+    assert box.value == "internlm2-chat-7b"
+    assert any(o.startswith("Tiny random InternLM2") for o in box.options)
+    assert any("not on this machine" in i.value for i in at.sidebar.info)
+    assert at.sidebar.toggle(key="data_agent_interpreter").value is True
+
+
+def test_tiny_model_answers_without_crashing(agent_home):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.sidebar.selectbox(key="data_agent_model").set_value("tiny-internlm2").run()
+    # short prompts: the tiny model reads 1024 tokens only
+    at.sidebar.text_area(key="data_agent_meta_prompt").set_value("Answer.")
+    at.sidebar.text_area(key="data_agent_interpreter_prompt").set_value("Run Python.")
+    at.sidebar.slider(key="data_agent_max_turns").set_value(2)
+    at.run()
+    upload(at, "sales.csv", b"city,sales\nA,1\nB,2\n")
+    at.run()
+    assert any("sales.csv is ready" in s.value for s in at.success)
+    at.chat_input(key="data_agent_input").set_value("What is the mean?").run()
+    at = wait_done(at)
+    assert not at.exception
+    turn = session_of(at).turns[-1]
+    assert turn.status == "done", turn.error
+    assert turn.files and turn.files[0].name == "sales.csv"
+    assert [m.value for m in at.chat_message[0].markdown][0] == "What is the mean?"
+    # transcript download is enabled now
+    assert session_of(at).transcript().startswith("# Data-analysis agent transcript")
+
+
+def test_bad_uploads_get_clear_errors(agent_home):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    upload(at, "broken.xlsx", b"PK\x03\x04 not really a zip")
+    upload(at, "gbk.txt", "销售数据".encode("gb18030"))
+    upload(at, "bad.txt", b"\xff\xfe\xfa\x00\x01binary")
+    upload(at, "old.xls", b"\xd0\xcf\x11\xe0")
+    at.run()
+    errors = [e.value for e in at.error]
+    assert any("not a valid Excel workbook" in e for e in errors)
+    assert any("binary file" in e for e in errors)
+    assert any("save it as .xlsx" in e for e in errors)
+    assert any("gbk.txt is ready" in s.value for s in at.success)
+    assert not at.exception
+
+
+def test_model_missing_keeps_the_question(agent_home):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.chat_input(key="data_agent_input").set_value("Summarise my data please").run()
+    assert not at.exception
+    assert any("not on this machine" in e.value for e in at.error)
+    assert any("Summarise my data please" in i.value for i in at.info)
+    assert session_of(at).turns == []
+
+
+def test_scripted_analysis_renders_code_plot_and_table(agent_home):
+    """The UI path of a real analysis: code in an expander, the table as a dataframe, the
+    plot as an image, the answer -- with a scripted InternLM2 in place of the 7B."""
+    from demo_core.engine.manager import Resident
+    from demo_ui.resources import get_manager
+
+    code = (
+        "df = pd.DataFrame({'city': ['A', 'B'], 'sales': [3, 5]})\n"
+        "df.plot.bar(x='city', y='sales'); plt.show()\n"
+        "df"
+    )
+    engine = ScriptedEngine([code_call(code, "Plotting."), "B sells more."])
+    manager = get_manager()
+    now = time.time()
+    manager._resident["internlm2-chat-7b"] = Resident(engine, 0, now, now)  # test double
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.chat_input(key="data_agent_input").set_value("Who sells more?").run()
+    at = wait_done(at)
+    assert not at.exception
+    assistant = at.chat_message[1]
+    assert "Plotting." in [m.value for m in assistant.markdown]
+    assert assistant.expander[0].label == "Code"
+    assert assistant.expander[0].code[0].value.startswith("df = pd.DataFrame(")
+    assert assistant.dataframe[0].value["sales"].tolist() == [3, 5]
+    (image,) = assistant.get("image")
+    assert image.captions == ["figures/figure-001.png"]
+    assert assistant.markdown[-1].value == "B sells more."
+    md = session_of(at).transcript()
+    assert "figures/figure-001.png" in md
