@@ -113,3 +113,38 @@ def test_concurrent_requests_take_turns(vl_engine):
         t.join(timeout=60)
     assert len(results) == 3 and len(set(results)) == 1
     assert vl_engine.image_mask.active is None and vl_engine.image_mask.prepared is None
+
+
+def test_text_engine_still_streams_after_the_input_refactor(tiny_model_dir):
+    """engine/local.py now builds generate() inputs through _prompt_inputs(); the plain
+    InternLM2 path must stream exactly as before."""
+    from demo_core.engine.base import EngineInfo
+    from demo_core.engine.local import TransformersEngine
+    from demo_core.internlm2.loader import load_internlm2
+
+    loaded = load_internlm2(tiny_model_dir)
+    eng = TransformersEngine(loaded, EngineInfo("t", "t", "transformers", context_window=1024))
+    gen = eng.stream_chat(
+        [{"role": "user", "content": "hi"}], GenerationParams(max_new_tokens=5, do_sample=False)
+    )
+    text = gen.result()
+    assert gen.stats.new_tokens >= 1 and text == gen.text
+    ids = eng.encode(eng.render_chat([{"role": "user", "content": "hi"}]))
+    with torch.no_grad():
+        out = loaded.model.generate(
+            input_ids=torch.tensor([ids]),
+            max_new_tokens=5,
+            do_sample=False,
+            repetition_penalty=1.005,
+        )
+    want = out[0, len(ids) :].tolist()
+    want = want[: next((i for i, t in enumerate(want) if t in loaded.stop_ids), len(want))]
+    from demo_core.engine.streaming import IncrementalDecoder
+
+    dec = IncrementalDecoder(
+        lambda t: eng.tokenizer.decode(
+            t, skip_special_tokens=False, clean_up_tokenization_spaces=False
+        ),
+        skip_ids=set(loaded.stop_ids) | eng._special_ids,
+    )
+    assert text == "".join(dec.push(t) for t in want) + dec.flush()
