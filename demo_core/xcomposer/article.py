@@ -6,6 +6,7 @@ stores one :class:`Article` per browser session.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from demo_core.xcomposer.images import ImageInput
@@ -30,6 +31,7 @@ class ImageSlot:
 class Paragraph:
     text: str
     image: ImageSlot | None = None
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex[:10])  # stable widget keys
 
 
 @dataclass

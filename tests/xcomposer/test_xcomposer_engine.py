@@ -148,3 +148,10 @@ def test_text_engine_still_streams_after_the_input_refactor(tiny_model_dir):
         skip_ids=set(loaded.stop_ids) | eng._special_ids,
     )
     assert text == "".join(dec.push(t) for t in want) + dec.flush()
+
+
+def test_result_after_streaming_returns_instead_of_blocking(vl_engine):
+    """engine/base.py: a Generation streamed to the end can be read again (result())."""
+    gen = vl_engine.stream_text("hi", GenerationParams(max_new_tokens=3, do_sample=False))
+    streamed = "".join(gen)
+    assert gen.result() == streamed and list(gen) == []

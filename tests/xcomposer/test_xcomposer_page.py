@@ -74,3 +74,78 @@ def test_placeholder_mismatch_is_explained(app):
     at = _qa_ask(app, "<ImageHere> vs <ImageHere>?", [("a.png", png_bytes(), "image/png")])
     assert any("placeholder" in e.value for e in at.error)
     assert at.text_area(key="xc_qa_question").value == "<ImageHere> vs <ImageHere>?"
+
+
+def _compose(at: AppTest, files=None, text_only=False, num=2, instruction="写一篇关于水墨画的文章"):
+    at.text_area(key="xc_cmp_instruction").set_value(instruction)
+    if files is not None:
+        at.file_uploader(key="xc_cmp_files").set_value(files)
+    at.selectbox(key="xc_cmp_num").set_value(num)
+    at.checkbox(key="xc_cmp_text_only").set_value(text_only)
+    at.number_input(key="xc_cmp_max_new").set_value(60)
+    at.button(key="xc_cmp_go").click()
+    return at.run()
+
+
+def test_compose_with_uploaded_images_then_export(app):
+    files = [(f"{c}.png", png_bytes(c), "image/png") for c in ("red", "green", "blue")]
+    at = _compose(app, files)
+    assert not at.exception, at.exception
+    article = at.session_state["xc_cmp_article"]
+    assert article.paragraphs and article.instruction == "写一篇关于水墨画的文章"
+    chosen = {img.name for img in article.chosen_images()}
+    assert chosen and chosen <= {"red.png", "green.png", "blue.png"}
+    labels = [b.label for b in at.get("download_button")]
+    assert any("zip" in lbl for lbl in labels) and any("HTML" in lbl for lbl in labels)
+
+
+def test_compose_text_only_and_paragraph_edits(app):
+    at = _compose(app, text_only=True)
+    article = at.session_state["xc_cmp_article"]
+    assert article.paragraphs and not article.slots
+    uid = article.paragraphs[0].uid
+    at.radio(key=f"xc_cmp_kind_{uid}").set_value("expand")
+    at.text_input(key=f"xc_cmp_instr_{uid}").set_value("more about ink")
+    at.button(key=f"xc_cmp_run_{uid}").click()
+    at.run()
+    assert not at.exception, at.exception
+    proposal = at.text_area(key=f"xc_cmp_prop_{uid}").value
+    assert proposal
+    at.text_area(key=f"xc_cmp_prop_{uid}").set_value("Edited by hand.")
+    at.button(key=f"xc_cmp_accept_{uid}").click()
+    at.run()
+    assert at.session_state["xc_cmp_article"].paragraphs[0].text == "Edited by hand."
+    # inserting needs an outline: refused with a message, nothing changes
+    n = len(at.session_state["xc_cmp_article"].paragraphs)
+    at.radio(key=f"xc_cmp_kind_{uid}").set_value("insert_after")
+    at.text_input(key=f"xc_cmp_instr_{uid}").set_value("  ")
+    at.button(key=f"xc_cmp_run_{uid}").click()
+    at.run()
+    assert any("outline" in w.value for w in at.warning)
+    assert len(at.session_state["xc_cmp_article"].paragraphs) == n
+
+
+def test_image_edits_pick_use_and_delete(app):
+    files = [(f"{c}.png", png_bytes(c), "image/png") for c in ("red", "green", "blue")]
+    at = _compose(app, files, num=1)
+    article = at.session_state["xc_cmp_article"]
+    (i,) = article.slots
+    p = article.paragraphs[i]
+    other = next(k for k in range(len(p.image.candidates)) if k != p.image.chosen)
+    at.button(key=f"xc_cmp_use_{p.uid}_{other}").click()
+    at.run()
+    assert at.session_state["xc_cmp_article"].paragraphs[i].image.chosen == other
+    at.button(key=f"xc_cmp_delimg_{p.uid}").click()
+    at.run()
+    assert at.session_state["xc_cmp_article"].slots == []
+
+
+def test_compose_refuses_bad_input_without_losing_it(app):
+    at = _compose(app, instruction="   ")
+    assert any("instruction" in w.value for w in at.warning)
+    at = _compose(at, files=[("bad.png", b"garbage", "image/png")], instruction="My outline")
+    assert any("bad.png" in e.value for e in at.error)
+    assert at.text_area(key="xc_cmp_instruction").value == "My outline"
+    assert (
+        at.session_state["xc_cmp_article"] is None if "xc_cmp_article" in at.session_state else True
+    )
