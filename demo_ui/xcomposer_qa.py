@@ -1,9 +1,11 @@
 """The image Q&A tab: attach images, ask, follow up, regenerate, clear.
 
-A question and its uploads stay in their widgets until an answer has been produced, so a
-failed or refused request never loses what the user typed or attached. A generation in
-flight is kept in session state: if the user presses Stop (which reruns the script) the
-next run cancels it and keeps the partial answer.
+Nothing typed or attached is lost: a refused question (unreadable image, placeholder
+mismatch) stays in its widgets with a message; an accepted one becomes a turn at once --
+the widgets are cleared on the next run, which then streams the answer -- so whatever
+the user does while it streams (Stop, a new upload) the question and its images are
+already safe. A failed answer keeps the turn with the error (Regenerate retries it); a
+stopped one keeps its partial answer.
 """
 
 from __future__ import annotations
@@ -62,21 +64,18 @@ def _settle_pending() -> None:
     gen = pending["gen"]
     gen.cancel()
     drain(gen)
-    _record(pending, gen, stopped=True)
+    _record(pending, gen)
 
 
-def _record(pending: dict, gen, stopped: bool = False) -> None:
-    ss = st.session_state
+def _record(pending: dict, gen) -> None:
+    """Store the finished turn -- always, so the question and its images stay visible
+    even when the model failed (Regenerate then retries it)."""
     turn: QATurn = pending["turn"]
-    if gen.error is not None and not gen.text:
-        ss[f"{P}_flash"] = ("error", str(gen.error))
-        if pending.get("restore") is not None:  # a failed regenerate keeps the old answer
-            _turns().append(pending["restore"])
-        return
     turn.answer = gen.text
     if gen.error is not None:
-        turn.note = f"stopped by an error: {gen.error}"
-    elif gen.stats.finish_reason == "cancelled" or stopped:
+        turn.note = f"⚠️ {gen.error}"
+        st.session_state[f"{P}_flash"] = ("error", str(gen.error))
+    elif gen.stats.finish_reason == "cancelled":
         turn.note = "stopped"
     elif gen.stats.finish_reason == "length":
         turn.note = f"cut at the max-new-tokens limit · {stats_caption(gen)}"
@@ -86,22 +85,32 @@ def _record(pending: dict, gen, stopped: bool = False) -> None:
     if dropped:
         turn.note += f" · {dropped} oldest turn(s) left out to fit the context window"
     _turns().append(turn)
-    if pending.get("clear_inputs"):
+
+
+def _queue(turn: QATurn, *, clear_inputs: bool) -> None:
+    """Take the question out of the input widgets at once (next run) and answer it there:
+    whatever the user does while it streams, the question is already safe in the turn."""
+    ss = st.session_state
+    ss[f"{P}_queued"] = {"turn": turn}
+    if clear_inputs:
         ss[f"{P}_clear_question"] = True
         ss[f"{P}_uploads_gen"] += 1
+    st.rerun()
 
 
-def _run(
-    key: str, turn: QATurn, params: GenerationParams, *, restore=None, clear_inputs: bool
-) -> None:
+def _answer_queued(key: str, params: GenerationParams) -> None:
+    queued = st.session_state.pop(f"{P}_queued", None)
+    if queued is None:
+        return
+    turn: QATurn = queued["turn"]
     engine = load_engine(key)
-    if engine is None:
-        if restore is not None:
-            _turns().append(restore)
+    if engine is None:  # shown as an error already; keep the question as a turn
+        turn.note = "⚠️ the model could not be loaded; press Regenerate to retry"
+        _turns().append(turn)
         return
     cancel = CancelToken()
     gen = ask(engine, list(_turns()), turn, params, cancel)
-    pending = {"turn": turn, "gen": gen, "restore": restore, "clear_inputs": clear_inputs}
+    pending = {"turn": turn, "gen": gen}
     st.session_state[f"{P}_pending"] = pending
     _show_turn(QATurn(turn.question, turn.images))
     with st.chat_message("assistant"):
@@ -121,6 +130,7 @@ def render_qa_tab() -> None:
     flash = ss.pop(f"{P}_flash", None)
     for turn in _turns():
         _show_turn(turn)
+    _answer_queued(key, params)
     if flash:
         st.error(flash[1])
 
@@ -149,7 +159,7 @@ def render_qa_tab() -> None:
 
     if regenerate and _turns():
         last = _turns().pop()
-        _run(key, QATurn(last.question, last.images), params, restore=last, clear_inputs=False)
+        _queue(QATurn(last.question, last.images), clear_inputs=False)
     elif asked:
         if not question.strip() and not files:
             st.warning("Type a question, attach images, or both.")
@@ -165,6 +175,6 @@ def render_qa_tab() -> None:
         except PromptFormatError as exc:
             st.error(str(exc))
             return
-        _run(key, turn, params, clear_inputs=True)
+        _queue(turn, clear_inputs=True)
     if SPECS[key].is_random and not _turns():
         st.caption("Tip: the tiny random model answers instantly, with noise.")

@@ -54,6 +54,11 @@ class XComposerEngine(TransformersEngine):
         self.image_mask = loaded.image_mask
         self.xconfig = loaded.config
         self.markers = detect_markers(self.tokenizer)
+        # The release tokenizer does not flag its chat markers as special; never show them.
+        marker_ids = self.tokenizer.convert_tokens_to_ids(
+            [self.markers.im_start, self.markers.im_end]
+        )
+        self._special_ids |= {i for i in marker_ids if isinstance(i, int)}
 
     @property
     def img_size(self) -> int:

@@ -12,7 +12,6 @@ import io
 import warnings
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
@@ -69,7 +68,8 @@ def to_pixels(img: Image.Image, size: int) -> torch.Tensor:
     """``[3, size, size]`` float32: bicubic resize (aspect not kept, as the original),
     /255, CLIP mean/std."""
     resized = img.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
-    arr = torch.from_numpy(np.asarray(resized, dtype=np.float32) / 255.0).permute(2, 0, 1)
+    raw = torch.frombuffer(bytearray(resized.tobytes()), dtype=torch.uint8)
+    arr = raw.view(size, size, 3).permute(2, 0, 1).float() / 255.0
     mean = torch.tensor(CLIP_MEAN).view(3, 1, 1)
     std = torch.tensor(CLIP_STD).view(3, 1, 1)
     return (arr - mean) / std

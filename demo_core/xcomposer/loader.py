@@ -108,10 +108,21 @@ def load_xcomposer2(
 
     n_heads, n_kv = llm.config.num_attention_heads, llm.config.num_key_value_heads
 
+    expected = set(root.state_dict())
+    unexpected: list[str] = []
+
     def convert(key: str, tensor: torch.Tensor, nh: int, nkv: int) -> dict[str, torch.Tensor]:
-        return convert_xcomposer_tensor(key, tensor, nh, nkv, xcfg.grid)
+        out = convert_xcomposer_tensor(key, tensor, nh, nkv, xcfg.grid)
+        # e.g. wqkv biases while config.json says bias: false -- never drop those silently
+        unexpected.extend(k for k in out if k not in expected)
+        return out
 
     materialise_state(root, iter_tensors(path), n_heads, n_kv, device, dtype, convert=convert)
+    if unexpected:
+        raise CheckpointError(
+            f"the checkpoint has {len(unexpected)} tensor(s) its config.json does not describe, "
+            f"e.g. {unexpected[:3]}; is config.json (e.g. 'bias') from another model?"
+        )
     _share_qkv_lora_a(llm)
     rebuild_rotary(llm, device)
     emb = vision.tower.embeddings

@@ -257,3 +257,27 @@ def test_tokenizer_loads_without_remote_code_and_bos_policy(vl_engine):
     parts = vl_engine.tokenize_parts(["a", 0, "b"], "first")
     assert parts[0][0] == 1 and parts[2][0] != 1
     assert vl_engine.prompt_length(parts) == len(parts[0]) + 9 + len(parts[2])
+
+
+def test_tensors_the_config_does_not_describe_are_an_error(checkpoint, tiny_vl_dir, tmp_path):
+    broken = tmp_path / "biased"
+    shutil.copytree(tiny_vl_dir, broken)
+    sd = dict(checkpoint)
+    rows = sd["model.layers.0.attention.wqkv.weight"].shape[0]
+    sd["model.layers.0.attention.wqkv.bias"] = torch.zeros(rows)  # config says bias: false
+    torch.save(sd, str(broken / "pytorch_model.bin"))
+    with pytest.raises(CheckpointError, match="does not describe"):
+        load_xcomposer2(broken)
+
+
+def test_pixels_are_bicubic_resized_and_clip_normalised():
+    from PIL import Image
+
+    from demo_core.xcomposer.config import CLIP_MEAN, CLIP_STD
+    from demo_core.xcomposer.images import to_pixels
+
+    img = Image.new("RGB", (30, 20), (255, 0, 128))
+    px = to_pixels(img, 14)
+    assert px.shape == (3, 14, 14) and px.dtype == torch.float32
+    want = [(v / 255.0 - m) / s for v, m, s in zip((255, 0, 128), CLIP_MEAN, CLIP_STD, strict=True)]
+    torch.testing.assert_close(px[:, 7, 7], torch.tensor(want), rtol=1e-5, atol=1e-5)

@@ -149,3 +149,28 @@ def test_compose_refuses_bad_input_without_losing_it(app):
     assert (
         at.session_state["xc_cmp_article"] is None if "xc_cmp_article" in at.session_state else True
     )
+
+
+def test_failed_answer_keeps_the_question_as_a_turn(app):
+    at = _qa_ask(app, "word " * 3000, [("red.png", png_bytes(), "image/png")])
+    assert not at.exception, at.exception
+    (turn,) = at.session_state["xc_qa_turns"]
+    assert turn.question.startswith("word") and turn.images[0].name == "red.png"
+    assert "context window" in turn.note
+    assert any("context window" in e.value for e in at.error)
+
+
+def test_stopped_generation_is_settled_with_its_partial_answer(app):
+    """Stop (or any rerun) while streaming: the next run keeps the turn, marked stopped."""
+    from demo_core.engine.base import Generation
+    from demo_core.xcomposer.qa import QATurn
+
+    gen = Generation()
+    gen.started()
+    gen.emit("half an ans")
+    gen.cancel()
+    gen.finish("cancelled")
+    app.session_state["xc_qa_pending"] = {"turn": QATurn("q?", []), "gen": gen}
+    at = app.run()
+    (turn,) = at.session_state["xc_qa_turns"]
+    assert turn.answer == "half an ans" and turn.note == "stopped"
