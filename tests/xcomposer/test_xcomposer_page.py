@@ -174,3 +174,41 @@ def test_stopped_generation_is_settled_with_its_partial_answer(app):
     at = app.run()
     (turn,) = at.session_state["xc_qa_turns"]
     assert turn.answer == "half an ans" and turn.note == "stopped"
+
+
+def test_add_image_repick_and_replace_by_upload(app):
+    at = _compose(app, text_only=True)
+    p = at.session_state["xc_cmp_article"].paragraphs[0]
+    at.checkbox(key="xc_cmp_text_only").set_value(False)
+    at.button(key=f"xc_cmp_addimg_{p.uid}").click()
+    at.run()
+    assert not at.exception, at.exception
+    slot = at.session_state["xc_cmp_article"].paragraphs[0].image
+    assert slot is not None and slot.caption and slot.image is None  # no uploads, no library
+    assert any("No image matched" in i.value for i in at.info)
+    at.text_input(key=f"xc_cmp_cap_{p.uid}").set_value("a red square")
+    at.button(key=f"xc_cmp_repick_{p.uid}").click()
+    at.run()
+    assert at.session_state["xc_cmp_article"].paragraphs[0].image.caption == "a red square"
+    at.file_uploader(key=f"xc_cmp_rep_{p.uid}").set_value(
+        ("mine.png", png_bytes("red"), "image/png")
+    )
+    at.run()
+    at.button(key=f"xc_cmp_userep_{p.uid}").click()
+    at.run()
+    assert at.session_state["xc_cmp_article"].paragraphs[0].image.image.name == "mine.png"
+
+
+def test_stopped_article_keeps_what_was_written(app):
+    from demo_core.engine.base import Generation
+
+    gen = Generation()
+    gen.started()
+    gen.emit("First paragraph.\nSecond, cut off mid")
+    gen.cancel()
+    gen.finish("cancelled")
+    app.session_state["xc_cmp_pending"] = {"kind": "write", "gen": gen, "instruction": "x"}
+    at = app.run()
+    article = at.session_state["xc_cmp_article"]
+    assert article.texts == ["First paragraph.", "Second, cut off mid"]
+    assert any("Stopped" in w.value for w in at.warning)
