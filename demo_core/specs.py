@@ -112,6 +112,38 @@ SPECS: dict[str, ModelSpec] = {
             "Generated on this machine with random weights in the official layout, for trying the UI.",
             is_random=True,
         ),
+        ModelSpec(
+            "tiny-xcomposer2",
+            "Tiny random XComposer2 (test model, output is noise)",
+            "xcomposer2",
+            None,
+            None,
+            3_000_000,
+            ("XComposer2 composition",),
+            "Generated on this machine with random weights in the official XComposer2 layout, "
+            "for trying the composition UI.",
+            is_random=True,
+            extra={
+                "tiny_builder": "demo_core.xcomposer.tiny:build_tiny_xcomposer2",
+                "tiny_kwargs": {"flavour": "composition"},
+            },
+        ),
+        ModelSpec(
+            "tiny-xcomposer2-vl",
+            "Tiny random XComposer2-VL (test model, output is noise)",
+            "xcomposer2-vl",
+            None,
+            None,
+            3_000_000,
+            ("XComposer2 image Q&A",),
+            "Generated on this machine with random weights in the official XComposer2 layout, "
+            "for trying the image Q&A UI.",
+            is_random=True,
+            extra={
+                "tiny_builder": "demo_core.xcomposer.tiny:build_tiny_xcomposer2",
+                "tiny_kwargs": {"flavour": "vl"},
+            },
+        ),
     ]
 }
 
@@ -125,8 +157,13 @@ def get_spec(key: str) -> ModelSpec:
         raise KeyError(f"unknown model {key!r}; known: {', '.join(SPECS)}") from None
 
 
-def tiny_model_path() -> Path:
-    """Generate the tiny random model once, under the app's home folder."""
+def tiny_model_path(spec: ModelSpec | None = None) -> Path:
+    """Generate the tiny random model once, under the app's home folder.
+
+    A random spec may name its own builder (``extra["tiny_builder"] = "module:function"``);
+    otherwise it is the tiny InternLM2."""
+    if spec is not None and spec.extra.get("tiny_builder"):
+        return _built_tiny(spec)
     from demo_core.internlm2.tiny import build_tiny_internlm2
 
     path = settings.home() / "tiny-internlm2"
@@ -136,6 +173,24 @@ def tiny_model_path() -> Path:
         if path.exists():
             import shutil
 
+            shutil.rmtree(path)
+        tmp.rename(path)
+    return path
+
+
+def _built_tiny(spec: ModelSpec) -> Path:
+    import importlib
+    import shutil
+
+    from demo_core.discovery import is_complete
+
+    path = settings.home() / spec.key
+    if not is_complete(path):
+        module, _, func = spec.extra["tiny_builder"].partition(":")
+        build = getattr(importlib.import_module(module), func)
+        tmp = path.with_name(path.name + ".partial")
+        build(tmp, **spec.extra.get("tiny_kwargs", {}))
+        if path.exists():
             shutil.rmtree(path)
         tmp.rename(path)
     return path
@@ -151,7 +206,7 @@ def resolve_path(key: str) -> Path | None:
     """Where this model's weights are on this machine, or None."""
     spec = get_spec(key)
     if spec.is_random:
-        return tiny_model_path()
+        return tiny_model_path(spec)
     explicit = explicit_path(spec)
     if explicit is not None:
         return explicit if (explicit / "config.json").is_file() else None

@@ -105,6 +105,7 @@ class Generation:
         self._t0 = time.perf_counter()
         self._t_start: float | None = None
         self._done = threading.Event()
+        self._exhausted = False  # the consumer has seen the end marker
         self._on_position: Callable[[int], None] | None = None
 
     # -- producer side -------------------------------------------------------------
@@ -149,10 +150,14 @@ class Generation:
         return self._done.is_set()
 
     def events(self, timeout: float | None = None) -> Iterator[tuple[str, object]]:
-        """Yield ``("text", delta)`` and ``("position", n)`` events until the end."""
-        while True:
+        """Yield ``("text", delta)`` and ``("position", n)`` events until the end.
+
+        Safe to call again after the end was seen (e.g. ``result()`` after streaming):
+        it then yields nothing instead of waiting forever."""
+        while not self._exhausted:
             kind, value = self._q.get(timeout=timeout)
             if value is _END:
+                self._exhausted = True
                 return
             if kind == "text":
                 self.text += value  # type: ignore[operator]

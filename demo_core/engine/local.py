@@ -9,7 +9,8 @@ once per token. Requests take turns through a :class:`FairQueue`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
@@ -147,14 +148,28 @@ class TransformersEngine:
         gen = Generation(cancel)
         ids = self.encode(prompt)
         gen.stats.prompt_tokens = len(ids)
+        return self._start(gen, ids, params, keep_special_tokens)
+
+    def _start(
+        self, gen: Generation, prompt: object, params: GenerationParams, keep_special: bool
+    ) -> Generation:
+        """Queue ``prompt`` (token ids, or whatever :meth:`_prompt_inputs` of a subclass
+        understands) on a worker thread."""
         worker = threading.Thread(
             target=self._run,
-            args=(gen, ids, params, keep_special_tokens),
+            args=(gen, prompt, params, keep_special),
             daemon=True,
             name="generate",
         )
         worker.start()
         return gen
+
+    @contextmanager
+    def _prompt_inputs(self, ids: list[int]) -> Iterator[dict[str, torch.Tensor]]:
+        """The keyword inputs of ``generate()`` for one prompt; runs in the worker, inside
+        the queue, so subclasses may do model work here (e.g. encode images)."""
+        input_ids = torch.tensor([ids], dtype=torch.long, device=self.model.device)
+        yield {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
 
     def _run(
         self, gen: Generation, ids: list[int], params: GenerationParams, keep_special: bool
@@ -185,8 +200,6 @@ class TransformersEngine:
             skip_ids=skip,
         )
         stream = _Stream(gen, decoder, params.stop_words)
-        device = self.model.device
-        input_ids = torch.tensor([ids], dtype=torch.long, device=device)
         kwargs: dict = dict(
             max_new_tokens=max(1, params.max_new_tokens),
             repetition_penalty=params.repetition_penalty,
@@ -205,10 +218,9 @@ class TransformersEngine:
         if params.seed is not None:
             torch.manual_seed(params.seed)
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), self._prompt_inputs(ids) as inputs:
                 out = self.model.generate(
-                    input_ids=input_ids,
-                    attention_mask=torch.ones_like(input_ids),
+                    **inputs,
                     streamer=stream,
                     stopping_criteria=StoppingCriteriaList([_StopWhen(gen.cancel_token, stream)]),
                     **kwargs,
@@ -219,7 +231,8 @@ class TransformersEngine:
                 "the GPU ran out of memory while generating: lower max new tokens, clear the "
                 "conversation, or unload other models on the Models page"
             )
-        new = out[0, len(ids) :].tolist()
+        prompt_len = inputs["input_ids"].shape[1] if "input_ids" in inputs else 0
+        new = out[0, prompt_len:].tolist()
         if gen.cancelled:
             return "cancelled", None
         if stream.hit_stop_word:

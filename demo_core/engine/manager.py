@@ -29,8 +29,23 @@ Loader = Callable[[ModelSpec, Path, torch.device], object]
 _LOADERS: dict[str, Loader] = {}
 
 
+# Loaders living in packages the manager does not import itself: imported on first need.
+_LOADER_MODULES: dict[str, str] = {
+    "xcomposer2": "demo_core.xcomposer.engine",
+    "xcomposer2-vl": "demo_core.xcomposer.engine",
+}
+
+
 def register_loader(kind: str, loader: Loader) -> None:
     _LOADERS[kind] = loader
+
+
+def _loader_for(kind: str) -> Loader | None:
+    if kind not in _LOADERS and kind in _LOADER_MODULES:
+        import importlib
+
+        importlib.import_module(_LOADER_MODULES[kind])
+    return _LOADERS.get(kind)
 
 
 def _load_internlm2(spec: ModelSpec, path: Path, device: torch.device) -> object:
@@ -159,7 +174,7 @@ class ModelManager:
                     f"{spec.label} is not on this machine. Download it on the Models page, or set "
                     f"{spec.env_var}=/path/to/{spec.folder_name}."
                 )
-            loader = _LOADERS.get(spec.kind)
+            loader = _loader_for(spec.kind)
             if loader is None:
                 raise ModelUnavailable(f"no loader for {spec.kind} models is installed")
             need = self.estimate_bytes(key)

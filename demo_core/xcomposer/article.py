@@ -1,0 +1,111 @@
+"""An illustrated article: paragraphs, each with at most one image slot, and its edits.
+
+Kept free of Streamlit and of the model so edits are plain, testable operations; the UI
+stores one :class:`Article` per browser session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from demo_core.xcomposer.images import ImageInput
+
+
+@dataclass
+class ImageSlot:
+    """An image after a paragraph: its caption, the candidates offered, the one chosen."""
+
+    caption: str = ""
+    candidates: list[ImageInput] = field(default_factory=list)
+    chosen: int | None = None  # index into candidates
+
+    @property
+    def image(self) -> ImageInput | None:
+        if self.chosen is None or not (0 <= self.chosen < len(self.candidates)):
+            return None
+        return self.candidates[self.chosen]
+
+
+@dataclass
+class Paragraph:
+    text: str
+    image: ImageSlot | None = None
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex[:10])  # stable widget keys
+
+
+@dataclass
+class Article:
+    instruction: str = ""
+    paragraphs: list[Paragraph] = field(default_factory=list)
+
+    @classmethod
+    def from_texts(cls, instruction: str, texts: list[str]) -> Article:
+        return cls(instruction, [Paragraph(t) for t in texts])
+
+    @property
+    def texts(self) -> list[str]:
+        return [p.text for p in self.paragraphs]
+
+    @property
+    def slots(self) -> list[int]:
+        """Paragraph indices that carry a chosen image."""
+        return [i for i, p in enumerate(self.paragraphs) if p.image and p.image.image]
+
+    def chosen_images(self, before: int | None = None) -> list[ImageInput]:
+        return [
+            self.paragraphs[i].image.image  # type: ignore[union-attr,misc]
+            for i in self.slots
+            if before is None or i < before
+        ]
+
+    def used_names(self) -> set[str]:
+        return {img.name for img in self.chosen_images()}
+
+    # -- paragraph edits ----------------------------------------------------------------
+    def _check(self, i: int) -> None:
+        if not 0 <= i < len(self.paragraphs):
+            raise IndexError(f"no paragraph {i + 1}; the article has {len(self.paragraphs)}")
+
+    def replace_text(self, i: int, text: str) -> None:
+        """An empty text deletes the paragraph (as in the original demo)."""
+        self._check(i)
+        if not text.strip():
+            del self.paragraphs[i]
+        else:
+            self.paragraphs[i].text = text.strip()
+
+    def insert(self, i: int, text: str, after: bool) -> int:
+        """Insert a new paragraph before/after paragraph ``i``; returns its index."""
+        self._check(i)
+        at = i + 1 if after else i
+        self.paragraphs.insert(at, Paragraph(text.strip()))
+        return at
+
+    def delete(self, i: int) -> None:
+        self._check(i)
+        del self.paragraphs[i]
+
+    # -- image edits ----------------------------------------------------------------------
+    def set_slot(self, i: int, slot: ImageSlot | None) -> None:
+        self._check(i)
+        self.paragraphs[i].image = slot
+
+    def choose(self, i: int, k: int) -> None:
+        self._check(i)
+        slot = self.paragraphs[i].image
+        if slot is None or not 0 <= k < len(slot.candidates):
+            raise IndexError(f"paragraph {i + 1} has no candidate {k + 1}")
+        slot.chosen = k
+
+    def replace_image(self, i: int, image: ImageInput) -> None:
+        """Put the user's own image in the slot (kept as an extra candidate)."""
+        self._check(i)
+        slot = self.paragraphs[i].image or ImageSlot()
+        slot.candidates = [*slot.candidates, image]
+        slot.chosen = len(slot.candidates) - 1
+        self.paragraphs[i].image = slot
+
+    def delete_image(self, i: int) -> None:
+        self._check(i)
+        self.paragraphs[i].image = None

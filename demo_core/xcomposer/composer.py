@@ -1,0 +1,249 @@
+"""The composition flow on top of the engine: article -> slots -> captions -> candidates
+-> the model's pick, plus the per-paragraph and per-image edits.
+
+Every model step is one streamed :class:`Generation` so the page can show it as it comes;
+:meth:`Composer.illustrate` yields them one by one and reads each result once the page has
+streamed it (or drains it itself). Where candidate images come from: the user's uploads
+first (the original offered all uploaded images), else the local image library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from demo_core.engine.base import CancelToken, EngineError, Generation, GenerationParams
+from demo_core.xcomposer import compose as C
+from demo_core.xcomposer.article import Article, ImageSlot
+from demo_core.xcomposer.images import ImageInput
+from demo_core.xcomposer.library import ImageLibrary
+from demo_core.xcomposer.prompt import COMPOSE_PLACEHOLDER, split_interleaved
+
+MAX_UPLOAD_CANDIDATES = 10  # the original demo's upload limit
+
+
+@dataclass
+class Step:
+    """One model call of the flow, for the page to stream."""
+
+    kind: str  # locate | caption | pick
+    paragraph: int | None
+    gen: Generation
+    label: str
+
+
+def _step_params(params: GenerationParams, step: str, seed: int | None = None) -> GenerationParams:
+    return replace(params, max_new_tokens=C.STEP_TOKENS[step], seed=seed)
+
+
+class Composer:
+    def __init__(self, engine, library: ImageLibrary | None = None) -> None:
+        self.engine = engine
+        self.library = library
+        self.markers = engine.markers
+
+    def _stream(
+        self,
+        text: str,
+        images: Sequence[ImageInput],
+        params: GenerationParams,
+        cancel: CancelToken | None,
+    ) -> Generation:
+        return self.engine.stream_interleaved(
+            text, list(images), params, cancel, placeholder=COMPOSE_PLACEHOLDER, bos="first"
+        )
+
+    def _error(self, exc: EngineError, cancel: CancelToken | None) -> Generation:
+        gen = Generation(cancel)
+        gen.finish("error", exc)
+        return gen
+
+    # -- the article --------------------------------------------------------------------
+    def write(
+        self,
+        instruction: str,
+        refs: Sequence[ImageInput],
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        try:
+            text = C.article_prompt(instruction, len(refs), self.markers)
+        except EngineError as exc:
+            return self._error(exc, cancel)
+        return self._stream(text, refs, params, cancel)
+
+    # -- illustration steps ---------------------------------------------------------------
+    def locate(
+        self,
+        paragraphs: Sequence[str],
+        refs: Sequence[ImageInput],
+        image_num: int | str,
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        text = C.locate_prompt(paragraphs, len(refs), image_num, self.markers)
+        return self._stream(text, refs, _step_params(params, "locate", params.seed), cancel)
+
+    def caption(
+        self,
+        paragraphs: Sequence[str],
+        pos: int,
+        previous: Sequence[tuple[int, str]],
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        text = C.caption_prompt(paragraphs, pos, previous, self.markers)
+        return self._stream(text, [], _step_params(params, "caption"), cancel)
+
+    def candidates(
+        self,
+        caption: str,
+        uploads: Sequence[ImageInput],
+        exclude: set[str],
+        k: int = 4,
+        context: str = "",
+    ) -> list[ImageInput]:
+        """Unused uploads if there are any; else the library's best matches for the
+        caption, topped up with matches for the paragraph text (``context``)."""
+        unused = [u for u in uploads if u.name not in exclude][:MAX_UPLOAD_CANDIDATES]
+        if unused:
+            return unused
+        if self.library is None or not len(self.library):
+            return []
+        found = [item for _, item in self.library.search(caption, k, exclude)]
+        if len(found) < k and context:
+            skip = set(exclude) | {i.path.name for i in found}
+            found += [item for _, item in self.library.search(context, k - len(found), skip)]
+        return [item.load() for item in found]
+
+    def pick(
+        self,
+        article: Article,
+        pos: int,
+        candidates: Sequence[ImageInput],
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+    ) -> Generation | None:
+        """Ask the model which candidate suits paragraph ``pos``; None when there is only
+        one (nothing to choose)."""
+        if len(candidates) <= 1:
+            return None
+        earlier = [i for i in article.slots if i < pos]
+        chosen = article.chosen_images(before=pos)
+        window = self.engine.info.context_window - C.STEP_TOKENS["pick"]
+        while True:  # leave out the oldest context (and its image) until the prompt fits
+            chunks = C.context_chunks(article.texts, earlier, pos)
+            text = C.pick_prompt(chunks, len(candidates), self.markers)
+            images = [*chosen, *candidates]
+            parts = split_interleaved(text, len(images), COMPOSE_PLACEHOLDER)
+            n = self.engine.prompt_length(self.engine.tokenize_parts(parts, "first"))
+            if n <= window or not earlier:
+                break
+            first = earlier.pop(0)
+            chosen = chosen[1:]
+            article = Article(article.instruction, article.paragraphs[first + 1 :])
+            pos -= first + 1
+            earlier = [i - first - 1 for i in earlier]
+        return self._stream(text, images, _step_params(params, "pick"), cancel)
+
+    def illustrate(
+        self,
+        article: Article,
+        refs: Sequence[ImageInput],
+        image_num: int | str,
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[Step]:
+        """Place, caption and pick images for ``article`` in place, step by step."""
+        paragraphs = article.texts
+        gen = self.locate(paragraphs, refs, image_num, params, cancel)
+        yield Step("locate", None, gen, "Choosing where images fit")
+        answer = _finish(gen)
+        if answer is None:
+            return
+        positions = C.parse_positions(answer, len(paragraphs), image_num)
+        previous: list[tuple[int, str]] = []
+        for pos in positions:
+            gen = self.caption(paragraphs, pos, previous, params, cancel)
+            yield Step("caption", pos, gen, f"Captioning the image after paragraph {pos + 1}")
+            answer = _finish(gen)
+            if answer is None:
+                return
+            cap = C.parse_caption(answer, paragraphs[pos])
+            previous.append((pos, cap))
+            article.set_slot(pos, ImageSlot(caption=cap))
+        for pos in positions:
+            if cancel is not None and cancel.cancelled:
+                return
+            yield from self.fill_slot(article, pos, refs, params, cancel)
+
+    def fill_slot(
+        self,
+        article: Article,
+        pos: int,
+        uploads: Sequence[ImageInput],
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[Step]:
+        """Find candidates for the slot's caption and let the model pick one."""
+        slot = article.paragraphs[pos].image or ImageSlot()
+        article.set_slot(pos, slot)
+        exclude = article.used_names() - ({slot.image.name} if slot.image else set())
+        slot.candidates = self.candidates(
+            slot.caption, uploads, exclude, context=article.paragraphs[pos].text
+        )
+        slot.chosen = 0 if slot.candidates else None
+        gen = self.pick(article, pos, slot.candidates, params, cancel)
+        if gen is None:
+            return
+        yield Step("pick", pos, gen, f"Picking the image for paragraph {pos + 1}")
+        answer = _finish(gen)
+        if answer is not None:
+            slot.chosen = C.parse_choice(answer, len(slot.candidates))
+
+    def caption_for(
+        self,
+        article: Article,
+        pos: int,
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        """A caption for a new image after paragraph ``pos`` (the "add image" edit)."""
+        previous = [
+            (i, p.image.caption)
+            for i, p in enumerate(article.paragraphs)
+            if p.image and p.image.caption and i < pos
+        ]
+        return self.caption(article.texts, pos, previous, params, cancel)
+
+    # -- paragraph edits ------------------------------------------------------------------
+    def edit(
+        self,
+        article: Article,
+        i: int,
+        kind: str,
+        instruction: str,
+        params: GenerationParams,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        texts = article.texts
+        try:
+            text = C.edit_prompt(
+                kind,
+                texts[i],
+                instruction,
+                self.markers,
+                before=texts[i - 1] if i > 0 else "",
+                after=texts[i + 1] if i + 1 < len(texts) else "",
+            )
+        except EngineError as exc:
+            return self._error(exc, cancel)
+        return self._stream(text, [], _step_params(params, "edit"), cancel)
+
+
+def _finish(gen: Generation) -> str | None:
+    """The step's text once it is done; None if it was cancelled. Errors propagate."""
+    text = gen.result()
+    if gen.stats.finish_reason == "cancelled":
+        return None
+    return text

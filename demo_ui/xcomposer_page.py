@@ -1,0 +1,25 @@
+"""The XComposer2 page body: two tabs over two models (composition, image Q&A)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from demo_ui.xcomposer_qa import render_qa_tab
+
+
+def render_page() -> None:
+    st.title("浦语·灵笔 InternLM-XComposer2")
+    st.caption(
+        "Write an illustrated article from an instruction, or ask questions about images. "
+        "One copy of each model serves everyone; requests take turns."
+    )
+    compose_tab, qa_tab = st.tabs(["📝 Illustrated article", "🖼 Image Q&A"])
+    with compose_tab:
+        try:
+            from demo_ui.xcomposer_compose import render_compose_tab
+        except ImportError:
+            st.info("The composition tab is not available in this build.")
+        else:
+            render_compose_tab()
+    with qa_tab:
+        render_qa_tab()

@@ -1,0 +1,180 @@
+"""The image Q&A tab: attach images, ask, follow up, regenerate, clear.
+
+Nothing typed or attached is lost: a refused question (unreadable image, placeholder
+mismatch) stays in its widgets with a message; an accepted one becomes a turn at once --
+the widgets are cleared on the next run, which then streams the answer -- so whatever
+the user does while it streams (Stop, a new upload) the question and its images are
+already safe. A failed answer keeps the turn with the error (Regenerate retries it); a
+stopped one keeps its partial answer.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from demo_core.engine.base import CancelToken, GenerationParams
+from demo_core.specs import SPECS
+from demo_core.xcomposer.prompt import QA_PLACEHOLDER, PromptFormatError
+from demo_core.xcomposer.qa import QA_DEFAULTS, QATurn, ask
+from demo_ui.xcomposer_common import (
+    IMAGE_TYPES,
+    drain,
+    load_engine,
+    model_picker,
+    read_uploads,
+    sampling_controls,
+    stats_caption,
+    stream_to,
+)
+
+P = "xc_qa"  # session-state prefix
+
+
+def _state() -> dict:
+    ss = st.session_state
+    ss.setdefault(f"{P}_turns", [])
+    ss.setdefault(f"{P}_uploads_gen", 0)
+    return ss
+
+
+def _turns() -> list[QATurn]:
+    return st.session_state[f"{P}_turns"]
+
+
+def _show_turn(turn: QATurn) -> None:
+    with st.chat_message("user"):
+        if turn.images:
+            st.image(
+                [i.data for i in turn.images], width=140, caption=[i.name for i in turn.images]
+            )
+        st.markdown(turn.question or "_(images only)_")
+    if turn.answer or turn.note:
+        with st.chat_message("assistant"):
+            st.markdown(turn.answer or "_(no text)_")
+            if turn.note:
+                st.caption(turn.note)
+
+
+def _settle_pending() -> None:
+    """Finish a generation the previous run left behind (Stop pressed, or a rerun)."""
+    ss = st.session_state
+    pending = ss.pop(f"{P}_pending", None)
+    if pending is None:
+        return
+    gen = pending["gen"]
+    gen.cancel()
+    drain(gen)
+    _record(pending, gen)
+
+
+def _record(pending: dict, gen) -> None:
+    """Store the finished turn -- always, so the question and its images stay visible
+    even when the model failed (Regenerate then retries it)."""
+    turn: QATurn = pending["turn"]
+    turn.answer = gen.text
+    if gen.error is not None:
+        turn.note = f"⚠️ {gen.error}"
+        st.session_state[f"{P}_flash"] = ("error", str(gen.error))
+    elif gen.stats.finish_reason == "cancelled":
+        turn.note = "stopped"
+    elif gen.stats.finish_reason == "length":
+        turn.note = f"cut at the max-new-tokens limit · {stats_caption(gen)}"
+    else:
+        turn.note = stats_caption(gen)
+    dropped = getattr(gen, "dropped_messages", 0)
+    if dropped:
+        turn.note += f" · {dropped} oldest turn(s) left out to fit the context window"
+    _turns().append(turn)
+
+
+def _queue(turn: QATurn, *, clear_inputs: bool) -> None:
+    """Take the question out of the input widgets at once (next run) and answer it there:
+    whatever the user does while it streams, the question is already safe in the turn."""
+    ss = st.session_state
+    ss[f"{P}_queued"] = {"turn": turn}
+    if clear_inputs:
+        ss[f"{P}_clear_question"] = True
+        ss[f"{P}_uploads_gen"] += 1
+    st.rerun()
+
+
+def _answer_queued(key: str, params: GenerationParams) -> None:
+    queued = st.session_state.pop(f"{P}_queued", None)
+    if queued is None:
+        return
+    turn: QATurn = queued["turn"]
+    engine = load_engine(key)
+    if engine is None:  # shown as an error already; keep the question as a turn
+        turn.note = "⚠️ the model could not be loaded; press Regenerate to retry"
+        _turns().append(turn)
+        return
+    cancel = CancelToken()
+    gen = ask(engine, list(_turns()), turn, params, cancel)
+    pending = {"turn": turn, "gen": gen}
+    st.session_state[f"{P}_pending"] = pending
+    _show_turn(QATurn(turn.question, turn.images))
+    with st.chat_message("assistant"):
+        st.button("⏹ Stop", key=f"{P}_stop", on_click=cancel.cancel)
+        stream_to(st.empty(), gen)
+    st.session_state.pop(f"{P}_pending", None)
+    _record(pending, gen)
+    st.rerun()
+
+
+def render_qa_tab() -> None:
+    ss = _state()
+    key = model_picker("xcomposer2-vl", f"{P}_model", "Image Q&A model")
+    params = sampling_controls(P, QA_DEFAULTS)
+    _settle_pending()
+
+    flash = ss.pop(f"{P}_flash", None)
+    for turn in _turns():
+        _show_turn(turn)
+    _answer_queued(key, params)
+    if flash:
+        st.error(flash[1])
+
+    c1, c2, _ = st.columns([1, 1, 4])
+    regenerate = c1.button("🔄 Regenerate", key=f"{P}_regen", disabled=not _turns())
+    if c2.button("🗑 Clear conversation", key=f"{P}_clear", disabled=not _turns()):
+        ss[f"{P}_turns"] = []
+        st.rerun()
+
+    if ss.pop(f"{P}_clear_question", False):
+        ss[f"{P}_question"] = ""
+    files = st.file_uploader(
+        "Images for your question (one or more)",
+        type=IMAGE_TYPES,
+        accept_multiple_files=True,
+        key=f"{P}_files_{ss[f'{P}_uploads_gen']}",
+    )
+    question = st.text_area(
+        "Your question",
+        key=f"{P}_question",
+        height=90,
+        placeholder=f"What is in this picture? (write {QA_PLACEHOLDER} where an image belongs, "
+        "or leave it out: the images then go in front of the question)",
+    )
+    asked = st.button("Ask", type="primary", key=f"{P}_ask")
+
+    if regenerate and _turns():
+        last = _turns().pop()
+        _queue(QATurn(last.question, last.images), clear_inputs=False)
+    elif asked:
+        if not question.strip() and not files:
+            st.warning("Type a question, attach images, or both.")
+            return
+        images, errors = read_uploads(files)
+        for msg in errors:
+            st.error(f"{msg}. Remove it from the uploads and ask again.")
+        if errors:
+            return
+        turn = QATurn(question.strip(), images)
+        try:
+            turn.prompt_question  # noqa: B018 -- placeholder check before loading anything
+        except PromptFormatError as exc:
+            st.error(str(exc))
+            return
+        _queue(turn, clear_inputs=True)
+    if SPECS[key].is_random and not _turns():
+        st.caption("Tip: the tiny random model answers instantly, with noise.")
