@@ -135,10 +135,13 @@ def load_engine(key: str):
         if manager.is_loaded(key):
             engine = manager.get(key)
         else:
-            with st.spinner(f"Loading {SPECS[key].label}…"):
+            with st.spinner(f"Loading {SPECS[key].label} (first use takes a while)…"):
                 engine = manager.get(key)
     except EngineError as exc:
         st.error(str(exc), icon="⚠️")
+        return None
+    except Exception as exc:  # a classroom must never see a traceback for a bad model
+        st.error(f"Could not load {SPECS[key].label}: {exc}", icon="⚠️")
         return None
     for note in manager.notices[seen:]:
         st.toast(note, icon="🔁" if "Unloaded" in note else "✅")

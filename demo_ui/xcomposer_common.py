@@ -7,11 +7,9 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from demo_core.engine.base import EngineError, Generation, GenerationParams
-from demo_core.internlm2.checkpoint import CheckpointError
+from demo_core.engine.base import Generation, GenerationParams
 from demo_core.specs import SPECS, resolve_path
 from demo_core.xcomposer.images import ImageError, ImageInput, open_image
-from demo_ui.resources import get_manager
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
 RANDOM_NOTICE = (
@@ -52,21 +50,6 @@ def model_picker(kind: str, key: str, label: str) -> str:
             f"or set {SPECS[choice].env_var}."
         )
     return choice
-
-
-def load_engine(key: str):
-    """The shared engine for ``key``, or None after showing why it cannot be loaded."""
-    mgr = get_manager()
-    try:
-        if mgr.is_loaded(key):
-            return mgr.get(key)
-        with st.spinner(f"Loading {SPECS[key].label} (first use takes a while)…"):
-            return mgr.get(key)
-    except (EngineError, CheckpointError) as exc:
-        st.error(str(exc))
-    except Exception as exc:  # a broken download must not become a traceback
-        st.error(f"Could not load {SPECS[key].label}: {exc}")
-    return None
 
 
 def sampling_controls(

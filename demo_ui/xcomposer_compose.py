@@ -16,10 +16,10 @@ from demo_core.xcomposer.article import Article, ImageSlot, Paragraph
 from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import to_html, to_zip
 from demo_core.xcomposer.library import library_dir, load_library
+from demo_ui.widgets import load_engine
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
     drain,
-    load_engine,
     model_picker,
     read_uploads,
     sampling_controls,

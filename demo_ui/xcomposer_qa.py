@@ -16,10 +16,10 @@ from demo_core.engine.base import CancelToken, GenerationParams
 from demo_core.specs import SPECS
 from demo_core.xcomposer.prompt import QA_PLACEHOLDER, PromptFormatError
 from demo_core.xcomposer.qa import QA_DEFAULTS, QATurn, ask
+from demo_ui.widgets import load_engine
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
     drain,
-    load_engine,
     model_picker,
     read_uploads,
     sampling_controls,

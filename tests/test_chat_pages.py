@@ -117,3 +117,17 @@ def test_context_overflow_is_a_message_not_a_crash(story):
     assert not story.exception
     assert _conv(story).turns[-1].status == "error"
     assert any("too long" in e.value for e in story.error)
+
+
+def test_corrupt_checkpoint_is_a_message_not_a_traceback(story, tmp_path, monkeypatch):
+    from demo_core.internlm2.tiny import build_tiny_internlm2
+
+    broken = build_tiny_internlm2(tmp_path / "broken-1_8b")
+    (broken / "model.safetensors").write_bytes(b"\x00truncated download")
+    monkeypatch.setenv("DEMO_STUDIO_MODEL_INTERNLM2_CHAT_1_8B", str(broken))
+    story.run()  # the model list now shows it as present
+    story.selectbox(key="story_model").set_value("internlm2-chat-1_8b").run()
+    story.chat_input(key="story_input").set_value("still here?").run()
+    assert not story.exception
+    assert any("cannot be loaded" in e.value and "Download it again" in e.value for e in story.error)
+    assert _conv(story).turns[0].content == "still here?"

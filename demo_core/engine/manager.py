@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from demo_core.engine.base import EngineInfo, ModelUnavailable, OutOfMemory
+from demo_core.internlm2.checkpoint import CheckpointError
 from demo_core.specs import ModelSpec, get_spec, resolve_path
 
 GB = 1024**3
@@ -180,12 +181,12 @@ class ModelManager:
             need = self.estimate_bytes(key)
             self._make_room(need, for_key=key)
             try:
-                engine = loader(spec, path, self.device)
+                engine = self._load(loader, spec, path)
             except torch.OutOfMemoryError:
                 self._free()
                 if self._evict_idle(everything=True):
                     try:
-                        engine = loader(spec, path, self.device)
+                        engine = self._load(loader, spec, path)
                     except torch.OutOfMemoryError:
                         raise self._oom(spec) from None
                 else:
@@ -224,6 +225,18 @@ class ModelManager:
             del res
             self._free()
             return True
+
+    def _load(self, loader: Loader, spec: ModelSpec, path: Path) -> object:
+        """Run a loader; a broken checkpoint (truncated download, missing shard, corrupt
+        file) becomes a :class:`ModelUnavailable` that names the folder, on every page."""
+        try:
+            return loader(spec, path, self.device)
+        except CheckpointError as exc:
+            self._free()
+            raise ModelUnavailable(
+                f"{spec.label} was found at {path} but cannot be loaded: {exc}. "
+                "Download it again on the Models page."
+            ) from exc
 
     def _oom(self, spec: ModelSpec) -> OutOfMemory:
         return OutOfMemory(
