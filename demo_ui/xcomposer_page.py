@@ -8,11 +8,6 @@ from demo_ui.xcomposer_qa import render_qa_tab
 
 
 def render_page() -> None:
-    st.title("浦语·灵笔 InternLM-XComposer2")
-    st.caption(
-        "Write an illustrated article from an instruction, or ask questions about images. "
-        "One copy of each model serves everyone; requests take turns."
-    )
     compose_tab, qa_tab = st.tabs(["📝 Illustrated article", "🖼 Image Q&A"])
     with compose_tab:
         try:

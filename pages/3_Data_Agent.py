@@ -19,33 +19,22 @@ from demo_core.engine.base import EngineError
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
 from demo_ui.agent_view import get_kernel_registry, render_turn
 from demo_ui.resources import get_manager
+from demo_ui.widgets import keep, model_label, page_header
 
 P = "data_agent_"  # session_state prefix of this page
 
-st.set_page_config(page_title="Data agent · InternLM Demo Studio", page_icon="📊", layout="wide")
-st.title("📊 Data-analysis agent")
-st.caption(
+page_header(
+    "Data-analysis agent",
+    "📊",
     "Upload a table, ask in words. InternLM2 writes Python, runs it in your own sandboxed "
-    "kernel (no network, limited memory and time), reads the result and answers."
+    "kernel (no network, limited memory and time), reads the result and answers.",
 )
-
-
-def keep(key: str, default):
-    """Widget value that survives visits to other pages (Streamlit drops it otherwise)."""
-    store = "_kept_" + key
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(store, default)
-    st.session_state[store] = st.session_state[key]
 
 
 def available(key: str) -> bool:
     """Weights present (the tiny random model is generated on first use)."""
     spec = SPECS[key]
     return spec.is_random or get_manager().is_loaded(key) or resolve_path(key) is not None
-
-
-def model_label(key: str) -> str:
-    return SPECS[key].label + ("" if available(key) else " — not downloaded")
 
 
 # -- per-session state ------------------------------------------------------------------

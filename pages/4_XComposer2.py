@@ -1,8 +1,12 @@
 """XComposer2: illustrated-article composition and image Q&A (UI only; logic in demo_core)."""
 
-import streamlit as st
-
+from demo_ui.widgets import page_header
 from demo_ui.xcomposer_page import render_page
 
-st.set_page_config(page_title="XComposer2 · InternLM Demo Studio", page_icon="🖼", layout="wide")
+page_header(
+    "XComposer2",
+    "🖼️",
+    "浦语·灵笔: write an illustrated article from an instruction, or ask questions about images. "
+    "One copy of each model serves everyone; requests take turns.",
+)
 render_page()

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.agent_scripted import ScriptedEngine, code_call
+from tests.conftest import open_page
 
 pytestmark = pytest.mark.timeout(300)
-
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_Data_Agent.py")
 
 
 @pytest.fixture
@@ -57,7 +55,7 @@ def upload(at: AppTest, name: str, data: bytes) -> None:
 
 
 def test_page_loads_with_7b_default_and_tiny_selectable(agent_home):
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = open_page("3_Data_Agent.py", timeout=60)
     assert not at.exception
     box = at.sidebar.selectbox(key="data_agent_model")
     assert box.value == "internlm2-chat-7b"
@@ -67,7 +65,7 @@ def test_page_loads_with_7b_default_and_tiny_selectable(agent_home):
 
 
 def test_tiny_model_answers_without_crashing(agent_home):
-    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at = open_page("3_Data_Agent.py", timeout=120)
     at.sidebar.selectbox(key="data_agent_model").set_value("tiny-internlm2").run()
     # short prompts: the tiny model reads 1024 tokens only
     at.sidebar.text_area(key="data_agent_meta_prompt").set_value("Answer.")
@@ -91,7 +89,7 @@ def test_tiny_model_answers_without_crashing(agent_home):
 
 
 def test_bad_uploads_get_clear_errors(agent_home):
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = open_page("3_Data_Agent.py", timeout=60)
     upload(at, "broken.xlsx", b"PK\x03\x04 not really a zip")
     upload(at, "gbk.txt", "销售数据".encode("gb18030"))
     upload(at, "bad.txt", b"\xff\xfe\xfa\x00\x01binary")
@@ -106,7 +104,7 @@ def test_bad_uploads_get_clear_errors(agent_home):
 
 
 def test_model_missing_keeps_the_question(agent_home):
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = open_page("3_Data_Agent.py", timeout=60)
     at.chat_input(key="data_agent_input").set_value("Summarise my data please").run()
     assert not at.exception
     assert any("not on this machine" in e.value for e in at.error)
@@ -126,10 +124,10 @@ def test_scripted_analysis_renders_code_plot_and_table(agent_home):
         "df"
     )
     engine = ScriptedEngine([code_call(code, "Plotting."), "B sells more."])
+    at = open_page("3_Data_Agent.py", timeout=60)  # starts from a fresh shared manager
     manager = get_manager()
     now = time.time()
     manager._resident["internlm2-chat-7b"] = Resident(engine, 0, now, now)  # test double
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.chat_input(key="data_agent_input").set_value("Who sells more?").run()
     at = wait_done(at)
     assert not at.exception

@@ -129,5 +129,7 @@ def test_corrupt_checkpoint_is_a_message_not_a_traceback(story, tmp_path, monkey
     story.selectbox(key="story_model").set_value("internlm2-chat-1_8b").run()
     story.chat_input(key="story_input").set_value("still here?").run()
     assert not story.exception
-    assert any("cannot be loaded" in e.value and "Download it again" in e.value for e in story.error)
+    assert any(
+        "cannot be loaded" in e.value and "Download it again" in e.value for e in story.error
+    )
     assert _conv(story).turns[0].content == "still here?"

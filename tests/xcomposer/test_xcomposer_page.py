@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_XComposer2.py")
+from tests.conftest import open_page
 
 
 def png_bytes(color="red", size=(32, 24)) -> bytes:
@@ -21,8 +20,7 @@ def png_bytes(color="red", size=(32, 24)) -> bytes:
 @pytest.fixture
 def app(studio_home, monkeypatch):
     monkeypatch.setenv("DEMO_STUDIO_DEVICE", "cpu")
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    at.run()
+    at = open_page("4_XComposer2.py", timeout=120)
     assert not at.exception, at.exception
     return at
 
