@@ -154,26 +154,21 @@ def controls(cfg: ChatConfig, conv: Conversation) -> None:
         conv.clear()
         st.session_state[f"{cfg.prefix}_pending"] = False
         st.rerun()
-    c3.download_button(
-        "⬇ Markdown",
-        to_markdown(conv, cfg.title),
-        file_name=f"{cfg.prefix}-chat.md",
-        mime="text/markdown",
-        key=f"{cfg.prefix}_md",
-        disabled=not conv.turns,
-        width="stretch",
-        on_click="ignore",
-    )
-    c4.download_button(
-        "⬇ JSON",
-        to_json(conv, cfg.title),
-        file_name=f"{cfg.prefix}-chat.json",
-        mime="application/json",
-        key=f"{cfg.prefix}_json",
-        disabled=not conv.turns,
-        width="stretch",
-        on_click="ignore",
-    )
+    exports = [
+        (c3, "⬇ Markdown", to_markdown, "md", "text/markdown"),
+        (c4, "⬇ JSON", to_json, "json", "application/json"),
+    ]
+    for col, label, render, ext, mime in exports:
+        col.download_button(
+            label,
+            render(conv, cfg.title),
+            file_name=f"{cfg.prefix}-chat.{ext}",
+            mime=mime,
+            key=f"{cfg.prefix}_{ext}",
+            disabled=not conv.turns,
+            width="stretch",
+            on_click="ignore",
+        )
 
 
 def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None:

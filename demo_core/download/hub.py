@@ -146,27 +146,14 @@ class HubSource:
             raise translate_error(exc, repo_id, self.endpoint) from None
         commit = info.sha or revision
         listed = {s.rfilename: s for s in info.siblings or []}
-        skipped: list[str] = []
-        if only is not None:
-            if not rules.is_allowed(only):
-                raise DownloadError(
-                    f"{only!r} is not fetched: only weights, tokenizer and JSON/config files are "
-                    "(never remote *.py code)."
-                )
-            if listed and only not in listed:
-                raise NotFound(f"{repo_id} has no file {only!r} at {revision}.")
-            wanted = [only]
-        else:
-            wanted = []
-            for name in sorted(listed):
-                try:
-                    rules.safe_relative(name)
-                except ValueError:
-                    skipped.append(name)
-                    continue
-                (wanted if rules.is_allowed(name) else skipped).append(name)
-            if not wanted:
-                raise NotFound(f"{repo_id} lists no weight/tokenizer/config files at {revision}.")
+        try:
+            wanted, skipped = rules.select(listed, only)
+        except ValueError as exc:
+            raise DownloadError(str(exc)) from None
+        if only is not None and listed and only not in listed:
+            raise NotFound(f"{repo_id} has no file {only!r} at {revision}.")
+        if only is None and not wanted:
+            raise NotFound(f"{repo_id} lists no weight/tokenizer/config files at {revision}.")
         files = []
         for name in wanted:
             if check is not None:

@@ -87,22 +87,12 @@ class ModelScopeSource:
         except Exception as exc:  # requests errors, or ModelScope's own HTTPError
             raise _translate(exc, repo_id, self.endpoint) from None
         blobs = {f["Path"]: f for f in listing if f.get("Type", "blob") != "tree"}
-        skipped: list[str] = []
-        if only is not None:
-            if not rules.is_allowed(only):
-                raise DownloadError(f"{only!r} is not fetched (only weights/tokenizer/config).")
-            if only not in blobs:
-                raise NotFound(f"{repo_id} has no file {only!r} on ModelScope.")
-            wanted = [only]
-        else:
-            wanted = []
-            for name in sorted(blobs):
-                try:
-                    rules.safe_relative(name)
-                except ValueError:
-                    skipped.append(name)
-                    continue
-                (wanted if rules.is_allowed(name) else skipped).append(name)
+        try:
+            wanted, skipped = rules.select(blobs, only)
+        except ValueError as exc:
+            raise DownloadError(str(exc)) from None
+        if only is not None and only not in blobs:
+            raise NotFound(f"{repo_id} has no file {only!r} on ModelScope.")
         files = [
             RemoteFile(
                 path=name,

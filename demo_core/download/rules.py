@@ -9,6 +9,7 @@ inside the destination folder.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 ALLOWED_PATTERNS = (
@@ -41,3 +42,28 @@ def safe_relative(repo_path: str) -> PurePosixPath:
 
 def target_path(dest: Path, repo_path: str) -> Path:
     return Path(dest).joinpath(*safe_relative(repo_path).parts)
+
+
+def select(listed: Iterable[str], only: str | None) -> tuple[list[str], list[str]]:
+    """``(wanted, skipped)`` among a repository's files, the same for every source.
+
+    ``only`` asks for one file, refused (``ValueError``) when it is not a file this app
+    fetches; otherwise every allowed, safely named file is wanted and the rest skipped.
+    """
+    if only is not None:
+        if not is_allowed(only):
+            raise ValueError(
+                f"{only!r} is not fetched: only weights, tokenizer and JSON/config files are "
+                "(never remote *.py code)."
+            )
+        return [only], []
+    wanted: list[str] = []
+    skipped: list[str] = []
+    for name in sorted(listed):
+        try:
+            safe_relative(name)
+        except ValueError:
+            skipped.append(name)
+            continue
+        (wanted if is_allowed(name) else skipped).append(name)
+    return wanted, skipped
