@@ -71,7 +71,10 @@ def render_turn(cfg: ChatConfig, turn: Turn) -> None:
         if turn.status == "error":
             st.error(turn.content, icon="⚠️")
             return
-        st.markdown(turn.content or "…")
+        if turn.content:
+            st.markdown(turn.content)
+        else:
+            st.markdown("_Stopped before the first word._" if turn.status == "stopped" else "…")
         note = format_stats(turn.stats)
         if turn.status == "stopped":
             note = "⏹ stopped" + (f" · {note}" if note else "")

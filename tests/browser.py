@@ -86,7 +86,9 @@ def running_app(home: Path, extra_env: dict | None = None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def browser_page() -> Iterator[object]:
+def browser_pages(count: int) -> Iterator[list]:
+    """``count`` pages in separate browser contexts: separate Streamlit sessions, like
+    students at different machines."""
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("Debian chromium is not installed (apt-get install chromium)")
@@ -94,12 +96,21 @@ def browser_page() -> Iterator[object]:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(30_000)
+        pages = []
+        for _ in range(count):
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.set_default_timeout(30_000)
+            pages.append(page)
         try:
-            yield page
+            yield pages
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def browser_page() -> Iterator[object]:
+    with browser_pages(1) as (page,):
+        yield page
 
 
 def screenshot(page, name: str) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from demo_core.internlm2.tiny import build_tiny_internlm2
-from tests.browser import browser_page, running_app, screenshot
+from tests.browser import browser_page, browser_pages, running_app, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -82,3 +82,33 @@ def test_persona_switch_keeps_other_conversations(tmp_path):
         page.get_by_role("link", name="Story chat").click()
         page.get_by_text("story-page-message").wait_for()
         screenshot(page, "story-after-bajie")
+
+
+def test_second_session_waits_in_line_and_can_leave(tmp_path):
+    """Two browser sessions on one model: the second sees its place in line, Stop while
+    queued takes it out, and the first session's reply is unaffected."""
+    build_tiny_internlm2(
+        tmp_path / "home" / "tiny-internlm2",
+        hidden_size=512,
+        intermediate_size=1408,
+        num_hidden_layers=8,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+    )
+    with running_app(tmp_path / "home") as url, browser_pages(2) as (first, second):
+        for page in (first, second):
+            page.goto(f"{url}/Story_Chat")
+            page.get_by_test_id("stChatInputTextArea").wait_for()
+        _send(first, "first student")
+        first.get_by_text("▌").wait_for()  # the model is busy with the first session
+        _send(second, "second student")
+        second.get_by_text("1 request(s) ahead of you").wait_for()
+        screenshot(second, "queue-position")
+        second.get_by_test_id("stChatInputStopButton").click()
+        second.get_by_test_id("stChatInputSubmitButton").wait_for()
+        first.get_by_text("tok/s").wait_for(timeout=120_000)  # first reply finished normally
+        assert first.get_by_text("stopped").count() == 0
+        _send(second, "my turn now")
+        second.get_by_text("tok/s").wait_for(timeout=120_000)
+        assert second.get_by_text("stopped").count() >= 1  # the queued reply was stopped
+        screenshot(second, "queue-after-stop")
