@@ -169,3 +169,31 @@ def test_stop_word_helpers():
     assert find_stop_word("abc", ["z"]) == -1
     assert partial_stop_suffix("hello <|act", ["<|action_end|>"]) == 5
     assert partial_stop_suffix("hello", ["<|action_end|>"]) == 0
+
+
+def test_static_cache_decoding_gives_the_same_text(tiny_model_dir, engine):
+    static = TransformersEngine(
+        load_internlm2(tiny_model_dir),
+        EngineInfo("t", "T", "transformers", context_window=1024),
+        decode="static",
+    )
+    msgs = [{"role": "user", "content": "Write a story."}]
+    assert static.stream_chat(msgs, GREEDY).result() == engine.stream_chat(msgs, GREEDY).result()
+
+
+def test_compiled_decoding_falls_back_on_cpu_and_bad_mode_is_refused(tiny_model_dir):
+    info = EngineInfo("t", "T", "transformers", context_window=1024)
+    compiled = TransformersEngine(load_internlm2(tiny_model_dir), info, decode="compiled")
+    assert compiled.decode == "static" and "CUDA" in info.extra["decode_note"]
+    from demo_core.engine.base import EngineError
+
+    with pytest.raises(EngineError, match="unknown decode mode"):
+        TransformersEngine(load_internlm2(tiny_model_dir), info, decode="turbo")
+
+
+def test_decode_mode_comes_from_settings(studio_home):
+    from demo_core import settings
+    from demo_core.engine.manager import ModelManager
+
+    settings.update_model_settings("tiny-internlm2", decode="static")
+    assert ModelManager().get("tiny-internlm2").decode == "static"

@@ -99,14 +99,36 @@ class _StopWhen(StoppingCriteria):
         return result
 
 
-class TransformersEngine:
-    """A loaded InternLM2(-like) model behind the :class:`ChatEngine` interface."""
+DECODE_MODES = ("eager", "static", "compiled")
 
-    def __init__(self, loaded: LoadedModel, info: EngineInfo) -> None:
+
+class TransformersEngine:
+    """A loaded InternLM2(-like) model behind the :class:`ChatEngine` interface.
+
+    ``decode``: ``eager`` (dynamic KV cache, the default), ``static`` (preallocated KV
+    cache) or ``compiled`` (static cache + ``torch.compile``; CUDA only, where eager
+    decoding is bound by kernel launches -- on CPU it falls back to ``static``).
+    """
+
+    def __init__(self, loaded: LoadedModel, info: EngineInfo, decode: str = "eager") -> None:
+        if decode not in DECODE_MODES:
+            raise EngineError(
+                f"unknown decode mode {decode!r}; choose one of {', '.join(DECODE_MODES)}"
+            )
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.info = info
+        if decode == "compiled" and self.model.device.type != "cuda":
+            info.extra["decode_note"] = (
+                "torch.compile is only used on CUDA; static KV cache instead"
+            )
+            decode = "static"
+        if decode == "compiled":
+            self.model.forward = torch.compile(
+                self.model.forward, mode="reduce-overhead", fullgraph=True
+            )
+        self.decode = info.extra["decode"] = decode
         self.queue = FairQueue()
         # generate() always runs on this one long-lived thread: a fresh thread per request
         # builds a new CPU thread pool every time and decodes ~7 % slower on CPU
@@ -231,6 +253,8 @@ class TransformersEngine:
             )
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if self.decode != "eager":
+            kwargs["cache_implementation"] = "static"
         if params.seed is not None:
             torch.manual_seed(params.seed)
         try:

@@ -67,7 +67,11 @@ def _load_internlm2(spec: ModelSpec, path: Path, device: torch.device) -> object
         is_random=spec.is_random,
         extra={"path": str(path)},
     )
-    return TransformersEngine(loaded, info)
+    from demo_core import settings
+
+    return TransformersEngine(
+        loaded, info, decode=settings.model_settings(spec.key).get("decode", "eager")
+    )
 
 
 register_loader("internlm2", _load_internlm2)
