@@ -23,9 +23,14 @@ from demo_core.download.jobs import CANCELLED, DONE, FAILED, REGISTRY, JobView
 from demo_core.download.progress import fmt_bytes, fmt_duration
 from demo_core.specs import SPECS
 from demo_ui.resources import get_manager
+from demo_ui.widgets import page_header
 
-st.set_page_config(page_title="Models & downloads", page_icon="📦", layout="wide")
-st.title("📦 Models & downloads")
+page_header(
+    "Models & downloads",
+    "📦",
+    "Which models are on this machine, which are loaded, and downloads from Hugging Face, "
+    "a mirror or ModelScope.",
+)
 
 OTHER = "Other repository id…"
 ENDPOINT_CHOICES = {

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from demo_core.download.jobs import REGISTRY
+from tests.conftest import open_page
 from tests.hubserver import HubStandIn, Repo
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Models.py")
 REPO = "internlm/internlm2-chat-1_8b"
 
 
@@ -26,8 +25,7 @@ def page(studio_home, monkeypatch):
     monkeypatch.setenv("DEMO_STUDIO_MEMORY_BUDGET_GB", "4")
     monkeypatch.delenv("HF_ENDPOINT", raising=False)
     REGISTRY.clear_finished()
-    at = AppTest.from_file(PAGE, default_timeout=30)
-    at.run()
+    at = open_page("5_Models.py", timeout=30)
     assert not at.exception, at.exception
     return at
 
