@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo_core import settings
-from demo_core.specs import SPECS, ModelSpec, explicit_path
+from demo_core.specs import SPECS, ModelSpec, explicit_path, tiny_folder
 
 SHARE_ROOTS = [
     Path("/root/share/new_models"),
@@ -164,7 +164,7 @@ class ModelStatus:
 
 def status(spec: ModelSpec) -> ModelStatus:
     if spec.is_random:
-        path = settings.home() / "tiny-internlm2"
+        path = tiny_folder(spec)
         if (path / "config.json").is_file():
             return ModelStatus(spec, "generated", path, folder_size(path), None)
         return ModelStatus(spec, "generated on first use", None, 0, None)

@@ -111,6 +111,10 @@ SPECS: dict[str, ModelSpec] = {
             ("every chat page",),
             "Generated on this machine with random weights in the official layout, for trying the UI.",
             is_random=True,
+            extra={
+                "tiny_builder": "demo_core.internlm2.tiny:build_tiny_internlm2",
+                "tiny_kwargs": {"max_position_embeddings": 1024},
+            },
         ),
         ModelSpec(
             "tiny-xcomposer2",
@@ -157,34 +161,18 @@ def get_spec(key: str) -> ModelSpec:
         raise KeyError(f"unknown model {key!r}; known: {', '.join(SPECS)}") from None
 
 
-def tiny_model_path(spec: ModelSpec | None = None) -> Path:
-    """Generate the tiny random model once, under the app's home folder.
+def tiny_model_path(spec: ModelSpec) -> Path:
+    """Generate a random spec's tiny model once, under the app's home folder.
 
-    A random spec may name its own builder (``extra["tiny_builder"] = "module:function"``);
-    otherwise it is the tiny InternLM2."""
-    if spec is not None and spec.extra.get("tiny_builder"):
-        return _built_tiny(spec)
-    from demo_core.internlm2.tiny import build_tiny_internlm2
-
-    path = settings.home() / "tiny-internlm2"
-    if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
-        tmp = path.with_name(path.name + ".partial")
-        build_tiny_internlm2(tmp, max_position_embeddings=1024)
-        if path.exists():
-            import shutil
-
-            shutil.rmtree(path)
-        tmp.rename(path)
-    return path
-
-
-def _built_tiny(spec: ModelSpec) -> Path:
+    Each random spec names its builder (``extra["tiny_builder"] = "module:function"``).
+    It writes into a ``.partial`` folder that is renamed only when complete, so a crash
+    mid-build never leaves a folder that looks like a model."""
     import importlib
     import shutil
 
     from demo_core.discovery import is_complete
 
-    path = settings.home() / spec.key
+    path = tiny_folder(spec)
     if not is_complete(path):
         module, _, func = spec.extra["tiny_builder"].partition(":")
         build = getattr(importlib.import_module(module), func)
@@ -194,6 +182,10 @@ def _built_tiny(spec: ModelSpec) -> Path:
             shutil.rmtree(path)
         tmp.rename(path)
     return path
+
+
+def tiny_folder(spec: ModelSpec) -> Path:
+    return settings.home() / spec.key
 
 
 def explicit_path(spec: ModelSpec) -> Path | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from demo_core.discovery import locate
+from demo_core.discovery import locate_any
 from demo_core.engine.manager import GB
 from demo_core.specs import SPECS
 from demo_ui.resources import get_manager
@@ -77,7 +77,7 @@ def render_home() -> None:
     st.subheader("Models")
     rows = []
     for spec in SPECS.values():
-        found = None if spec.is_random else locate(spec)
+        found = None if spec.is_random else locate_any(spec)
         rows.append(
             {
                 "model": spec.label,
