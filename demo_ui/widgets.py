@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from demo_core.engine.base import EngineError, GenerationParams
 from demo_core.engine.manager import GB
@@ -24,9 +25,14 @@ def page_link(file: str, label: str, icon: str) -> None:
 
 
 def nav_menu() -> None:
+    """Links to every demo. When a page file is run on its own (``streamlit run
+    pages/X.py``) the other pages are not part of the app, so there is no menu."""
     from demo_ui.home import DEMOS
 
-    st.page_link("app.py", label="Home", icon="🏠")
+    try:
+        st.page_link("app.py", label="Home", icon="🏠")
+    except StreamlitAPIException:
+        return
     for file, icon, title, _ in DEMOS:
         if (PAGES_DIR / file).exists():
             st.page_link(f"pages/{file}", label=title, icon=icon)

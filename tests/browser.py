@@ -86,7 +86,7 @@ def running_app(home: Path, extra_env: dict | None = None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def browser_pages(count: int) -> Iterator[list]:
+def browser_pages(count: int, **context_options) -> Iterator[list]:
     """``count`` pages in separate browser contexts: separate Streamlit sessions, like
     students at different machines."""
     chromium = shutil.which("chromium")
@@ -98,7 +98,8 @@ def browser_pages(count: int) -> Iterator[list]:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         pages = []
         for _ in range(count):
-            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            options = {"viewport": {"width": 1400, "height": 1000}, **context_options}
+            page = browser.new_context(**options).new_page()
             page.set_default_timeout(30_000)
             pages.append(page)
         try:
@@ -108,8 +109,8 @@ def browser_pages(count: int) -> Iterator[list]:
 
 
 @contextlib.contextmanager
-def browser_page() -> Iterator[object]:
-    with browser_pages(1) as (page,):
+def browser_page(**context_options) -> Iterator[object]:
+    with browser_pages(1, **context_options) as (page,):
         yield page
 
 

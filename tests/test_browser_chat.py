@@ -22,6 +22,19 @@ def _wait_idle(page) -> None:
     )
 
 
+def slow_random_model(home) -> None:
+    """A larger random model in the app's home, so a reply lasts long enough (seconds)
+    to be stopped or queued behind by hand."""
+    build_tiny_internlm2(
+        home / "tiny-internlm2",
+        hidden_size=512,
+        intermediate_size=1408,
+        num_hidden_layers=8,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+    )
+
+
 def test_story_chat_streams_in_browser(tmp_path):
     with running_app(tmp_path / "home") as url, browser_page() as page:
         page.goto(f"{url}/Story_Chat")
@@ -35,15 +48,7 @@ def test_story_chat_streams_in_browser(tmp_path):
 
 
 def test_stop_keeps_partial_reply(tmp_path):
-    # a larger random model, so that a reply takes long enough to be stopped by hand
-    build_tiny_internlm2(
-        tmp_path / "home" / "tiny-internlm2",
-        hidden_size=512,
-        intermediate_size=1408,
-        num_hidden_layers=8,
-        num_attention_heads=8,
-        num_key_value_heads=2,
-    )
+    slow_random_model(tmp_path / "home")
     with running_app(tmp_path / "home") as url, browser_page() as page:
         page.goto(f"{url}/Story_Chat")
         _send(page, "long please")
@@ -87,14 +92,7 @@ def test_persona_switch_keeps_other_conversations(tmp_path):
 def test_second_session_waits_in_line_and_can_leave(tmp_path):
     """Two browser sessions on one model: the second sees its place in line, Stop while
     queued takes it out, and the first session's reply is unaffected."""
-    build_tiny_internlm2(
-        tmp_path / "home" / "tiny-internlm2",
-        hidden_size=512,
-        intermediate_size=1408,
-        num_hidden_layers=8,
-        num_attention_heads=8,
-        num_key_value_heads=2,
-    )
+    slow_random_model(tmp_path / "home")
     with running_app(tmp_path / "home") as url, browser_pages(2) as (first, second):
         for page in (first, second):
             page.goto(f"{url}/Story_Chat")

@@ -4,87 +4,16 @@ short article from uploaded images with the tiny random model and download the z
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from tests.browser import browser_page, running_app, screenshot
+
 pytestmark = pytest.mark.browser
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def server(tmp_path):
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("chromium is not installed")
-    pytest.importorskip("playwright.sync_api")
-    port = int(os.environ.get("XC_BROWSER_PORT") or _free_port())
-    env = {
-        **os.environ,
-        "DEMO_STUDIO_HOME": str(tmp_path / "home"),
-        "DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"),
-        "DEMO_STUDIO_DEVICE": "cpu",
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "pages/4_XComposer2.py",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("streamlit did not come up")
-        yield url, chromium
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _png(path: Path, color: str) -> Path:
@@ -92,16 +21,16 @@ def _png(path: Path, color: str) -> Path:
     return path
 
 
-def test_compose_from_uploads_and_download_zip(server, tmp_path):
-    from playwright.sync_api import expect, sync_playwright
+def test_compose_from_uploads_and_download_zip(tmp_path):
+    from playwright.sync_api import expect
 
-    url, chromium = server
     images = [_png(tmp_path / "red_sun.png", "red"), _png(tmp_path / "blue_sea.png", "blue")]
-    shot = Path(os.environ.get("XC_SCREENSHOT", tmp_path / "xcomposer.png"))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 1800}, accept_downloads=True)
-        page.goto(url, wait_until="domcontentloaded")
+    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
+    with (
+        running_app(tmp_path / "home", env) as url,
+        browser_page(viewport={"width": 1300, "height": 1800}, accept_downloads=True) as page,
+    ):
+        page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
         expect(page.get_by_text("random weights").first).to_be_visible(timeout=60_000)
         box = page.get_by_label("Instruction: a title, an outline, material to use")
         box.fill("Write a short article about the sun and the sea.")
@@ -117,12 +46,11 @@ def test_compose_from_uploads_and_download_zip(server, tmp_path):
         zip_button = page.get_by_role("button", name=re.compile(r"Markdown \+ images"))
         expect(zip_button).to_be_visible(timeout=120_000)
         expect(page.get_by_text("Edit paragraph 1")).to_be_visible()
-        page.screenshot(path=str(shot), full_page=True)
+        screenshot(page, "xcomposer-compose")
         with page.expect_download(timeout=30_000) as info:
             zip_button.click()
         target = tmp_path / "article.zip"
         info.value.save_as(target)
-        browser.close()
     zf = zipfile.ZipFile(io.BytesIO(target.read_bytes()))
     names = zf.namelist()
     assert "article.md" in names
