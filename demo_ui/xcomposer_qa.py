@@ -14,8 +14,10 @@ import streamlit as st
 
 from demo_core.engine.base import CancelToken, GenerationParams
 from demo_core.specs import SPECS
+from demo_core.xcomposer.images import ImageError, from_data_url
 from demo_core.xcomposer.prompt import QA_PLACEHOLDER, PromptFormatError
 from demo_core.xcomposer.qa import QA_DEFAULTS, QATurn, ask
+from demo_ui.paste import paste_box
 from demo_ui.widgets import load_engine
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
@@ -34,6 +36,7 @@ def _state() -> dict:
     ss = st.session_state
     ss.setdefault(f"{P}_turns", [])
     ss.setdefault(f"{P}_uploads_gen", 0)
+    ss.setdefault(f"{P}_pasted", [])  # ImageInputs pasted for the next question
     return ss
 
 
@@ -95,6 +98,7 @@ def _queue(turn: QATurn, *, clear_inputs: bool) -> None:
     if clear_inputs:
         ss[f"{P}_clear_question"] = True
         ss[f"{P}_uploads_gen"] += 1
+        ss[f"{P}_pasted"] = []
     st.rerun()
 
 
@@ -119,6 +123,25 @@ def _answer_queued(key: str, params: GenerationParams) -> None:
     st.session_state.pop(f"{P}_pending", None)
     _record(pending, gen)
     st.rerun()
+
+
+def _pasted_images() -> None:
+    """The paste box and the images pasted so far (kept until the question is sent)."""
+    ss = st.session_state
+    got = paste_box(f"{P}_paste")
+    if got:
+        try:
+            n = len(ss[f"{P}_pasted"]) + 1
+            ss[f"{P}_pasted"].append(from_data_url(got.get("url"), f"pasted-{n}.png"))
+        except ImageError as exc:
+            st.error(f"{exc}. Copy an image (not text or a file link) and paste again.")
+    pasted = ss[f"{P}_pasted"]
+    if pasted:
+        c1, c2 = st.columns([5, 1])
+        c1.image([i.data for i in pasted], width=90, caption=[i.name for i in pasted])
+        if c2.button("Remove pasted", key=f"{P}_unpaste"):
+            ss[f"{P}_pasted"] = []
+            st.rerun()
 
 
 def render_qa_tab() -> None:
@@ -148,6 +171,7 @@ def render_qa_tab() -> None:
         accept_multiple_files=True,
         key=f"{P}_files_{ss[f'{P}_uploads_gen']}",
     )
+    _pasted_images()
     question = st.text_area(
         "Your question",
         key=f"{P}_question",
@@ -161,10 +185,12 @@ def render_qa_tab() -> None:
         last = _turns().pop()
         _queue(QATurn(last.question, last.images), clear_inputs=False)
     elif asked:
-        if not question.strip() and not files:
-            st.warning("Type a question, attach images, or both.")
+        pasted = list(ss[f"{P}_pasted"])
+        if not question.strip() and not files and not pasted:
+            st.warning("Type a question, attach or paste images, or both.")
             return
         images, errors = read_uploads(files)
+        images += pasted
         for msg in errors:
             st.error(f"{msg}. Remove it from the uploads and ask again.")
         if errors:

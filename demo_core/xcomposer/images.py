@@ -8,7 +8,10 @@ done with PIL and torch. Anything that is not a readable image becomes an
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -34,6 +37,30 @@ class ImageInput:
 
     def open(self) -> Image.Image:
         return open_image(self.data, self.name)
+
+
+MAX_PASTE_BYTES = 20 * 1024 * 1024
+_DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,([A-Za-z0-9+/=\s]+)$", re.IGNORECASE)
+
+
+def from_data_url(data_url: object, name: str = "pasted image") -> ImageInput:
+    """A pasted image (``data:image/...;base64,...`` from the browser) as an
+    :class:`ImageInput`, checked like an upload: a non-image, a malformed payload or an
+    over-large one is an :class:`ImageError` with a message, never a crash."""
+    if not isinstance(data_url, str):
+        raise ImageError(f"{name}: the clipboard held no image")
+    if len(data_url) > MAX_PASTE_BYTES * 4 // 3 + 100:
+        raise ImageError(f"{name} is larger than {MAX_PASTE_BYTES // 2**20} MB")
+    match = _DATA_URL.match(data_url.strip())
+    if not match:
+        raise ImageError(f"{name}: the clipboard held something that is not an image")
+    try:
+        data = base64.b64decode(match.group(2), validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageError(f"{name}: the pasted data is damaged ({exc})") from None
+    item = ImageInput(name, data)
+    open_image(item.data, item.name)  # decodes fully: truncation is caught now
+    return item
 
 
 def open_image(data: bytes, name: str = "image") -> Image.Image:

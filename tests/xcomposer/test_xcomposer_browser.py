@@ -61,3 +61,41 @@ def test_compose_from_uploads_and_download_zip(tmp_path):
         assert pic in md
         Image.open(io.BytesIO(zf.read(pic))).verify()
     assert any(("red_sun" in p) or ("blue_sea" in p) for p in pics)
+
+
+PASTE_PNG = """
+async (b64) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const data = new DataTransfer();
+  data.items.add(new File([bytes], 'clipboard.png', {type: 'image/png'}));
+  const box = document.querySelector('[data-testid="pasteImageBox"]');
+  box.focus();
+  box.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+}
+"""
+
+
+def test_paste_an_image_and_ask(tmp_path):
+    """Ctrl+V of an image into the Q&A tab: it shows as pasted, goes with the question,
+    and the answer streams."""
+    import base64
+
+    from playwright.sync_api import expect
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), "purple").save(buf, format="PNG")
+    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
+    with running_app(tmp_path / "home", env) as url, browser_page() as page:
+        page.goto(f"{url}/XComposer2")
+        page.get_by_role("tab", name=re.compile("Image Q&A")).click()
+        page.get_by_test_id("pasteImageBox").wait_for()
+        page.evaluate(PASTE_PNG, base64.b64encode(buf.getvalue()).decode())
+        expect(page.get_by_text("pasted-1.png").first).to_be_visible(timeout=30_000)
+        page.get_by_role("textbox", name="Your question").fill("What colour is this?")
+        page.get_by_role("button", name="Ask").click()
+        expect(page.get_by_text("tok/s").first).to_be_visible(timeout=120_000)
+        user_turn = page.get_by_test_id("stChatMessage").first
+        expect(user_turn.get_by_text("What colour is this?")).to_be_visible()
+        expect(user_turn.locator("img")).to_have_count(1)
+        expect(page.get_by_text("pasted-1.png")).to_have_count(1)  # the box was emptied
+        screenshot(page, "xcomposer-paste")
