@@ -16,6 +16,7 @@ from demo_core.xcomposer.article import Article, ImageSlot, Paragraph
 from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import to_html, to_zip
 from demo_core.xcomposer.library import library_dir, load_library
+from demo_core.xcomposer.online import OnlineImageSearch
 from demo_ui.widgets import load_engine
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
@@ -67,7 +68,8 @@ def _composer(key: str) -> Composer | None:
     engine = load_engine(key)
     if engine is None:
         return None
-    return Composer(engine, load_library())
+    online = OnlineImageSearch.from_settings() if st.session_state.get(f"{P}_online") else None
+    return Composer(engine, load_library(), online)
 
 
 def _stop_button(cancel: CancelToken, key: str) -> None:
@@ -85,6 +87,8 @@ def _run_illustrate(composer: Composer, article: Article, refs, image_num, param
             _flash("error", f"Adding images stopped: {exc}")
         finally:
             st.session_state.pop(f"{P}_pending", None)
+        for note in dict.fromkeys(composer.notices):  # once each
+            _flash("warning", f"Online image search: {note}")
         missing = [i + 1 for i, p in enumerate(article.paragraphs) if p.image and not p.image.image]
         if missing:
             _flash(
@@ -313,6 +317,15 @@ def render_compose_tab() -> None:
     c3.caption(
         f"Image library: {len(lib)} image(s) in `{library_dir()}`. Captions are matched "
         "against file names and same-named .txt files."
+    )
+    source = OnlineImageSearch.from_settings()
+    c3.checkbox(
+        "Also search online" + (f" ({source.url})" if source else ""),
+        key=f"{P}_online",
+        value=False,
+        disabled=source is None,
+        help="Off by default: composition works offline. To enable, set "
+        '"image_search": {"url": ...} in settings.json.',
     )
     params = sampling_controls(P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED)
     _settle_pending()

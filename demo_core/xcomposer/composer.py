@@ -17,6 +17,7 @@ from demo_core.xcomposer import compose as C
 from demo_core.xcomposer.article import Article, ImageSlot
 from demo_core.xcomposer.images import ImageInput
 from demo_core.xcomposer.library import ImageLibrary
+from demo_core.xcomposer.online import OnlineImageSearch, OnlineSearchError
 from demo_core.xcomposer.prompt import COMPOSE_PLACEHOLDER, split_interleaved
 
 MAX_UPLOAD_CANDIDATES = 10  # the original demo's upload limit
@@ -37,10 +38,14 @@ def _step_params(params: GenerationParams, step: str, seed: int | None = None) -
 
 
 class Composer:
-    def __init__(self, engine, library: ImageLibrary | None = None) -> None:
+    def __init__(
+        self, engine, library: ImageLibrary | None = None, online: OnlineImageSearch | None = None
+    ) -> None:
         self.engine = engine
         self.library = library
+        self.online = online  # None (the default): never touches the network
         self.markers = engine.markers
+        self.notices: list[str] = []  # problems the online source met, for the UI
 
     def _stream(
         self,
@@ -108,13 +113,25 @@ class Composer:
         unused = [u for u in uploads if u.name not in exclude][:MAX_UPLOAD_CANDIDATES]
         if unused:
             return unused
-        if self.library is None or not len(self.library):
+        found = []
+        if self.library is not None and len(self.library):
+            found = [item for _, item in self.library.search(caption, k, exclude)]
+            if len(found) < k and context:
+                skip = set(exclude) | {i.path.name for i in found}
+                found += [item for _, item in self.library.search(context, k - len(found), skip)]
+        images = [item.load() for item in found]
+        if len(images) < k and self.online is not None:
+            images += self._search_online(caption, k - len(images), exclude)
+        return images
+
+    def _search_online(self, caption: str, k: int, exclude: set[str]) -> list[ImageInput]:
+        try:
+            found, problems = self.online.search(caption, k)
+        except OnlineSearchError as exc:
+            self.notices.append(str(exc))
             return []
-        found = [item for _, item in self.library.search(caption, k, exclude)]
-        if len(found) < k and context:
-            skip = set(exclude) | {i.path.name for i in found}
-            found += [item for _, item in self.library.search(context, k - len(found), skip)]
-        return [item.load() for item in found]
+        self.notices += problems
+        return [i for i in found if i.name not in exclude]
 
     def pick(
         self,
