@@ -15,11 +15,10 @@ from demo_core.agent.agent import (
 )
 from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, AgentSettings
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
-from demo_core.engine.base import EngineError
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
 from demo_ui.agent_view import get_kernel_registry, render_turn
 from demo_ui.resources import get_manager
-from demo_ui.widgets import keep, model_label, page_header
+from demo_ui.widgets import keep, load_engine, model_label, page_header
 
 P = "data_agent_"  # session_state prefix of this page
 
@@ -163,18 +162,10 @@ question = st.chat_input(
     key=P + "input",
 )
 if question and not session.running:
-    manager = get_manager()
-    engine = None
-    try:
-        if manager.is_loaded(model_key):
-            engine = manager.get(model_key)
-        else:
-            with st.spinner(f"Loading {SPECS[model_key].label}…"):
-                engine = manager.get(model_key)
-    except EngineError as exc:
-        st.error(str(exc))
+    engine = load_engine(model_key)
+    if engine is None:
         st.info(f"Your question was kept: {question}")
-    if engine is not None:
+    else:
         settings = AgentSettings(
             model_key=model_key,
             interpreter=interpreter,
