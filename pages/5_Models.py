@@ -15,11 +15,11 @@ from pathlib import Path
 import streamlit as st
 
 from demo_core import discovery, settings
-from demo_core.download import modelscope_source
 from demo_core.download.api import Request
 from demo_core.download.errors import DownloadError
 from demo_core.download.hub import DEFAULT_TIMEOUT, MIRROR, OFFICIAL
 from demo_core.download.jobs import CANCELLED, DONE, FAILED, REGISTRY, JobView
+from demo_core.download.modelscope_source import DEFAULT_ENDPOINT as MODELSCOPE
 from demo_core.download.progress import fmt_bytes, fmt_duration
 from demo_core.specs import SPECS
 from demo_ui.resources import get_manager
@@ -33,11 +33,39 @@ page_header(
 )
 
 OTHER = "Other repository id…"
+CUSTOM = "Custom URL"
 ENDPOINT_CHOICES = {
-    f"Official ({OFFICIAL})": OFFICIAL,
-    f"Mirror ({MIRROR})": MIRROR,
-    "Custom URL": None,
+    "hf": {f"Official ({OFFICIAL})": OFFICIAL, f"Mirror ({MIRROR})": MIRROR, CUSTOM: None},
+    "modelscope": {f"Official ({MODELSCOPE})": MODELSCOPE, CUSTOM: None},
 }
+# where each source's library reads its endpoint from the environment
+ENDPOINT_ENV = {"hf": "HF_ENDPOINT", "modelscope": "MODELSCOPE_DOMAIN"}
+
+
+def endpoint_picker(column, source: str) -> str | None:
+    """Endpoint for ``source``: a known one, or a typed URL; preselects what the
+    environment (``HF_ENDPOINT`` / ``MODELSCOPE_DOMAIN``) already names."""
+    choices = ENDPOINT_CHOICES[source]
+    env_endpoint = os.environ.get(ENDPOINT_ENV[source], "").strip().rstrip("/")
+    labels = list(choices)
+    known = [label for label, url in choices.items() if url and url == env_endpoint]
+    if known:
+        default = labels.index(known[0])
+    else:
+        default = labels.index(CUSTOM) if env_endpoint else 0
+    picked = column.selectbox(
+        "Endpoint", labels, index=default, key=f"models_endpoint_choice_{source}"
+    )
+    endpoint = choices[picked]
+    if endpoint is None:
+        endpoint = column.text_input(
+            "Custom endpoint URL",
+            value=env_endpoint,
+            placeholder="http://127.0.0.1:8080",
+            help=f"Same meaning as {ENDPOINT_ENV[source]}: the site's base URL.",
+            key=f"models_endpoint_url_{source}",
+        )
+    return endpoint
 
 
 # -- on this machine ------------------------------------------------------------------
@@ -124,25 +152,7 @@ def download_form() -> None:
         "Source", ["Hugging Face", "ModelScope"], horizontal=True, key="models_source"
     )
     source = "hf" if source_label == "Hugging Face" else "modelscope"
-    endpoint = None
-    if source == "hf":
-        env_endpoint = os.environ.get("HF_ENDPOINT", "").strip()
-        labels = list(ENDPOINT_CHOICES)
-        default = 2 if env_endpoint and env_endpoint not in ENDPOINT_CHOICES.values() else 0
-        if env_endpoint == MIRROR:
-            default = 1
-        picked = s1.selectbox("Endpoint", labels, index=default, key="models_endpoint_choice")
-        endpoint = ENDPOINT_CHOICES[picked]
-        if endpoint is None:
-            endpoint = s1.text_input(
-                "Custom endpoint URL",
-                value=env_endpoint,
-                placeholder="http://127.0.0.1:8080",
-                help="Same meaning as HF_ENDPOINT: the hub's base URL.",
-                key="models_endpoint_url",
-            )
-    elif not modelscope_source.available():
-        s1.info(modelscope_source.INSTALL_HINT)
+    endpoint = endpoint_picker(s1, source)
     token = s2.text_input(
         "Access token (only for gated or private repositories)",
         type="password",

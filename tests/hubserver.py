@@ -11,6 +11,15 @@ It answers the requests ``huggingface_hub`` 2.x makes, with the headers it reads
   ``X-Linked-Etag`` = sha256 and ``X-Linked-Size``;
 * ``GET /cdn/{sha256}`` on the CDN listener, with ``Range`` → ``206`` + ``Content-Range``.
 
+It also answers as ModelScope does, on the same listener and repositories (revision
+``master``):
+
+* ``GET /api/v1/models/{repo}/repo/files?Revision=R&Recursive=true`` -- the JSON listing
+  ``{"Code": 200, "Data": {"Files": [{Path, Name, Type, Size, Sha256, ...}]}}``, with
+  ModelScope's JSON error bodies on 404 / 401;
+* ``GET /api/v1/models/{repo}/repo?Revision=R&FilePath=P`` -- the file; LFS files redirect
+  to the CDN listener like the real site's object storage.
+
 Errors carry the hub's ``X-Error-Code`` (RepoNotFound, RevisionNotFound, EntryNotFound,
 GatedRepo) so ``hf_raise_for_status`` maps them to its exception classes. Faults for the
 tests are switched per instance: drop a body half-way the first time, serve wrong bytes,
@@ -26,7 +35,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".model")
 
@@ -82,6 +91,8 @@ class Faults:
     drop_always: set[str] = field(default_factory=set)  # paths cut mid-body on every GET
     corrupt: set[str] = field(default_factory=set)  # paths served with one byte flipped
     hang: bool = False  # accept connections, never answer
+    not_json: bool = False  # ModelScope API answers an HTML page (a captive portal)
+    ms_code: int | None = None  # ModelScope listing answers HTTP 200 with this error Code
     ignore_range: bool = False  # answer 200 with the whole body even when asked for a range
     throttle_s: float = 0.0  # pause after each 16 KiB of a body (a slow link)
 
@@ -183,6 +194,12 @@ class HubStandIn:
             if found is None:
                 return self._error(h, 404, "EntryNotFound", head)
             return self._send_body(h, found[0], found[1], head, {"ETag": '"cdn-etag"'})
+        m = re.fullmatch(r"/api/v1/models/([^/]+/[^/]+)/repo(/files)?", path)
+        if m:
+            query = dict(parse_qsl(urlsplit(h.path).query))
+            if m.group(2):
+                return self._ms_files(h, m.group(1), query.get("Revision", "master"), head)
+            return self._ms_file(h, m.group(1), query.get("Revision", "master"), query, head)
         m = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path)
         if m:
             return self._model_info(h, m.group(1), m.group(2) or "main", head)
@@ -251,6 +268,70 @@ class HubStandIn:
             return
         self._send_body(h, path, data, head, {**common, "ETag": f'"{git_blob_sha1(data)}"'})
 
+    # -- ModelScope -------------------------------------------------------------------------
+    def _ms_repo(self, h, repo_id: str, rev: str, head: bool) -> Repo | None:
+        repo = self.repos.get(repo_id)
+        if repo is None or rev not in ("master", repo.commit):
+            body = {"Code": 10010205001, "Message": "model not exist", "Success": False}
+            self._json(h, body, head, status=404)
+            return None
+        if repo.token and h.headers.get("authorization") != f"Bearer {repo.token}":
+            body = {"Code": 10010205002, "Message": "no permission", "Success": False}
+            self._json(h, body, head, status=401)
+            return None
+        return repo
+
+    def _ms_files(self, h, repo_id: str, rev: str, head: bool) -> None:
+        if self.faults.not_json:
+            body = b"<html><body>Please log in to the campus network</body></html>"
+            h.send_response(200)
+            h.send_header("Content-Type", "text/html")
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
+            return
+        if self.faults.ms_code is not None:
+            body = {"Code": self.faults.ms_code, "Message": "server busy", "Success": False}
+            return self._json(h, body, head)
+        repo = self._ms_repo(h, repo_id, rev, head)
+        if repo is None:
+            return
+        files = []
+        for path in sorted(repo.files):
+            data = repo.files[path]
+            files.append(
+                {
+                    "Name": path.rsplit("/", 1)[-1],
+                    "Path": path,
+                    "Type": "blob",
+                    "Size": len(data),
+                    "Sha256": hashlib.sha256(data).hexdigest(),
+                    "IsLFS": repo.is_lfs(path),
+                    "Revision": repo.commit,
+                }
+            )
+        folders = sorted({p.rsplit("/", 1)[0] for p in repo.files if "/" in p})
+        files += [{"Name": f, "Path": f, "Type": "tree", "Size": 0} for f in folders]
+        self._json(h, {"Code": 200, "Data": {"Files": files}, "Success": True}, head)
+
+    def _ms_file(self, h, repo_id: str, rev: str, query: dict, head: bool) -> None:
+        repo = self._ms_repo(h, repo_id, rev, head)
+        if repo is None:
+            return
+        path = query.get("FilePath", "")
+        data = repo.files.get(path)
+        if data is None:
+            body = {"Code": 10010205003, "Message": "file not exist", "Success": False}
+            return self._json(h, body, head, status=404)
+        if repo.is_lfs(path):
+            sha = hashlib.sha256(data).hexdigest()
+            h.send_response(302)
+            h.send_header("Location", f"{self.cdn_url}/cdn/{sha}")
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        self._send_body(h, path, data, head, {})
+
     # -- responses ------------------------------------------------------------------------
     def _send_body(self, h, path: str, data: bytes, head: bool, headers: dict) -> None:
         if path in self.faults.corrupt:
@@ -303,9 +384,9 @@ class HubStandIn:
             return
         h.wfile.write(body)
 
-    def _json(self, h, obj, head: bool) -> None:
+    def _json(self, h, obj, head: bool, status: int = 200) -> None:
         body = json.dumps(obj).encode()
-        h.send_response(200)
+        h.send_response(status)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()

@@ -108,16 +108,6 @@ def test_cli_errors_are_one_line_and_nonzero(studio_home, capsys):
     assert rc == 1 and "error: Cannot reach" in err and "Traceback" not in err
 
 
-def test_cli_modelscope_without_package(studio_home, capsys):
-    from demo_core.download import modelscope_source
-
-    if modelscope_source.available():
-        pytest.skip("modelscope is installed here")
-    rc = cli.main(["bajie-chat-mini", "--source", "modelscope"])
-    err = capsys.readouterr().err
-    assert rc == 1 and "pip install" in err and "modelscope" in err
-
-
 def test_cli_uses_hf_endpoint_environment(hub, studio_home, capsys, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     assert cli.main([KEY, "--file", "generation_config.json"]) == 0

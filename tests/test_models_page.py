@@ -16,7 +16,8 @@ REPO = "internlm/internlm2-chat-1_8b"
 
 @pytest.fixture
 def hub(tiny_model_dir):
-    with HubStandIn({REPO: Repo.from_folder(tiny_model_dir)}) as srv:
+    repo = Repo.from_folder(tiny_model_dir)
+    with HubStandIn({REPO: repo, "JimmyMa99/BaJie-Chat-mini": repo}) as srv:
         yield srv
 
 
@@ -30,9 +31,9 @@ def page(studio_home, monkeypatch):
     return at
 
 
-def set_custom_endpoint(at: AppTest, url: str) -> None:
-    at.selectbox(key="models_endpoint_choice").set_value("Custom URL").run()
-    at.text_input(key="models_endpoint_url").set_value(url).run()
+def set_custom_endpoint(at: AppTest, url: str, source: str = "hf") -> None:
+    at.selectbox(key=f"models_endpoint_choice_{source}").set_value("Custom URL").run()
+    at.text_input(key=f"models_endpoint_url_{source}").set_value(url).run()
 
 
 def wait_jobs() -> None:
@@ -67,7 +68,7 @@ def test_bad_custom_endpoint_is_a_clear_error(page):
     page.button(key="models_start").click().run()
     assert not page.exception
     assert any("not an endpoint URL" in e.value for e in page.error)
-    assert page.text_input(key="models_endpoint_url").value == "hf-mirror.com"  # kept
+    assert page.text_input(key="models_endpoint_url_hf").value == "hf-mirror.com"  # kept
 
 
 def test_remote_code_file_is_refused(page, hub):
@@ -86,13 +87,16 @@ def test_unreachable_endpoint_job_fails_with_message(page):
     assert any("Cannot reach" in e.value for e in page.error)
 
 
-def test_modelscope_without_package_explains_install(page):
-    from demo_core.download import modelscope_source
-
-    if modelscope_source.available():
-        pytest.skip("modelscope is installed here")
+def test_modelscope_download_from_custom_endpoint(page, hub):
+    page.selectbox(key="models_choice").set_value("bajie-chat-mini").run()
     page.radio(key="models_source").set_value("ModelScope").run()
-    assert any("pip install" in i.value for i in page.info)
+    set_custom_endpoint(page, hub.url, source="modelscope")
+    page.button(key="models_start").click().run()
+    assert not page.error, [e.value for e in page.error]
+    wait_jobs()
+    page.run()
+    assert any("Done: 1 file" in s.value for s in page.success)
+    assert hub.requests("GET", "/api/v1/models/JimmyMa99/BaJie-Chat-mini/repo/files")
 
 
 def test_loaded_model_can_be_unloaded(page, studio_home):

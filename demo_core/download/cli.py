@@ -33,7 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--file", help="download only this file (e.g. config.json)")
     p.add_argument(
         "--endpoint",
-        help=f"hub base URL, or one of {', '.join(ENDPOINTS)} (default: $HF_ENDPOINT or official)",
+        help=f"site base URL, or for Hugging Face one of {', '.join(ENDPOINTS)} "
+        "(default: $HF_ENDPOINT / $MODELSCOPE_DOMAIN, else the official site)",
     )
     p.add_argument("--source", choices=SOURCES, default="hf")
     p.add_argument("--token", help="access token for gated/private repositories")
@@ -56,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     endpoint = args.endpoint
-    if endpoint is None and args.source == "hf":
-        endpoint = os.environ.get("HF_ENDPOINT")
+    if endpoint is None:  # the variable each source's own library reads
+        var = "HF_ENDPOINT" if args.source == "hf" else "MODELSCOPE_DOMAIN"
+        endpoint = os.environ.get(var)
     req = Request(
         model=args.model,
         file=args.file,

@@ -33,7 +33,3 @@ class CorruptFile(DownloadError):
 
 class Cancelled(DownloadError):
     """The user pressed Cancel; partial files are kept so the next run resumes."""
-
-
-class SourceUnavailable(DownloadError):
-    """An optional source (ModelScope) whose package is not installed."""

@@ -1,59 +1,62 @@
 """Plan a download from ModelScope (魔搭), the source most lesson machines in China reach.
 
-Needs the optional ``modelscope`` package (``pip install 'internlm-demo-studio[modelscope]'``)
-for the repository listing; without it the user gets a message saying exactly that. The
-bytes then go through the same resumable, verified fetcher as the Hugging Face path
-(ModelScope's listing gives every file's sha256).
+BaJie-Chat-mini is published only there, so this path must work on a fresh install: it
+speaks ModelScope's public HTTP API itself instead of needing the ``modelscope`` package
+(hundreds of MB of dependencies for two GET requests):
+
+* ``GET {endpoint}/api/v1/models/{id}/repo/files?Revision=R&Recursive=true`` lists every
+  file with ``Path``, ``Type`` (``blob``/``tree``), ``Size`` and ``Sha256``, wrapped in
+  ``{"Code": 200, "Data": {"Files": [...]}, "Success": true}``;
+* ``GET {endpoint}/api/v1/models/{id}/repo?Revision=R&FilePath=P`` serves one file (it
+  honours ``Range``, so the shared fetcher resumes), usually via a redirect to storage.
+
+The bytes go through the same resumable, verified fetcher as the Hugging Face path.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from urllib.parse import quote_plus
+from urllib.parse import quote, urlencode, urlparse
+
+from huggingface_hub.utils import get_session
 
 from demo_core.download import rules
+from demo_core.download._http import httpx as httpx2
 from demo_core.download.errors import (
     AccessDenied,
     DownloadError,
     EndpointUnreachable,
     NotFound,
-    SourceUnavailable,
 )
 from demo_core.download.plan import RemoteFile, RepoPlan
-from demo_core.download.verify import Expected
+from demo_core.download.verify import SHA256_RE, Expected
 
 DEFAULT_ENDPOINT = "https://www.modelscope.cn"
-INSTALL_HINT = (
-    "ModelScope downloads need the optional package 'modelscope', which is not installed. "
-    "Install it with: pip install 'internlm-demo-studio[modelscope]' (or pip install modelscope), "
-    "then restart the app -- or download from Hugging Face / hf-mirror.com instead."
-)
+DEFAULT_REVISION = "master"
 
 
-def available() -> bool:
-    try:
-        import modelscope  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _hub_api(endpoint: str, timeout: float):
-    try:
-        from modelscope.hub.api import HubApi
-    except ImportError:
-        raise SourceUnavailable(INSTALL_HINT) from None
-    try:  # short timeout, one retry: an unreachable site must be reported within seconds
-        return HubApi(endpoint=endpoint, timeout=timeout, max_retries=1)
-    except TypeError:  # older modelscope releases take no timeout arguments
-        return HubApi(endpoint=endpoint)
+def normalise_endpoint(endpoint: str | None) -> str:
+    """A usable base URL (``modelscope.cn`` alone is accepted), or a clear error."""
+    raw = (endpoint or "").strip().rstrip("/") or DEFAULT_ENDPOINT
+    if "://" not in raw and "." in raw and " " not in raw:
+        raw = f"https://{raw}"
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise DownloadError(
+            f"{raw!r} is not an endpoint URL; use e.g. {DEFAULT_ENDPOINT} (http:// or https://)."
+        )
+    return raw
 
 
 def file_url(endpoint: str, model_id: str, path: str, revision: str) -> str:
-    return (
-        f"{endpoint}/api/v1/models/{model_id}/repo?Revision={quote_plus(revision)}"
-        f"&FilePath={quote_plus(path)}"
-    )
+    query = urlencode({"Revision": revision, "FilePath": path})
+    return f"{endpoint}/api/v1/models/{quote(model_id, safe='/')}/repo?{query}"
+
+
+def files_url(endpoint: str, model_id: str, revision: str) -> str:
+    query = urlencode({"Revision": revision, "Recursive": "true"})
+    return f"{endpoint}/api/v1/models/{quote(model_id, safe='/')}/repo/files?{query}"
 
 
 class ModelScopeSource:
@@ -62,10 +65,9 @@ class ModelScopeSource:
     def __init__(
         self, endpoint: str | None = None, token: str | None = None, timeout: float = 8.0
     ) -> None:
-        self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
+        self.endpoint = normalise_endpoint(endpoint)
         self.token = token.strip() if token else None
         self.timeout = timeout
-        self.api = _hub_api(self.endpoint, timeout)
 
     def headers(self) -> dict[str, str]:
         h = {"User-Agent": "internlm-demo-studio"}
@@ -73,31 +75,81 @@ class ModelScopeSource:
             h["Authorization"] = f"Bearer {self.token}"
         return h
 
+    def list_files(self, repo_id: str, revision: str) -> list[dict]:
+        """Every file of the repository at ``revision``, as ModelScope describes it."""
+        url = files_url(self.endpoint, repo_id, revision)
+        tmo = httpx2.Timeout(self.timeout, connect=min(self.timeout, 5.0))
+        try:
+            resp = get_session().get(url, headers=self.headers(), timeout=tmo)
+        except httpx2.TimeoutException:
+            raise EndpointUnreachable(
+                f"{self.endpoint} did not answer in time while listing {repo_id}. Check the "
+                "network, or download from Hugging Face / hf-mirror.com instead."
+            ) from None
+        except httpx2.HTTPError as exc:
+            raise EndpointUnreachable(
+                f"Cannot reach ModelScope at {self.endpoint} ({type(exc).__name__}: {exc}). "
+                "This machine may be offline; check the network or pick another source."
+            ) from None
+        body = _json_or_none(resp)
+        message = _server_message(body)
+        status = resp.status_code
+        if status in (401, 403):
+            raise AccessDenied(
+                f"{repo_id}: ModelScope denied access (HTTP {status}). The model is private "
+                "or needs a licence accepted on modelscope.cn: enter a valid access token."
+            )
+        if status == 404:
+            raise NotFound(
+                f"{repo_id} (revision {revision!r}) was not found on ModelScope at "
+                f"{self.endpoint}. Check the model id and revision."
+            )
+        if status >= 400:
+            detail = f": {message}" if message else ""
+            raise DownloadError(
+                f"ModelScope answered HTTP {status} while listing {repo_id}{detail}; "
+                "try again later."
+            )
+        if not isinstance(body, dict):
+            raise DownloadError(
+                f"{self.endpoint} did not answer like the ModelScope API (no JSON file "
+                "listing). Check the endpoint URL; a proxy or login page may be in the way."
+            )
+        return _files_from(body, repo_id, revision)
+
     def plan(
         self,
         repo_id: str,
         *,
-        revision: str = "master",
+        revision: str = DEFAULT_REVISION,
         only: str | None = None,
         check: Callable[[], None] | None = None,
     ) -> RepoPlan:
-        revision = "master" if revision in ("", "main") else revision
-        try:
-            listing = self.api.get_model_files(repo_id, revision=revision, recursive=True)
-        except Exception as exc:  # requests errors, or ModelScope's own HTTPError
-            raise _translate(exc, repo_id, self.endpoint) from None
-        blobs = {f["Path"]: f for f in listing if f.get("Type", "blob") != "tree"}
+        repo_id = repo_id.strip()
+        revision = DEFAULT_REVISION if revision in ("", "main") else revision
+        listing = self.list_files(repo_id, revision)
+        blobs = {
+            f["Path"]: f
+            for f in listing
+            if isinstance(f, dict) and f.get("Path") and f.get("Type", "blob") != "tree"
+        }
         try:
             wanted, skipped = rules.select(blobs, only)
         except ValueError as exc:
             raise DownloadError(str(exc)) from None
         if only is not None and only not in blobs:
-            raise NotFound(f"{repo_id} has no file {only!r} on ModelScope.")
+            raise NotFound(f"{repo_id} has no file {only!r} on ModelScope (revision {revision}).")
+        if only is None and not wanted:
+            raise NotFound(
+                f"{repo_id} lists no weight/tokenizer/config files on ModelScope at {revision}."
+            )
+        if check is not None:
+            check()
         files = [
             RemoteFile(
                 path=name,
                 url=file_url(self.endpoint, repo_id, name, revision),
-                expected=Expected(size=blobs[name].get("Size"), sha256=blobs[name].get("Sha256")),
+                expected=_expected(blobs[name]),
             )
             for name in wanted
         ]
@@ -112,13 +164,43 @@ class ModelScopeSource:
         )
 
 
-def _translate(exc: BaseException, repo_id: str, endpoint: str) -> DownloadError:
-    text = f"{type(exc).__name__}: {exc}"
-    low = text.lower()
-    if "timeout" in low or "connection" in low or "resolve" in low:
-        return EndpointUnreachable(f"Cannot reach ModelScope at {endpoint} ({text}).")
-    if "401" in low or "403" in low:
-        return AccessDenied(f"{repo_id}: ModelScope denied access; log in or enter a token.")
-    if "404" in low or "not exist" in low or "not found" in low:
-        return NotFound(f"{repo_id} was not found on ModelScope.")
-    return DownloadError(f"ModelScope listing of {repo_id} failed: {text}")
+def _json_or_none(resp) -> object:
+    try:
+        return json.loads(resp.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _server_message(body: object) -> str:
+    if isinstance(body, dict):
+        return str(body.get("Message") or body.get("message") or "").strip()
+    return ""
+
+
+def _files_from(body: dict, repo_id: str, revision: str) -> list[dict]:
+    """The ``Files`` list, or the error ModelScope put in a 200 answer's ``Code``."""
+    code = body.get("Code")
+    if code not in (None, 200) or body.get("Success") is False:
+        message = _server_message(body) or f"code {code}"
+        low = message.lower()
+        if "not exist" in low or "not found" in low or "不存在" in message:
+            raise NotFound(f"{repo_id} (revision {revision!r}) was not found on ModelScope.")
+        if "permission" in low or "auth" in low or "权限" in message:
+            raise AccessDenied(f"{repo_id}: ModelScope denied access ({message}).")
+        raise DownloadError(f"ModelScope could not list {repo_id}: {message}")
+    data = body.get("Data")
+    files = data.get("Files") if isinstance(data, dict) else None
+    if not isinstance(files, list):
+        raise DownloadError(
+            f"ModelScope's answer for {repo_id} has no file list; the API may have changed."
+        )
+    return files
+
+
+def _expected(entry: dict) -> Expected:
+    size = entry.get("Size")
+    sha = str(entry.get("Sha256") or "").lower()
+    return Expected(
+        size=int(size) if isinstance(size, int) and size >= 0 else None,
+        sha256=sha if SHA256_RE.match(sha) else None,
+    )
