@@ -3,7 +3,8 @@
 Both sides run the same random-weight InternLM2 checkpoint on the same CPU, greedy, the
 same number of new tokens, interleaved run by run so machine noise hits both alike. The
 figure that matters is the ratio (target >= 0.95); absolute CPU numbers say little about a
-GPU. Peak RSS while loading is measured in a fresh subprocess per format.
+GPU. Load time and peak RSS are measured in a fresh subprocess per load, ours against
+transformers' `from_pretrained` of the same weights exported to the Llama layout.
 
     python benchmarks/engine_overhead.py [--hidden 512 --layers 8 --tokens 256 --runs 5]
 """
@@ -97,28 +98,36 @@ def speed(folder: Path, tokens: int, runs: int) -> dict:
     }
 
 
-_RSS_PROBE = """
-import json, sys, torch
+_LOAD_PROBE = """
+import json, sys, time, torch
 sys.path.insert(0, sys.argv[1])
 from demo_core.internlm2.checkpoint import weight_bytes
-from demo_core.internlm2.loader import load_internlm2
+from demo_core.internlm2.loader import load_internlm2  # imports outside the measurement
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 def peak_mb():  # VmHWM: the process's peak resident set so far
     status = open("/proc/self/status").read()
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 before = peak_mb()
-lm = load_internlm2(sys.argv[2])
-lm.model(torch.tensor([[1, 2, 3]]))  # touch every memory-mapped page
-print(json.dumps({"weights_mb": weight_bytes(sys.argv[2]) / 2**20, "peak_growth_mb": peak_mb() - before}))
+t0 = time.perf_counter()
+if sys.argv[3] == "ours":
+    model = load_internlm2(sys.argv[2]).model
+else:  # transformers' own loader on the same weights exported to the Llama layout
+    model = AutoModelForCausalLM.from_pretrained(sys.argv[2], dtype=torch.float32)
+    AutoTokenizer.from_pretrained(sys.argv[2])  # its saved tokenizer.json
+load_s = time.perf_counter() - t0
+model(torch.tensor([[1, 2, 3]]))  # touch every memory-mapped page
+print(json.dumps({"weights_mb": weight_bytes(sys.argv[2]) / 2**20,
+                  "peak_growth_mb": peak_mb() - before, "load_s": load_s}))
 """
 
 
-def load_rss(folder: Path) -> dict:
-    """Peak RSS growth of a fresh process that loads the checkpoint and runs one forward
-    pass, against the bytes of weights on disk (ideal ratio: about 1)."""
+def load_probe(folder: Path, loader: str = "ours") -> dict:
+    """Load time and peak RSS growth of a fresh process that loads the checkpoint and runs
+    one forward pass (RSS against the bytes of weights on disk: ideal ratio about 1)."""
     out = subprocess.run(
-        [sys.executable, "-c", _RSS_PROBE, str(ROOT), str(folder)],
+        [sys.executable, "-c", _LOAD_PROBE, str(ROOT), str(folder), loader],
         capture_output=True,
         text=True,
         check=True,
@@ -126,6 +135,30 @@ def load_rss(folder: Path) -> dict:
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["growth_over_weights"] = result["peak_growth_mb"] / result["weights_mb"]
     return result
+
+
+def load_vs_transformers(folder: Path, llama: Path, runs: int) -> dict:
+    """Our loader (official InternLM2 keys, wqkv split on the fly, tokenizer converted from
+    ``tokenizer.model``) against ``from_pretrained`` + ``AutoTokenizer`` of the same model
+    already exported to the Llama layout with a ``tokenizer.json``; interleaved, medians."""
+    from demo_core.internlm2.export_llama import export_llama
+
+    export_llama(folder, llama)
+    ours, theirs = [], []
+    for _ in range(runs):
+        ours.append(load_probe(folder, "ours"))
+        theirs.append(load_probe(llama, "transformers"))
+
+    def med(rows: list[dict], key: str) -> float:
+        return statistics.median(r[key] for r in rows)
+
+    return {
+        "ours_load_s_median": med(ours, "load_s"),
+        "transformers_load_s_median": med(theirs, "load_s"),
+        "load_time_ratio_ours_over_transformers": med(ours, "load_s") / med(theirs, "load_s"),
+        "ours_peak_growth_mb_median": med(ours, "peak_growth_mb"),
+        "transformers_peak_growth_mb_median": med(theirs, "peak_growth_mb"),
+    }
 
 
 def main() -> None:
@@ -136,13 +169,17 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rss-hidden", type=int, default=1024)
     ap.add_argument("--rss-layers", type=int, default=16)
+    ap.add_argument("--load-runs", type=int, default=5)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = build(Path(tmp) / "speed", args.hidden, args.layers)
         result = {"speed": speed(folder, args.tokens, args.runs)}
         for fmt in ("safetensors", "bin"):
             big = build(Path(tmp) / f"rss-{fmt}", args.rss_hidden, args.rss_layers, fmt)
-            result[f"load_{fmt}"] = load_rss(big)
+            result[f"load_{fmt}"] = load_probe(big)
+        result["load_vs_transformers"] = load_vs_transformers(
+            Path(tmp) / "rss-safetensors", Path(tmp) / "llama", args.load_runs
+        )
     result["config"] = vars(args)
     print(json.dumps(result, indent=2))
 

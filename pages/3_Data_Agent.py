@@ -104,10 +104,23 @@ with st.sidebar:
         except UploadError as exc:
             st.session_state[P + "messages"].append(("error", str(exc)))
     files = session.files()
+    used, quota = session.files_size(), session.registry.limits.folder_bytes
     if files:
-        with st.expander(f"Session files ({len(files)})"):
-            for f in files:
-                st.caption(f"{f.relative_to(session.work_dir)} · {f.stat().st_size:,} bytes")
+        with st.expander(f"Session files ({len(files)})", expanded=used > quota):
+            st.progress(
+                min(1.0, used / quota),
+                text=f"{used / 1024**2:.1f} of {quota / 1024**2:.0f} MiB used",
+            )
+            for i, f in enumerate(files):
+                rel = f.relative_to(session.work_dir).as_posix()
+                name_col, del_col = st.columns([5, 1], vertical_alignment="center")
+                name_col.caption(f"{rel} · {f.stat().st_size:,} bytes")
+                if del_col.button("🗑", key=f"{P}del_{i}_{rel}", help=f"Delete {rel}"):
+                    try:
+                        session.delete_file(rel)
+                    except (OSError, ValueError) as exc:
+                        st.session_state[P + "messages"].append(("error", f"Not deleted: {exc}"))
+                    st.rerun()
     col1, col2 = st.columns(2)
     too_big = session.files_size() > MAX_ZIP_BYTES
     col1.download_button(

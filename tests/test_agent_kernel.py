@@ -244,3 +244,24 @@ def test_idle_kernels_are_reaped_and_files_kept(tmp_path):
         assert not reg.session_dir("idle").exists()  # abandoned folders are purged
     finally:
         reg.shutdown_all()
+
+
+def test_session_folder_quota_stops_code_until_files_are_deleted(tmp_path):
+    os.chmod(tmp_path, 0o711)
+    limits = KernelLimits(timeout_s=30, folder_bytes=3 * 1024**2, file_size_bytes=2 * 1024**2)
+    k = SandboxKernel(tmp_path / "w", tmp_path / "r", limits)
+    try:
+        write = "for i in range({n}):\n    open(f'blob{{i}}.bin', 'wb').write(b'x' * 1024**2)"
+        res = k.execute(write.format(n=4))
+        assert res.ok, res.text()  # the cell that crosses the line still finishes
+        assert "more than its 3 MiB limit" in res.notice and "Delete files" in res.notice
+        refused = k.execute("open('marker.txt', 'w').write('ran')")
+        assert not refused.ok and "was not run" in refused.notice
+        assert not (k.work_dir / "marker.txt").exists()
+        for i in range(3):
+            (k.work_dir / f"blob{i}.bin").unlink()
+        again = k.execute("open('marker.txt', 'w').write('ran'); print('ok')")
+        assert again.ok and not again.notice, again.notice
+        assert (k.work_dir / "marker.txt").read_text() == "ran"
+    finally:
+        k.shutdown()

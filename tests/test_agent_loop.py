@@ -286,3 +286,25 @@ def test_lagents_own_agent_runs_on_the_adapter():
         "<|im_start|>assistant\n"
     )
     assert llm.template_parser.meta_template is INTERNLM2_META
+
+
+def test_uploads_respect_the_folder_quota_and_files_can_be_deleted(tmp_path):
+    from demo_core.agent.uploads import UploadError
+
+    os.chmod(tmp_path, 0o711)
+    reg = KernelRegistry(tmp_path, KernelLimits(folder_bytes=200_000))
+    s = AgentSession("quota", reg)
+    try:
+        rows = "".join(f"{i},{i * 2}\n" for i in range(12_000))  # about 130 kB
+        s.add_upload("a.csv", ("x,y\n" + rows).encode())
+        with pytest.raises(UploadError, match="does not fit.*limit"):
+            s.add_upload("b.csv", ("x,y\n" + rows).encode())
+        assert [p.name for p in s.files()] == ["a.csv"]
+        s.delete_file("a.csv")
+        assert s.files() == [] and s.pending_files == []
+        s.add_upload("b.csv", ("x,y\n" + rows).encode())  # fits again
+        with pytest.raises(ValueError, match="not a file of this session"):
+            s.delete_file("../quota-escape.txt")
+        s.delete_file("gone.csv")  # already gone: nothing to do
+    finally:
+        reg.shutdown_all()

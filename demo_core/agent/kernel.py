@@ -65,6 +65,7 @@ class KernelLimits:
     kernel_cpu_s: int = 3600  # CPU seconds for the kernel's whole life (hard, SIGKILL)
     memory_bytes: int = 3 * GiB  # address space of the kernel process
     file_size_bytes: int = 200 * MiB  # largest single file it may write
+    folder_bytes: int = 1 * GiB  # all files of the session together (uploads included)
     open_files: int = 256
     output_chars: int = 200_000  # output kept per cell; a flood beyond is interrupted
     max_images: int = 20
@@ -134,6 +135,27 @@ def _signal_name(code: int | None) -> str:
         return signal.Signals(-code).name
     except ValueError:
         return f"signal {-code}"
+
+
+def folder_size(folder: Path) -> int:
+    """Bytes of every regular file under ``folder`` (links not followed; files that vanish
+    while counting are skipped): what the session holds on the shared disk."""
+    total = 0
+    stack = [folder]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return total
 
 
 def _death_reason(code: int | None, limits: KernelLimits) -> str:
@@ -418,6 +440,9 @@ class SandboxKernel:
                 return ExecutionResult(ok=False, notice=str(exc))
             if should_stop is not None and should_stop():
                 return ExecutionResult(ok=False, cancelled=True, notice="Stopped by the user.")
+            used = folder_size(self.work_dir)
+            if used > self.limits.folder_bytes:
+                return ExecutionResult(ok=False, notice=self.folder_full_notice(used, ran=False))
             self.last_used = time.time()
             self._set_cell_cpu_limit()
             res = self._run(code, timeout_s or self.limits.timeout_s, should_stop, on_output)
@@ -425,7 +450,19 @@ class SandboxKernel:
             if notice:
                 res.notice = (notice + " " + res.notice).strip()
                 res.restarted = True
+            used = folder_size(self.work_dir)
+            if used > self.limits.folder_bytes:
+                res.notice = (res.notice + " " + self.folder_full_notice(used, ran=True)).strip()
             return res
+
+    def folder_full_notice(self, used: int, *, ran: bool) -> str:
+        """Why no more code runs: the session's files fill its share of the shared disk."""
+        what = "After this code, the" if ran else "The code was not run: the"
+        return (
+            f"{what} session folder holds {used / MiB:.0f} MiB, more than its "
+            f"{self.limits.folder_bytes / MiB:.0f} MiB limit. Delete files you no longer "
+            "need (Session files in the sidebar); no more code runs until then."
+        )
 
     def _set_cell_cpu_limit(self) -> None:
         """Give this cell ``cell_cpu_s`` more CPU seconds than the kernel used so far.

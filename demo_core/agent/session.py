@@ -26,11 +26,11 @@ from demo_core.agent.agent import (
     DataAgent,
     make_protocol,
 )
-from demo_core.agent.kernel import SandboxKernel
+from demo_core.agent.kernel import SandboxKernel, folder_size
 from demo_core.agent.llm import AGENT_PARAMS, EngineLLM, PromptTooLongForAgent
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Turn, UploadInfo, to_markdown
-from demo_core.agent.uploads import MAX_UPLOAD_BYTES, check_upload, unique_path
+from demo_core.agent.uploads import MAX_UPLOAD_BYTES, UploadError, check_upload, unique_path
 from demo_core.engine.base import CancelToken, ChatEngine, GenerationParams
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,14 @@ class AgentSession:
     ) -> UploadInfo:
         """Validate and store an upload; raises :class:`UploadError` with the reason."""
         checked = check_upload(filename, data, max_bytes)
+        quota = self.registry.limits.folder_bytes
+        used = self.files_size()
+        if used + len(checked.data) > quota:
+            raise UploadError(
+                f"{checked.name} does not fit: the session's files would take "
+                f"{(used + len(checked.data)) / 1024**2:.0f} MiB, more than the "
+                f"{quota / 1024**2:.0f} MiB limit. Delete files under Session files first."
+            )
         path = unique_path(self.work_dir, checked.name)
         path.write_bytes(checked.data)
         if self.kernel.sandbox_uid is not None:
@@ -124,7 +132,21 @@ class AgentSession:
         return sorted(p for p in self.work_dir.rglob("*") if p.is_file())
 
     def files_size(self) -> int:
-        return sum(p.stat().st_size for p in self.files())
+        return folder_size(self.work_dir)
+
+    def delete_file(self, relative: str) -> None:
+        """Remove one file of the session (to get under the folder limit, or tidy up).
+        Only paths inside the work folder; a file already gone is fine."""
+        root = self.work_dir.resolve()
+        target = (root / relative).resolve()
+        if root not in target.parents:
+            raise ValueError(f"{relative} is not a file of this session")
+        if not target.exists():
+            return
+        if not target.is_file():
+            raise ValueError(f"{relative} is a folder, not a file")
+        target.unlink(missing_ok=True)
+        self.pending_files = [f for f in self.pending_files if Path(f.path) != target]
 
     def files_zip(self) -> bytes:
         """The work folder (uploads, plots, whatever the code wrote) plus the transcript."""
