@@ -265,3 +265,24 @@ def test_session_folder_quota_stops_code_until_files_are_deleted(tmp_path):
         assert (k.work_dir / "marker.txt").read_text() == "ran"
     finally:
         k.shutdown()
+
+
+def test_excel_files_can_be_read_in_the_sandbox(kernel):
+    import pandas as pd
+
+    frame = pd.DataFrame({"city": ["Beijing", "Shanghai"], "sales": [120, 150]})
+    frame.to_excel(kernel.work_dir / "sales.xlsx", index=False)
+    res = run(kernel, "df = pd.read_excel('sales.xlsx')\nprint(int(df['sales'].sum()))")
+    assert res.ok, res.text()
+    assert res.outputs[0].text.strip() == "270"
+
+
+def test_file_size_limit_is_explained(tmp_path):
+    os.chmod(tmp_path, 0o711)
+    k = SandboxKernel(tmp_path / "w", tmp_path / "r", KernelLimits(file_size_bytes=1024**2))
+    try:
+        res = k.execute("open('big.bin', 'wb').write(b'x' * 3 * 1024**2)")
+        assert not res.ok and res.error_name == "OSError", res.text()
+        assert "1 MiB limit for one file" in res.notice
+    finally:
+        k.shutdown()

@@ -78,6 +78,34 @@ class SandboxInterpreter(BaseAction):
 
 # -- calculator --------------------------------------------------------------------------
 
+class CalculatorError(ValueError):
+    pass
+
+
+# The plugin runs in the app's own process, where one huge big-int operation holds the GIL
+# and freezes every page of every user: results are capped at ~3600 decimal digits (below
+# Python's 4300-digit str() limit), and powers are refused *before* they are computed.
+MAX_INT_BITS = 12_000
+
+
+def _checked(value):
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        raise CalculatorError("result too large (more than about 3600 digits)")
+    return value
+
+
+def _power(left, right):
+    if (
+        isinstance(left, int)
+        and isinstance(right, int)
+        and right > 0
+        and abs(left) > 1
+        and right * (abs(left).bit_length() - 1) > MAX_INT_BITS
+    ):
+        raise CalculatorError("result too large (more than about 3600 digits)")
+    return left**right
+
+
 _BINOPS = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -85,7 +113,7 @@ _BINOPS = {
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
     ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
+    ast.Pow: _power,
 }
 _UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
 _FUNCS: dict[str, Callable] = {
@@ -97,10 +125,6 @@ _FUNCS: dict[str, Callable] = {
 }
 _FUNCS.update(abs=abs, round=round, min=min, max=max)
 _CONSTS = {"pi": math.pi, "e": math.e, "tau": math.tau}
-
-
-class CalculatorError(ValueError):
-    pass
 
 
 def evaluate(expression: str) -> float | int:
@@ -122,9 +146,9 @@ def evaluate(expression: str) -> float | int:
             left, right = ev(node.left), ev(node.right)
             if isinstance(node.op, ast.Pow) and abs(right) > 1000:
                 raise CalculatorError("exponent too large")
-            return _BINOPS[type(node.op)](left, right)
+            return _checked(_BINOPS[type(node.op)](left, right))
         if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            return _UNARY[type(node.op)](ev(node.operand))
+            return _checked(_UNARY[type(node.op)](ev(node.operand)))
         if isinstance(node, ast.Name) and node.id in _CONSTS:
             return _CONSTS[node.id]
         if (
@@ -136,7 +160,7 @@ def evaluate(expression: str) -> float | int:
             args = [ev(a) for a in node.args]
             if node.func.id in ("factorial", "comb", "perm") and max(args, default=0) > 1000:
                 raise CalculatorError("argument too large")
-            return _FUNCS[node.func.id](*args)
+            return _checked(_FUNCS[node.func.id](*args))
         raise CalculatorError(f"unsupported: {ast.unparse(node)}")
 
     try:
@@ -165,7 +189,13 @@ class Calculator(BaseAction):
             ret.errmsg = f"Calculator: {exc}"
             ret.state = ActionStatusCode.API_ERROR
             return ret
-        ret.result = [{"type": "text", "content": f"{expression} = {value}"}]
+        try:
+            text = f"{expression} = {value}"
+        except ValueError as exc:  # a value str() refuses to print
+            ret.errmsg = f"Calculator: {exc}"
+            ret.state = ActionStatusCode.API_ERROR
+            return ret
+        ret.result = [{"type": "text", "content": text}]
         return ret
 
 

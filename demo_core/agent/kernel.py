@@ -170,7 +170,9 @@ def _death_reason(code: int | None, limits: KernelLimits) -> str:
 
 def readable_roots() -> list[str]:
     """Folders sandboxed code may read besides its own: the Python installation and the
-    system data that plotting needs (fonts, time zones)."""
+    system data that plotting and file formats need (fonts, time zones, the MIME table
+    that openpyxl reads for every ``read_excel``)."""
+    import mimetypes
     import site
     import sysconfig
 
@@ -184,6 +186,7 @@ def readable_roots() -> list[str]:
         roots.add(p)
     for p in ("/dev/null", "/dev/urandom", "/dev/random", "/etc/localtime"):
         roots.add(p)
+    roots.update(mimetypes.knownfiles)
     return sorted(r for r in roots if r)
 
 
@@ -433,8 +436,8 @@ class SandboxKernel:
                     code_ = self.km.provisioner.process.returncode if self.km else None
                     self.restart("found dead")
                     notice = (
-                        f"The Python kernel had stopped ({_death_reason(code_, self.limits)}) "
-                        "and was restarted: variables were lost, files were kept."
+                        f"The Python kernel had stopped: {_death_reason(code_, self.limits)}. "
+                        "It was restarted: variables were lost, files were kept."
                     )
             except KernelError as exc:
                 return ExecutionResult(ok=False, notice=str(exc))
@@ -615,6 +618,12 @@ class SandboxKernel:
             )
         elif res.error_name == "TimeoutError" and "CPU time" in res.error_value:
             notes.append(f"The code used more than {self.limits.cell_cpu_s} s of CPU time.")
+        elif res.error_name == "OSError" and "File too large" in res.error_value:
+            notes.append(
+                f"A file grew past the {self.limits.file_size_bytes / MiB:.0f} MiB limit for "
+                "one file and was cut there: write less (a sample, or compressed) and delete "
+                "the cut file."
+            )
         if notes:
             res.notice = " ".join(notes + ([res.notice] if res.notice else []))
 
