@@ -39,9 +39,41 @@ def available(key: str) -> bool:
 # -- per-session state ------------------------------------------------------------------
 if P + "session" not in st.session_state:
     st.session_state[P + "session"] = AgentSession(uuid.uuid4().hex, get_kernel_registry())
-    st.session_state[P + "seen_uploads"] = set()
+    st.session_state[P + "seen_uploads"] = {}
+    st.session_state[P + "upload_errors"] = {}
     st.session_state[P + "messages"] = []  # (level, text) shown once after a rerun
 session: AgentSession = st.session_state[P + "session"]
+
+
+def sync_uploads(session: AgentSession, uploads: list) -> None:
+    """Mirror the uploader into the session: new files are checked and stored once; a file
+    removed from the uploader before the model saw it is removed from the session too;
+    a rejected file keeps its reason on screen while it stays in the uploader."""
+    seen: dict[str, str | None] = st.session_state[P + "seen_uploads"]  # file_id -> saved name
+    errors: dict[str, str] = st.session_state[P + "upload_errors"]
+    current = {up.file_id for up in uploads}
+    for file_id in [f for f in seen if f not in current]:
+        name = seen.pop(file_id)
+        errors.pop(file_id, None)
+        if name and session.withdraw_pending(name):
+            st.session_state[P + "messages"].append(("info", f"{name} was removed."))
+    for up in uploads:
+        if up.file_id in seen:
+            continue
+        try:
+            info = session.add_upload(up.name, up.getvalue())
+        except UploadError as exc:
+            seen[up.file_id] = None
+            errors[up.file_id] = str(exc)
+            continue
+        seen[up.file_id] = info.name
+        st.session_state[P + "messages"].append(
+            ("success", f"{info.name} is ready ({info.note}). Ask a question about it.")
+        )
+    for file_id in current:
+        if file_id in errors:
+            st.error(errors[file_id])
+
 
 # -- sidebar ----------------------------------------------------------------------------
 with st.sidebar:
@@ -90,19 +122,10 @@ with st.sidebar:
         f"Data files ({', '.join(sorted(ALLOWED))}; up to {MAX_UPLOAD_BYTES // 1024**2} MB)",
         type=[e.lstrip(".") for e in ALLOWED] + ["xls"],
         accept_multiple_files=True,
+        max_upload_size=MAX_UPLOAD_BYTES // 1024**2,
         key=P + "uploader",
     )
-    for up in uploads or []:
-        if up.file_id in st.session_state[P + "seen_uploads"]:
-            continue
-        st.session_state[P + "seen_uploads"].add(up.file_id)
-        try:
-            info = session.add_upload(up.name, up.getvalue())
-            st.session_state[P + "messages"].append(
-                ("success", f"{info.name} is ready ({info.note}). Ask a question about it.")
-            )
-        except UploadError as exc:
-            st.session_state[P + "messages"].append(("error", str(exc)))
+    sync_uploads(session, uploads or [])
     files = session.files()
     used, quota = session.files_size(), session.registry.limits.folder_bytes
     if files:
@@ -115,7 +138,9 @@ with st.sidebar:
                 rel = f.relative_to(session.work_dir).as_posix()
                 name_col, del_col = st.columns([5, 1], vertical_alignment="center")
                 name_col.caption(f"{rel} · {f.stat().st_size:,} bytes")
-                if del_col.button("🗑", key=f"{P}del_{i}_{rel}", help=f"Delete {rel}"):
+                if del_col.button(
+                    "", icon=":material/delete:", key=f"{P}del_{i}_{rel}", help=f"Delete {rel}"
+                ):
                     try:
                         session.delete_file(rel)
                     except (OSError, ValueError) as exc:
@@ -124,7 +149,9 @@ with st.sidebar:
     col1, col2 = st.columns(2)
     too_big = session.files_size() > MAX_ZIP_BYTES
     col1.download_button(
-        "Files (.zip)",
+        "Files",
+        icon=":material/download:",
+        help="Everything in the session folder plus the transcript, as a .zip",
         data=session.files_zip,  # built only when clicked
         file_name="data-agent-files.zip",
         mime="application/zip",
@@ -133,7 +160,9 @@ with st.sidebar:
         key=P + "zip",
     )
     col2.download_button(
-        "Transcript (.md)",
+        "Transcript",
+        icon=":material/download:",
+        help="The conversation with code and results, as Markdown",
         data=session.transcript,
         file_name="data-agent-transcript.md",
         mime="text/markdown",
@@ -151,10 +180,16 @@ with st.sidebar:
         net = {"namespace": "no network (namespace)", "audit-hook": "network blocked in Python"}
         st.caption(
             f"Kernel running · {net.get(k.network_isolation, k.network_isolation)}"
-            + (f" · restarted {k.restarts}×" if k.restarts else "")
+            + (" · own user" if k.sandbox_uid is not None else " · app's user")
+            + (f" · restarted {k.restarts}×" if k.restarts else ""),
+            help=None
+            if k.sandbox_uid is not None
+            else "The kernel runs as the app's own user (the app is not root, or Python is not "
+            "readable by other users), so only a Python audit hook keeps it out of other "
+            "sessions' files: a guard against accidents, not a security boundary.",
         )
-    if interpreter:
-        session.warm_up()
+    if interpreter and session.files():
+        session.warm_up()  # a file is here, so a question about it is coming
 
 # -- main area --------------------------------------------------------------------------
 for level, text in st.session_state[P + "messages"]:

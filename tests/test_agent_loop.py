@@ -308,3 +308,28 @@ def test_uploads_respect_the_folder_quota_and_files_can_be_deleted(tmp_path):
         s.delete_file("gone.csv")  # already gone: nothing to do
     finally:
         reg.shutdown_all()
+
+
+def test_files_of_a_question_that_never_reached_the_model_go_with_the_next(session):
+    info = session.add_upload("sales.csv", CSV.encode())
+    engine = ScriptedEngine(["Here is the answer."], context_window=2048)
+    failed = ask(session, engine, "why " * 3000)  # longer than the whole context
+    assert failed.status == "error" and "next question" in failed.error
+    assert [f.name for f in session.pending_files] == [info.name]
+    ask(session, engine, "Total sales?")
+    assert file_path_from(engine.prompts[-1]) == info.path
+    assert session.pending_files == []
+
+
+def test_same_file_again_is_not_duplicated_and_removal_before_asking_withdraws_it(session):
+    first = session.add_upload("sales.csv", CSV.encode())
+    again = session.add_upload("sales.csv", CSV.encode())
+    assert again.path == first.path and len(session.pending_files) == 1
+    other = session.add_upload("sales.csv", (CSV + "Hangzhou,80\n").encode())
+    assert other.name == "sales_2.csv"
+    assert session.withdraw_pending("sales_2.csv")
+    assert [p.name for p in session.files()] == ["sales.csv"]
+    engine = ScriptedEngine(["ok"])
+    ask(session, engine, "Total?")
+    assert not session.withdraw_pending("sales.csv"), "files the model has seen stay"
+    assert [p.name for p in session.files()] == ["sales.csv"]

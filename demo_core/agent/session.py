@@ -111,6 +111,10 @@ class AgentSession:
     ) -> UploadInfo:
         """Validate and store an upload; raises :class:`UploadError` with the reason."""
         checked = check_upload(filename, data, max_bytes)
+        note = "; ".join(x for x in (checked.summary, checked.note) if x)
+        same = self.work_dir / checked.name
+        if same.is_file() and same.read_bytes() == checked.data:  # the same file again
+            return self._pending(UploadInfo(same.name, str(same), len(checked.data), note))
         quota = self.registry.limits.folder_bytes
         used = self.files_size()
         if used + len(checked.data) > quota:
@@ -120,13 +124,32 @@ class AgentSession:
                 f"{quota / 1024**2:.0f} MiB limit. Delete files under Session files first."
             )
         path = unique_path(self.work_dir, checked.name)
-        path.write_bytes(checked.data)
+        try:
+            path.write_bytes(checked.data)
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise UploadError(
+                f"{checked.name} could not be saved in the session folder ({exc.strerror or exc})."
+            ) from None
         if self.kernel.sandbox_uid is not None:
             self.kernel.grant(path)
-        note = "; ".join(x for x in (checked.summary, checked.note) if x)
-        info = UploadInfo(path.name, str(path), len(checked.data), note)
-        self.pending_files.append(info)
+        return self._pending(UploadInfo(path.name, str(path), len(checked.data), note))
+
+    def _pending(self, info: UploadInfo) -> UploadInfo:
+        if all(f.path != info.path for f in self.pending_files):
+            self.pending_files.append(info)
         return info
+
+    def withdraw_pending(self, name: str) -> bool:
+        """Take back an upload the model has not seen yet (the user removed it from the
+        uploader): the file goes too. Files already shown to the model stay, because code
+        in later answers may read them. True when something was withdrawn."""
+        for info in self.pending_files:
+            if info.name == name:
+                self.pending_files.remove(info)
+                Path(info.path).unlink(missing_ok=True)
+                return True
+        return False
 
     def files(self) -> list[Path]:
         return sorted(p for p in self.work_dir.rglob("*") if p.is_file())
@@ -248,7 +271,15 @@ class AgentSession:
         finally:
             if run.cancel_token.cancelled and turn.status in ("running", "done"):
                 turn.status = "stopped"
+            if turn.status == "error" and turn.files and not self._history_has(new):
+                # the model never saw this question, so it never saw its files either:
+                # hand them to the next question instead of losing them
+                self.pending_files = [*turn.files, *self.pending_files]
+                turn.error += " The uploaded file(s) will go with your next question."
             run._done.set()
+
+    def _history_has(self, new: list[dict]) -> bool:
+        return any(q[: len(new)] == new for q in self.history)
 
     def _fit_history(self, agent: DataAgent, llm: EngineLLM, new: list[dict]) -> list[dict]:
         """Leave out the oldest questions until the prompt leaves room for an answer.

@@ -9,6 +9,7 @@ works without an ``encoding=`` argument the model would have to guess.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -48,11 +49,30 @@ def safe_name(name: str) -> str:
     if not dot:
         stem, ext = base, ""
     stem = re.sub(r"[^\w\-. ]+", "_", stem, flags=re.UNICODE).strip(" ._") or "upload"
-    ext = re.sub(r"[^A-Za-z0-9]", "", ext).lower()
-    return f"{stem[:80]}.{ext}" if ext else stem[:80]
+    ext = re.sub(r"[^A-Za-z0-9]", "", ext).lower()[:10]
+    stem = _cut_utf8(stem[:80], MAX_STEM_BYTES).rstrip(" ._") or "upload"
+    return f"{stem}.{ext}" if ext else stem
+
+
+# File systems allow 255 *bytes* per name; a CJK character takes 3-4 bytes in UTF-8, so a
+# name cut by characters alone can still be refused by the OS. Room is left for "_12".
+MAX_STEM_BYTES = 200
+
+
+def _cut_utf8(text: str, max_bytes: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 form fits in ``max_bytes``."""
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max_bytes].decode("utf-8", errors="ignore")
 
 
 def _decode(data: bytes, name: str) -> tuple[str, str]:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text" export
+        try:
+            return data.decode("utf-16"), "converted from UTF-16 to UTF-8"
+        except UnicodeDecodeError:
+            pass
     if b"\x00" in data[:8192]:
         raise UploadError(f"{name} looks like a binary file, not text.")
     for enc, note in (("utf-8-sig", ""), ("gb18030", "converted from GB18030 to UTF-8")):
@@ -120,8 +140,18 @@ def _check_table(name: str, text: str, sep: str) -> str:
         raise UploadError(f"{name} could not be read as a table: {str(exc).strip()}") from None
     if head.shape[1] == 0:
         raise UploadError(f"{name} has no columns.")
-    rows = max(0, text.count("\n") - 1 + (0 if text.endswith("\n") else 1))
-    return f"about {rows:,} rows x {head.shape[1]} columns"
+    rows = _count_rows(text, sep)
+    cols = head.shape[1]
+    return f"{rows:,} row{'s' if rows != 1 else ''} x {cols} column{'s' if cols != 1 else ''}"
+
+
+def _count_rows(text: str, sep: str) -> int:
+    """Data rows below the header; quoted fields may hold newlines, so those files are
+    parsed as CSV rather than counted by lines."""
+    if '"' not in text:
+        return sum(1 for line in text.splitlines()[1:] if line.strip())
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    return max(0, sum(1 for row in reader if any(cell.strip() for cell in row)) - 1)
 
 
 def _check_xlsx(name: str, data: bytes) -> str:
