@@ -184,3 +184,12 @@ def test_cli_ctrl_c_cancels_keeps_partial_files_and_exits_130(hub, tmp_path, stu
     assert again.returncode == 0, err
     assert (dest / WEIGHTS).is_file() and not list(dest.glob("*.incomplete"))
     assert any(r["headers"].get("range") for r in hub.requests("GET")), "it must resume"
+
+
+def test_cli_draws_no_empty_bar_before_an_error(hub, studio_home, capsys):
+    hub.faults.hang = True  # the listing times out: the loop runs but no plan ever exists
+    rc = cli.main([KEY, "--endpoint", hub.url, "--timeout", "0.5"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err.splitlines() == [err.strip()] and err.startswith("error: "), err
+    assert "0 B/s" not in err and "[...." not in err

@@ -87,12 +87,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def watch(job: DownloadJob, tty: bool) -> None:
-    """Redraw the bar until the job ends (a tty every 0.2 s, a log file every 5 s)."""
+    """Redraw the bar until the job ends (a tty every 0.2 s, a log file every 5 s).
+
+    Nothing is drawn before the files are listed: an empty ``[....] ? 0 B / ?`` bar says
+    nothing, and in a log it would sit right above the error of a failed listing.
+    """
     last = 0.0
     while not job.wait(0.2):
         now = time.monotonic()
+        view = job.view()
+        if view.plan is None and not view.progress.done:
+            continue
         if tty or now - last > 5:
-            line = render(job.view().progress)
+            line = render(view.progress)
             print(
                 ("\r" + line + "\x1b[K") if tty else line,
                 end="" if tty else "\n",
