@@ -193,3 +193,15 @@ def test_cli_draws_no_empty_bar_before_an_error(hub, studio_home, capsys):
     assert rc == 1
     assert err.splitlines() == [err.strip()] and err.startswith("error: "), err
     assert "0 B/s" not in err and "[...." not in err
+
+
+def test_cli_file_name_with_spaces_is_stripped(hub, studio_home, capsys):
+    rc = cli.main([KEY, "--file", " config.json ", "--endpoint", hub.url])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert out.splitlines()[0].endswith("internlm2-chat-1_8b/config.json")
+    assert [g["path"].rsplit("/", 1)[-1] for g in hub.requests("GET", "/resolve/")] == [
+        "config.json"
+    ]
+    assert cli.main([KEY, "--file", " ", "--endpoint", hub.url]) == 2
+    assert "file name is empty" in capsys.readouterr().err

@@ -89,3 +89,15 @@ def test_formatting():
     assert fmt_duration(42) == "42 s"
     assert fmt_duration(125) == "2 min 05 s"
     assert fmt_duration(7300) == "2 h 01 min"
+
+
+def test_request_strips_typed_text_and_refuses_an_empty_file_name():
+    from demo_core.download.api import Request
+    from demo_core.download.errors import DownloadError
+
+    req = Request(" internlm2-chat-1_8b ", file=" config.json\n", endpoint=" ", token=" t ")
+    assert req.file == "config.json" and req.model == "internlm2-chat-1_8b"
+    assert req.endpoint is None and req.token == "t"
+    assert req.key == Request("internlm2-chat-1_8b", file="config.json").key  # same job
+    with pytest.raises(DownloadError, match="file name is empty"):
+        Request("internlm2-chat-1_8b", file="  ").validate()
