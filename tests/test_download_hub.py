@@ -287,3 +287,46 @@ def test_progress_reaches_total(hub, studio_home, repo_files):
         len(v) for k, v in repo_files.items() if k.endswith((".json", ".model", ".safetensors"))
     )
     assert snap.total == expected and snap.done == expected and snap.fraction == 1.0
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_endpoint_that_is_not_a_hub_is_explained(hub, studio_home, status):
+    """E.g. the endpoint set to this Streamlit app's own URL (200 + HTML to everything)."""
+    from demo_core.download.errors import DownloadError
+
+    hub.faults.web_page = status
+    with pytest.raises(DownloadError) as info:
+        download(Request(KEY, endpoint=hub.url))
+    msg = str(info.value)
+    assert f"{hub.url} did not answer like a Hugging Face hub" in msg, msg
+    assert "check the endpoint url" in msg.lower() and "Expecting value" not in msg
+    assert not isinstance(info.value, NotFound)
+
+
+def test_endpoint_answering_other_json_is_explained(studio_home):
+    """A JSON API that is not a hub (here: a plain http.server answering {})."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from demo_core.download.errors import DownloadError
+
+    class OtherApi(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), OtherApi)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        with pytest.raises(DownloadError, match="did not answer like a Hugging Face hub"):
+            download(Request(KEY, endpoint=url))
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -15,6 +15,7 @@ failure -- a cancelled or crashed 17 GB download would start again from zero.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from urllib.parse import urlparse
 
@@ -65,10 +66,29 @@ def _token_for(endpoint: str, token: str | None) -> str | bool | None:
     return None if endpoint == OFFICIAL else False
 
 
+def not_a_hub(endpoint: str, what: str, why: str = "no JSON from its API") -> DownloadError:
+    """The endpoint answers HTTP but is not a hub: a typo'd URL, this app's own address,
+    a web server or a login page. Said plainly, instead of a JSON parser's complaint."""
+    return DownloadError(
+        f"{endpoint} did not answer like a Hugging Face hub ({why}, while fetching {what}). "
+        f"Check the endpoint URL: it must be a hub's base URL such as {OFFICIAL} or {MIRROR}, "
+        "not a web page or this app's own address; a proxy or login page may also be in the way."
+    )
+
+
+def _web_page(response) -> bool:
+    """An HTML answer without the hub's ``X-Error-Code``: some other web server spoke."""
+    if response is None or response.headers.get("X-Error-Code"):
+        return False
+    return response.headers.get("Content-Type", "").lower().startswith("text/html")
+
+
 def translate_error(exc: BaseException, what: str, endpoint: str) -> DownloadError:
     """Map huggingface_hub / httpx errors to our messages."""
     if isinstance(exc, DownloadError):
         return exc
+    if isinstance(exc, json.JSONDecodeError):  # before ValueError: it is one
+        return not_a_hub(endpoint, what)
     if isinstance(exc, httpx2.TimeoutException):
         return EndpointUnreachable(
             f"{endpoint} did not answer in time while fetching {what}. Check the network "
@@ -89,6 +109,8 @@ def translate_error(exc: BaseException, what: str, endpoint: str) -> DownloadErr
         return NotFound(f"{what} does not exist on {endpoint}.")
     if isinstance(exc, RepositoryNotFoundError):
         status = exc.response.status_code if exc.response is not None else None
+        if _web_page(exc.response):
+            return not_a_hub(endpoint, what, f"a web page with HTTP {status}")
         if status in (401, 403):
             return AccessDenied(
                 f"{what}: access denied by {endpoint} (HTTP {status}). The repository is private "
@@ -97,6 +119,8 @@ def translate_error(exc: BaseException, what: str, endpoint: str) -> DownloadErr
         return NotFound(f"{what} was not found on {endpoint}. Check the repository id.")
     if isinstance(exc, HfHubHTTPError):
         status = exc.response.status_code if exc.response is not None else None
+        if _web_page(exc.response):
+            return not_a_hub(endpoint, what, f"a web page with HTTP {status}")
         if status in (401, 403):
             return AccessDenied(
                 f"{what}: access denied by {endpoint} (HTTP {status}); enter a valid access token."
@@ -142,6 +166,10 @@ class HubSource:
             info = self.api.model_info(
                 repo_id, revision=revision, files_metadata=True, timeout=self.timeout
             )
+        except (KeyError, TypeError):  # JSON, but not the hub's model fields
+            raise not_a_hub(
+                self.endpoint, repo_id, "its API answer lacks the model fields"
+            ) from None
         except Exception as exc:
             raise translate_error(exc, repo_id, self.endpoint) from None
         commit = info.sha or revision
