@@ -171,10 +171,13 @@ def gated_hub(repo_files):
 
 
 def test_gated_without_or_with_wrong_token(gated_hub, studio_home):
-    with pytest.raises(AccessDenied, match="token"):
+    with pytest.raises(AccessDenied, match="accept its licence.*enter an access token") as none:
         download(Request(KEY, endpoint=gated_hub.url))
-    with pytest.raises(AccessDenied):
+    assert "rejected" not in str(none.value)
+    with pytest.raises(AccessDenied, match="rejected the access token") as wrong:
         download(Request(KEY, endpoint=gated_hub.url, token="wrong"))
+    assert "wrong, expired, or has no access" in str(wrong.value)
+    assert "Check the token" in str(wrong.value)
     dest = models_dir(studio_home) / "internlm2-chat-1_8b"
     assert not dest.exists() or not any(dest.iterdir())
 

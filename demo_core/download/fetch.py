@@ -108,7 +108,8 @@ def _stream_into(
             try:
                 hf_raise_for_status(resp)
             except Exception as exc:
-                raise translate_error(exc, remote.path, str(resp.url)) from None
+                sent = "authorization" in resp.request.headers  # dropped on a CDN redirect
+                raise translate_error(exc, remote.path, str(resp.url), token_sent=sent) from None
             raise DownloadError(f"{remote.path}: HTTP {resp.status_code}")
         mode = "ab"
         if have and resp.status_code != 206:  # Range ignored: start over
