@@ -3,8 +3,10 @@ of huggingface_hub: it is pointed at the stand-in with ``endpoint=``."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -333,3 +335,77 @@ def test_endpoint_answering_other_json_is_explained(studio_home):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_disk_filling_up_mid_download_keeps_the_partial_file(
+    hub, studio_home, repo_files, monkeypatch, code
+):
+    """The free-space check passed, then another program filled the disk: the write
+    itself fails (os.write, the lowest level the fetcher writes through)."""
+    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    real_write = os.write
+    budget = 100_000  # bytes a .incomplete file may reach before the disk is "full"
+
+    def full_disk(fd: int, data) -> int:
+        st = os.fstat(fd)
+        parts = {p.stat().st_ino for p in dest.glob("*.incomplete")}
+        if st.st_ino in parts and st.st_size + len(data) > budget:
+            raise OSError(code, os.strerror(code))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(NotEnoughDiskSpace) as info:
+        download(Request(KEY, endpoint=hub.url))
+    msg = str(info.value)
+    assert str(dest) in msg and WEIGHTS in msg, msg
+    assert "the partial file is kept; free space and start again to resume" in msg.lower()
+    part = dest / (WEIGHTS + ".incomplete")
+    kept = part.stat().st_size
+    assert 0 < kept <= budget
+
+    monkeypatch.setattr(os, "write", real_write)  # space was freed
+    res = download(Request(KEY, endpoint=hub.url))
+    assert (res.dest / WEIGHTS).read_bytes() == repo_files[WEIGHTS]
+    sha = hashlib.sha256(repo_files[WEIGHTS]).hexdigest()
+    last = [g for g in hub.requests("GET", "/cdn/") if sha in g["path"]][-1]
+    assert last["headers"].get("range") == f"bytes={kept}-"  # resumed, not restarted
+
+
+def test_destination_that_is_a_file(hub, studio_home, tmp_path):
+    from demo_core.download.errors import BadDestination
+
+    afile = tmp_path / "passwd"
+    afile.write_text("root:x:0:0\n")
+    with pytest.raises(BadDestination, match="is a file, not a folder.*another destination"):
+        download(Request(KEY, endpoint=hub.url, dest=afile))
+    with pytest.raises(BadDestination, match="is a file, not a folder"):
+        download(Request(KEY, endpoint=hub.url, dest=afile / "sub"))
+    assert afile.read_text() == "root:x:0:0\n"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_destination_that_cannot_be_created(hub, studio_home):
+    from demo_core.download.errors import BadDestination
+
+    with pytest.raises(BadDestination) as info:
+        download(Request(KEY, endpoint=hub.url, dest=Path("/proc/nope")))
+    msg = str(info.value)
+    assert "Could not create the folder /proc/nope" in msg and "disk space" not in msg, msg
+
+
+def test_destination_without_write_permission(hub, studio_home, tmp_path, monkeypatch):
+    """Tests run as root here, where chmod does not stop writes: refuse at os.mkdir."""
+    from demo_core.download.errors import BadDestination
+
+    locked = tmp_path / "locked"
+    real_mkdir = os.mkdir
+
+    def no_permission(path, *args, **kwargs):
+        if str(path).startswith(str(locked)):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", no_permission)
+    with pytest.raises(BadDestination, match="no permission.*another destination folder"):
+        download(Request(KEY, endpoint=hub.url, dest=locked / "m"))

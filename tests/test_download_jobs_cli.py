@@ -205,3 +205,12 @@ def test_cli_file_name_with_spaces_is_stripped(hub, studio_home, capsys):
     ]
     assert cli.main([KEY, "--file", " ", "--endpoint", hub.url]) == 2
     assert "file name is empty" in capsys.readouterr().err
+
+
+def test_cli_dest_that_is_a_file_is_one_clear_line(hub, studio_home, tmp_path, capsys):
+    afile = tmp_path / "passwd"
+    afile.write_text("x")
+    rc = cli.main([KEY, "--file", "config.json", "--endpoint", hub.url, "--dest", str(afile)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert f"error: {afile} is a file, not a folder" in err and "Unexpected" not in err
