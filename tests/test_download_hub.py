@@ -409,3 +409,27 @@ def test_destination_without_write_permission(hub, studio_home, tmp_path, monkey
     monkeypatch.setattr(os, "mkdir", no_permission)
     with pytest.raises(BadDestination, match="no permission.*another destination folder"):
         download(Request(KEY, endpoint=hub.url, dest=locked / "m"))
+
+
+@pytest.mark.parametrize("change", ["same size", "bigger"])
+def test_partial_of_a_file_changed_on_the_server_restarts_from_zero(
+    hub, studio_home, repo_files, change
+):
+    hub.faults.drop_always = {WEIGHTS}
+    with pytest.raises(EndpointUnreachable):
+        download(Request(KEY, endpoint=hub.url, retries=0))
+    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    assert (dest / (WEIGHTS + ".incomplete")).stat().st_size == len(repo_files[WEIGHTS]) // 2
+
+    old = repo_files[WEIGHTS]  # the repository is updated: same name, new bytes
+    new = bytes(b ^ 0x5A for b in old) + (b"more" * 1000 if change == "bigger" else b"")
+    hub.repos[REPO].files[WEIGHTS] = new
+    hub.faults.drop_always = set()
+    res = download(Request(KEY, endpoint=hub.url))
+
+    assert (res.dest / WEIGHTS).read_bytes() == new
+    sha = hashlib.sha256(new).hexdigest()
+    gets = [g for g in hub.requests("GET", "/cdn/") if sha in g["path"]]
+    assert len(gets) == 1, "one clean GET, no wasted resume + retry"
+    assert "range" not in gets[0]["headers"]
+    assert not list(dest.glob("*.incomplete*"))  # partial and its record are gone

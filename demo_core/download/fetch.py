@@ -1,10 +1,11 @@
 """Fetch one file over HTTP into ``<name>.incomplete``, resumable, cancellable, verified.
 
 The partial file survives a cut connection, a Cancel and a crash: the next attempt sends
-``Range: bytes=<have>-`` and appends (a server that ignores Range and answers 200 gets the
-file rewritten from the start). Bytes are hashed while they stream, and the finished file
-is renamed into place only after its size and checksum match -- so a folder never holds a
-half-written weight file under its real name.
+``Range: bytes=<have>-`` and appends, provided the server still announces the same file
+(:mod:`demo_core.download.partial`; a changed file starts from zero). A server that
+ignores Range and answers 200 gets the file rewritten from the start. Bytes are hashed
+while they stream, and the finished file is renamed into place only after its size and
+checksum match -- so a folder never holds a half-written weight file under its real name.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TypeVar
 
 from huggingface_hub.utils import get_session
 
+from demo_core.download import partial
 from demo_core.download._http import httpx as httpx2
 from demo_core.download.destination import os_error
 from demo_core.download.errors import Cancelled, CorruptFile, DownloadError, EndpointUnreachable
@@ -49,11 +51,8 @@ def fetch_file(
     target.parent.mkdir(parents=True, exist_ok=True)
     part = incomplete_path(target)
     hasher = Hasher(remote.expected)
-    have = part.stat().st_size if part.exists() else 0
+    have = partial.claim(part, remote.expected)  # 0 for a partial of another version
     size = remote.expected.size
-    if size is not None and have > size:  # stale partial from another version of the file
-        part.unlink()
-        have = 0
     if have:
         hasher.feed_file(part)
     attempt = 0
@@ -79,9 +78,11 @@ def fetch_file(
         hasher.check(remote.path)
     except CorruptFile:
         part.unlink(missing_ok=True)
+        partial.release(part)
         raise
     part.touch()  # an empty file has no body to write
     os.replace(part, target)
+    partial.release(part)
     return target
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from demo_core.download import destination, rules
+from demo_core.download import destination, partial, rules
 from demo_core.download.errors import CorruptFile, DownloadError, NotEnoughDiskSpace
 from demo_core.download.fetch import fetch_file, incomplete_path
 from demo_core.download.plan import RemoteFile, RepoPlan
@@ -107,12 +107,13 @@ def run_plan(
             already += target.stat().st_size
             manifest[remote.path] = _record(remote.expected)
             continue
-        part = incomplete_path(target)
-        if part.is_file():
-            already += part.stat().st_size
+        already += partial.resumable(incomplete_path(target), remote.expected)
         pending.append((remote, target))
 
-    need = sum(max(0, (r.size or 0) - _partial(t)) for r, t in pending)
+    need = sum(
+        max(0, (r.size or 0) - partial.resumable(incomplete_path(t), r.expected))
+        for r, t in pending
+    )
     if pending:
         # Create first: free space of a folder that cannot exist is meaningless (/proc: 0 B).
         created = destination.prepare(dest)
@@ -185,8 +186,3 @@ def _fetch_pending(
     meter.file("", len(plan.files))
     if mark_folder:
         (dest / MARKER).unlink(missing_ok=True)
-
-
-def _partial(target: Path) -> int:
-    part = incomplete_path(target)
-    return part.stat().st_size if part.is_file() else 0
