@@ -125,11 +125,14 @@ def cancel(job: DownloadJob, req: Request, tty: bool) -> int:
     view = job.view()
     if finished and view.state != CANCELLED:  # it ended on its own just before Ctrl-C
         return report(view, req, tty)
-    print(
-        f"Cancelled after {fmt_bytes(view.progress.done)}. The partial files in "
-        f"{req.destination} are kept; run the same command to resume.",
-        file=sys.stderr,
-    )
+    if view.progress.done:
+        said = (
+            f"Cancelled after {fmt_bytes(view.progress.done)}. The partial files in "
+            f"{req.destination} are kept; run the same command to resume."
+        )
+    else:
+        said = "Cancelled before any byte was written; run the same command to start again."
+    print(said, file=sys.stderr)
     return 130
 
 
