@@ -241,8 +241,23 @@ def render_job(view: JobView) -> None:
             st.error(view.message)
 
 
-@st.fragment(run_every=1.0)
+POLL_S = 1.0
+
+
 def jobs_section() -> None:
+    """The jobs area, as a fragment that reruns itself every ``POLL_S`` only while a job
+    runs: an idle Models page left open in a tab must not rerun every second.
+
+    ``run_every`` is fixed when the full page runs, so a fragment rerun cannot switch its
+    own timer off. It does not need to: when a job it watched ends, :func:`jobs_area`
+    reruns the whole page once, which shows the result, and a full run with nothing
+    running sends no timer (the browser drops the old ones on every full run).
+    """
+    poll = POLL_S if REGISTRY.running() else None
+    st.fragment(run_every=poll)(jobs_area)()
+
+
+def jobs_area() -> None:
     jobs = REGISTRY.jobs()
     if not jobs:
         return
@@ -262,7 +277,8 @@ def jobs_section() -> None:
         REGISTRY.clear_finished()
         st.rerun()
     if newly_finished and st.session_state.get("models_rendered_once"):
-        st.rerun()  # refresh the model table above: a finished download may add a model
+        # Whole page: the model table may have a new model, and the poll timer stops.
+        st.rerun()
     st.session_state["models_rendered_once"] = True
 
 

@@ -23,7 +23,8 @@ It also answers as ModelScope does, on the same listener and repositories (revis
 Errors carry the hub's ``X-Error-Code`` (RepoNotFound, RevisionNotFound, EntryNotFound,
 GatedRepo) so ``hf_raise_for_status`` maps them to its exception classes. Faults for the
 tests are switched per instance: drop a body half-way the first time, serve wrong bytes,
-hang without answering, require a token. Every request is logged.
+hang without answering, require a token, answer HTML like a web server that is not a hub.
+Every request is logged.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ class Faults:
     corrupt: set[str] = field(default_factory=set)  # paths served with one byte flipped
     hang: bool = False  # accept connections, never answer
     not_json: bool = False  # ModelScope API answers an HTML page (a captive portal)
+    web_page: int | None = None  # the hub listener answers HTML with this status to
+    # everything: 200 like a Streamlit app (this app's own URL), 404 like a web server
     ms_code: int | None = None  # ModelScope listing answers HTTP 200 with this error Code
     ignore_range: bool = False  # answer 200 with the whole body even when asked for a range
     throttle_s: float = 0.0  # pause after each 16 KiB of a body (a slow link)
@@ -187,6 +190,8 @@ class HubStandIn:
         if self.faults.hang:
             self._stop.wait(30)
             return
+        if role == "hub" and self.faults.web_page is not None:
+            return self._html(h, self.faults.web_page, head)
         path = unquote(urlsplit(h.path).path)
         if role == "cdn":
             m = re.fullmatch(r"/cdn/([0-9a-f]{64})", path)
@@ -283,13 +288,7 @@ class HubStandIn:
 
     def _ms_files(self, h, repo_id: str, rev: str, head: bool) -> None:
         if self.faults.not_json:
-            body = b"<html><body>Please log in to the campus network</body></html>"
-            h.send_response(200)
-            h.send_header("Content-Type", "text/html")
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            h.wfile.write(body)
-            return
+            return self._html(h, 200, head, "Please log in to the campus network")
         if self.faults.ms_code is not None:
             body = {"Code": self.faults.ms_code, "Message": "server busy", "Success": False}
             return self._json(h, body, head)
@@ -383,6 +382,15 @@ class HubStandIn:
                 self._stop.wait(self.faults.throttle_s)
             return
         h.wfile.write(body)
+
+    def _html(self, h, status: int, head: bool, text: str = "Streamlit") -> None:
+        body = f"<!doctype html><html><body>{text}</body></html>".encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "text/html")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if not head:
+            h.wfile.write(body)
 
     def _json(self, h, obj, head: bool, status: int = 200) -> None:
         body = json.dumps(obj).encode()

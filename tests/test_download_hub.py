@@ -3,8 +3,10 @@ of huggingface_hub: it is pointed at the stand-in with ``endpoint=``."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -171,10 +173,13 @@ def gated_hub(repo_files):
 
 
 def test_gated_without_or_with_wrong_token(gated_hub, studio_home):
-    with pytest.raises(AccessDenied, match="token"):
+    with pytest.raises(AccessDenied, match="accept its licence.*enter an access token") as none:
         download(Request(KEY, endpoint=gated_hub.url))
-    with pytest.raises(AccessDenied):
+    assert "rejected" not in str(none.value)
+    with pytest.raises(AccessDenied, match="rejected the access token") as wrong:
         download(Request(KEY, endpoint=gated_hub.url, token="wrong"))
+    assert "wrong, expired, or has no access" in str(wrong.value)
+    assert "Check the token" in str(wrong.value)
     dest = models_dir(studio_home) / "internlm2-chat-1_8b"
     assert not dest.exists() or not any(dest.iterdir())
 
@@ -287,3 +292,144 @@ def test_progress_reaches_total(hub, studio_home, repo_files):
         len(v) for k, v in repo_files.items() if k.endswith((".json", ".model", ".safetensors"))
     )
     assert snap.total == expected and snap.done == expected and snap.fraction == 1.0
+
+
+@pytest.mark.parametrize("status", [200, 404])
+def test_endpoint_that_is_not_a_hub_is_explained(hub, studio_home, status):
+    """E.g. the endpoint set to this Streamlit app's own URL (200 + HTML to everything)."""
+    from demo_core.download.errors import DownloadError
+
+    hub.faults.web_page = status
+    with pytest.raises(DownloadError) as info:
+        download(Request(KEY, endpoint=hub.url))
+    msg = str(info.value)
+    assert f"{hub.url} did not answer like a Hugging Face hub" in msg, msg
+    assert "check the endpoint url" in msg.lower() and "Expecting value" not in msg
+    assert not isinstance(info.value, NotFound)
+
+
+def test_endpoint_answering_other_json_is_explained(studio_home):
+    """A JSON API that is not a hub (here: a plain http.server answering {})."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from demo_core.download.errors import DownloadError
+
+    class OtherApi(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), OtherApi)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        with pytest.raises(DownloadError, match="did not answer like a Hugging Face hub"):
+            download(Request(KEY, endpoint=url))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_disk_filling_up_mid_download_keeps_the_partial_file(
+    hub, studio_home, repo_files, monkeypatch, code
+):
+    """The free-space check passed, then another program filled the disk: the write
+    itself fails (os.write, the lowest level the fetcher writes through)."""
+    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    real_write = os.write
+    budget = 100_000  # bytes a .incomplete file may reach before the disk is "full"
+
+    def full_disk(fd: int, data) -> int:
+        st = os.fstat(fd)
+        parts = {p.stat().st_ino for p in dest.glob("*.incomplete")}
+        if st.st_ino in parts and st.st_size + len(data) > budget:
+            raise OSError(code, os.strerror(code))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_disk)
+    with pytest.raises(NotEnoughDiskSpace) as info:
+        download(Request(KEY, endpoint=hub.url))
+    msg = str(info.value)
+    assert str(dest) in msg and WEIGHTS in msg, msg
+    assert "the partial file is kept; free space and start again to resume" in msg.lower()
+    part = dest / (WEIGHTS + ".incomplete")
+    kept = part.stat().st_size
+    assert 0 < kept <= budget
+
+    monkeypatch.setattr(os, "write", real_write)  # space was freed
+    res = download(Request(KEY, endpoint=hub.url))
+    assert (res.dest / WEIGHTS).read_bytes() == repo_files[WEIGHTS]
+    sha = hashlib.sha256(repo_files[WEIGHTS]).hexdigest()
+    last = [g for g in hub.requests("GET", "/cdn/") if sha in g["path"]][-1]
+    assert last["headers"].get("range") == f"bytes={kept}-"  # resumed, not restarted
+
+
+def test_destination_that_is_a_file(hub, studio_home, tmp_path):
+    from demo_core.download.errors import BadDestination
+
+    afile = tmp_path / "passwd"
+    afile.write_text("root:x:0:0\n")
+    with pytest.raises(BadDestination, match="is a file, not a folder.*another destination"):
+        download(Request(KEY, endpoint=hub.url, dest=afile))
+    with pytest.raises(BadDestination, match="is a file, not a folder"):
+        download(Request(KEY, endpoint=hub.url, dest=afile / "sub"))
+    assert afile.read_text() == "root:x:0:0\n"
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_destination_that_cannot_be_created(hub, studio_home):
+    from demo_core.download.errors import BadDestination
+
+    with pytest.raises(BadDestination) as info:
+        download(Request(KEY, endpoint=hub.url, dest=Path("/proc/nope")))
+    msg = str(info.value)
+    assert "Could not create the folder /proc/nope" in msg and "disk space" not in msg, msg
+
+
+def test_destination_without_write_permission(hub, studio_home, tmp_path, monkeypatch):
+    """Tests run as root here, where chmod does not stop writes: refuse at os.mkdir."""
+    from demo_core.download.errors import BadDestination
+
+    locked = tmp_path / "locked"
+    real_mkdir = os.mkdir
+
+    def no_permission(path, *args, **kwargs):
+        if str(path).startswith(str(locked)):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", no_permission)
+    with pytest.raises(BadDestination, match="no permission.*another destination folder"):
+        download(Request(KEY, endpoint=hub.url, dest=locked / "m"))
+
+
+@pytest.mark.parametrize("change", ["same size", "bigger"])
+def test_partial_of_a_file_changed_on_the_server_restarts_from_zero(
+    hub, studio_home, repo_files, change
+):
+    hub.faults.drop_always = {WEIGHTS}
+    with pytest.raises(EndpointUnreachable):
+        download(Request(KEY, endpoint=hub.url, retries=0))
+    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    assert (dest / (WEIGHTS + ".incomplete")).stat().st_size == len(repo_files[WEIGHTS]) // 2
+
+    old = repo_files[WEIGHTS]  # the repository is updated: same name, new bytes
+    new = bytes(b ^ 0x5A for b in old) + (b"more" * 1000 if change == "bigger" else b"")
+    hub.repos[REPO].files[WEIGHTS] = new
+    hub.faults.drop_always = set()
+    res = download(Request(KEY, endpoint=hub.url))
+
+    assert (res.dest / WEIGHTS).read_bytes() == new
+    sha = hashlib.sha256(new).hexdigest()
+    gets = [g for g in hub.requests("GET", "/cdn/") if sha in g["path"]]
+    assert len(gets) == 1, "one clean GET, no wasted resume + retry"
+    assert "range" not in gets[0]["headers"]
+    assert not list(dest.glob("*.incomplete*"))  # partial and its record are gone

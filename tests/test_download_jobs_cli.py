@@ -138,3 +138,79 @@ def test_python_dash_m_entry_point(hub, studio_home):
     )
     assert proc.returncode == 0, proc.stderr
     assert '"model_type": "internlm2"' in proc.stdout
+
+
+def _cli(*args: str, env_extra: dict[str, str]):
+    """``python -m demo_core.download ARGS`` as a user runs it, in its own process."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), **env_extra}
+    return subprocess.Popen(
+        [sys.executable, "-m", "demo_core.download", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_cli_ctrl_c_cancels_keeps_partial_files_and_exits_130(hub, tmp_path, studio_home):
+    import os
+    import signal
+
+    hub.faults.throttle_s = 0.05  # slow enough to press Ctrl-C mid-file
+    dest = tmp_path / "X"
+    env = {"DEMO_STUDIO_HOME": os.environ["DEMO_STUDIO_HOME"]}
+    proc = _cli(KEY, "--endpoint", hub.url, "--dest", str(dest), env_extra=env)
+    try:
+        wait_for(
+            lambda: any(p.stat().st_size > 30_000 for p in dest.glob("*.incomplete")),
+            timeout=30,
+        )
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Cancelled" in err and "run the same command to resume" in err, err
+    assert "error:" not in err and "Downloading" not in err and "Traceback" not in err
+    assert list(dest.glob("*.incomplete")), "the partial file must be kept"
+
+    hub.faults.throttle_s = 0.0
+    again = _cli(KEY, "--endpoint", hub.url, "--dest", str(dest), env_extra=env)
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err
+    assert (dest / WEIGHTS).is_file() and not list(dest.glob("*.incomplete"))
+    assert any(r["headers"].get("range") for r in hub.requests("GET")), "it must resume"
+
+
+def test_cli_draws_no_empty_bar_before_an_error(hub, studio_home, capsys):
+    hub.faults.hang = True  # the listing times out: the loop runs but no plan ever exists
+    rc = cli.main([KEY, "--endpoint", hub.url, "--timeout", "0.5"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err.splitlines() == [err.strip()] and err.startswith("error: "), err
+    assert "0 B/s" not in err and "[...." not in err
+
+
+def test_cli_file_name_with_spaces_is_stripped(hub, studio_home, capsys):
+    rc = cli.main([KEY, "--file", " config.json ", "--endpoint", hub.url])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert out.splitlines()[0].endswith("internlm2-chat-1_8b/config.json")
+    assert [g["path"].rsplit("/", 1)[-1] for g in hub.requests("GET", "/resolve/")] == [
+        "config.json"
+    ]
+    assert cli.main([KEY, "--file", " ", "--endpoint", hub.url]) == 2
+    assert "file name is empty" in capsys.readouterr().err
+
+
+def test_cli_dest_that_is_a_file_is_one_clear_line(hub, studio_home, tmp_path, capsys):
+    afile = tmp_path / "passwd"
+    afile.write_text("x")
+    rc = cli.main([KEY, "--file", "config.json", "--endpoint", hub.url, "--dest", str(afile)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert f"error: {afile} is a file, not a folder" in err and "Unexpected" not in err

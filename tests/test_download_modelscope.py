@@ -115,8 +115,10 @@ def test_unknown_model_and_revision_are_not_found(ms, studio_home):
 
 def test_private_model_needs_the_token_and_storage_never_gets_it(repo_files, studio_home):
     with HubStandIn({REPO: Repo(files=dict(repo_files), token="ms-secret")}) as srv:
-        with pytest.raises(AccessDenied, match="token"):
+        with pytest.raises(AccessDenied, match="without a token.*enter an access token"):
             download(req(srv.url))
+        with pytest.raises(AccessDenied, match="rejected the access token.*wrong, expired"):
+            download(req(srv.url, token="ms-wrong"))
         res = download(req(srv.url, token="ms-secret"))
         assert (res.dest / WEIGHTS).is_file()
         cdn = [r for r in srv.log if r["role"] == "cdn"]

@@ -89,3 +89,31 @@ def test_formatting():
     assert fmt_duration(42) == "42 s"
     assert fmt_duration(125) == "2 min 05 s"
     assert fmt_duration(7300) == "2 h 01 min"
+
+
+def test_request_strips_typed_text_and_refuses_an_empty_file_name():
+    from demo_core.download.api import Request
+    from demo_core.download.errors import DownloadError
+
+    req = Request(" internlm2-chat-1_8b ", file=" config.json\n", endpoint=" ", token=" t ")
+    assert req.file == "config.json" and req.model == "internlm2-chat-1_8b"
+    assert req.endpoint is None and req.token == "t"
+    assert req.key == Request("internlm2-chat-1_8b", file="config.json").key  # same job
+    with pytest.raises(DownloadError, match="file name is empty"):
+        Request("internlm2-chat-1_8b", file="  ").validate()
+
+
+def test_partial_record_decides_resume(tmp_path):
+    from demo_core.download import partial
+
+    part = tmp_path / "w.bin.incomplete"
+    part.write_bytes(b"x" * 10)
+    v1 = Expected(size=20, sha256="a" * 64)
+    v2 = Expected(size=20, sha256="b" * 64)
+    assert partial.resumable(part, v1) == 10  # from before records existed: trusted
+    assert partial.claim(part, v1) == 10 and partial.sidecar_path(part).is_file()
+    assert partial.resumable(part, v1) == 10
+    assert partial.resumable(part, v2) == 0 and part.exists()  # reading never deletes
+    assert partial.claim(part, v2) == 0 and not part.exists()  # another version: restart
+    partial.release(part)
+    assert not partial.sidecar_path(part).exists()

@@ -107,3 +107,42 @@ def test_loaded_model_can_be_unloaded(page, studio_home):
     page.run()
     page.button(key="models_unload_tiny-internlm2").click().run()
     assert "tiny-internlm2" not in manager.loaded_keys()
+
+
+@pytest.fixture
+def auto_reruns(monkeypatch) -> list[list[float]]:
+    """For each AppTest run, the ``run_every`` timers the page sent to the browser.
+
+    AppTest's element tree drops these messages, so they are read from the runner's
+    queue (cleared at the start of each script run: this is what the last run sent).
+    """
+    from streamlit.testing.v1 import local_script_runner as lsr
+
+    sent: list[list[float]] = []
+    real_run = lsr.LocalScriptRunner.run
+
+    def run(self, *args, **kwargs):
+        tree = real_run(self, *args, **kwargs)
+        msgs = self.forward_msgs()
+        sent.append([m.auto_rerun.interval for m in msgs if m.WhichOneof("type") == "auto_rerun"])
+        return tree
+
+    monkeypatch.setattr(lsr.LocalScriptRunner, "run", run)
+    return sent
+
+
+def test_jobs_area_polls_only_while_a_download_runs(page, hub, auto_reruns):
+    page.run()
+    assert auto_reruns[-1] == [], "an idle page must not rerun itself every second"
+
+    hub.faults.throttle_s = 0.05  # the whole tiny model takes about two seconds
+    set_custom_endpoint(page, hub.url)
+    page.radio(key="models_what").set_value("Whole model").run()
+    page.button(key="models_start").click().run()
+    assert REGISTRY.running(), "the download should still be running"
+    assert auto_reruns[-1] == [1.0], "a running download is polled once a second"
+
+    wait_jobs()
+    page.run()  # the last refresh after the job ended
+    assert any("Done:" in s.value for s in page.success), [s.value for s in page.success]
+    assert auto_reruns[-1] == [], "polling stops once nothing runs"

@@ -34,6 +34,22 @@ class Request:
     force: bool = False  # download even when a complete copy exists elsewhere
     retries: int = 3  # reconnects per file while no byte arrives
 
+    def __post_init__(self) -> None:
+        """Strip typed text once, here, so the CLI, the page and the job key agree.
+
+        A pasted ``" config.json"`` used to pass validation (which stripped a copy) and
+        then be looked up verbatim on the server: "has no file ' config.json'". An empty
+        ``file`` stays ``""`` so :meth:`validate` can refuse it instead of silently
+        downloading the whole model.
+        """
+        for name in ("model", "file", "endpoint", "token", "revision"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                stripped = value.strip()
+                if name not in ("file", "model"):  # optional fields: blank means unset
+                    stripped = stripped or None
+                object.__setattr__(self, name, stripped)
+
     def validate(self) -> None:
         """Raise :class:`DownloadError` for input that cannot work, before any thread starts."""
         if self.source not in SOURCES:
@@ -48,13 +64,18 @@ class Request:
         if self.file is not None:
             from demo_core.download import rules
 
+            if not self.file:
+                raise DownloadError(
+                    "The file name is empty: give one such as config.json, or ask for the "
+                    "whole model."
+                )
             try:
-                rules.safe_relative(self.file.strip())
+                rules.safe_relative(self.file)
             except ValueError:
                 raise DownloadError(
                     f"{self.file!r} is not a file name inside a repository."
                 ) from None
-            if not rules.is_allowed(self.file.strip()):
+            if not rules.is_allowed(self.file):
                 raise DownloadError(
                     f"{self.file!r} is not fetched: only weights (*.safetensors, *.bin), tokenizer "
                     "and JSON config files are -- never remote *.py code."

@@ -14,8 +14,8 @@ import time
 from demo_core.download.api import SOURCES, Request
 from demo_core.download.errors import DownloadError
 from demo_core.download.hub import DEFAULT_TIMEOUT, ENDPOINTS
-from demo_core.download.jobs import CANCELLED, DONE, DownloadJob
-from demo_core.download.progress import Snapshot
+from demo_core.download.jobs import CANCELLED, DONE, DownloadJob, JobView
+from demo_core.download.progress import Snapshot, fmt_bytes
 from demo_core.specs import SPECS
 
 BAR = 28
@@ -79,23 +79,65 @@ def main(argv: list[str] | None = None) -> int:
     job = DownloadJob(0, req)
     tty = sys.stderr.isatty()
     job.start()
-    last = 0.0
     try:
-        while not job.wait(0.2):
-            now = time.monotonic()
-            if tty or now - last > 5:
-                line = render(job.view().progress)
-                print(
-                    ("\r" + line + "\x1b[K") if tty else line,
-                    end="" if tty else "\n",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                last = now
+        watch(job, tty)
     except KeyboardInterrupt:
-        job.cancel()
-        job.wait(30)
+        return cancel(job, req, tty)
+    return report(job.view(), req, tty)
+
+
+def watch(job: DownloadJob, tty: bool) -> None:
+    """Redraw the bar until the job ends (a tty every 0.2 s, a log file every 5 s).
+
+    Nothing is drawn before the files are listed: an empty ``[....] ? 0 B / ?`` bar says
+    nothing, and in a log it would sit right above the error of a failed listing.
+    """
+    last = 0.0
+    while not job.wait(0.2):
+        now = time.monotonic()
+        view = job.view()
+        if view.plan is None and not view.progress.done:
+            continue
+        if tty or now - last > 5:
+            line = render(view.progress)
+            print(
+                ("\r" + line + "\x1b[K") if tty else line,
+                end="" if tty else "\n",
+                file=sys.stderr,
+                flush=True,
+            )
+            last = now
+
+
+def cancel(job: DownloadJob, req: Request, tty: bool) -> int:
+    """Ctrl-C: stop the job at its next chunk, keep the partial files, exit 130.
+
+    A second Ctrl-C stops waiting for the thread; the partial files are kept either way
+    because nothing here deletes them.
+    """
+    job.cancel()
+    if tty:
+        print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+    try:
+        finished = job.wait(30)
+    except KeyboardInterrupt:
+        finished = False
     view = job.view()
+    if finished and view.state != CANCELLED:  # it ended on its own just before Ctrl-C
+        return report(view, req, tty)
+    if view.progress.done:
+        said = (
+            f"Cancelled after {fmt_bytes(view.progress.done)}. The partial files in "
+            f"{req.destination} are kept; run the same command to resume."
+        )
+    else:
+        said = "Cancelled before any byte was written; run the same command to start again."
+    print(said, file=sys.stderr)
+    return 130
+
+
+def report(view: JobView, req: Request, tty: bool) -> int:
+    """Final bar, then the result (stdout: the path / JSON) or the error (stderr)."""
     if view.plan is not None:  # the bar means something only once files were listed
         final = render(view.progress)
         print(("\r" + final + "\x1b[K") if tty else final, file=sys.stderr)

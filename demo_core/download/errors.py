@@ -24,7 +24,12 @@ class AccessDenied(DownloadError):
 
 
 class NotEnoughDiskSpace(DownloadError):
-    """Checked before the first byte is written, so no half model is left behind."""
+    """Checked before the first byte is written, so no half model is left behind; also
+    raised when the disk fills up anyway (another program wrote), keeping the partial."""
+
+
+class BadDestination(DownloadError):
+    """The destination is a file, not writable, or cannot be created."""
 
 
 class CorruptFile(DownloadError):

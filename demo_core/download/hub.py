@@ -15,10 +15,11 @@ failure -- a cancelled or crashed 17 GB download would start again from zero.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from urllib.parse import urlparse
 
-from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_url
+from huggingface_hub import HfApi, get_hf_file_metadata, get_token, hf_hub_url
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -65,10 +66,62 @@ def _token_for(endpoint: str, token: str | None) -> str | bool | None:
     return None if endpoint == OFFICIAL else False
 
 
-def translate_error(exc: BaseException, what: str, endpoint: str) -> DownloadError:
-    """Map huggingface_hub / httpx errors to our messages."""
+def not_a_hub(endpoint: str, what: str, why: str = "no JSON from its API") -> DownloadError:
+    """The endpoint answers HTTP but is not a hub: a typo'd URL, this app's own address,
+    a web server or a login page. Said plainly, instead of a JSON parser's complaint."""
+    return DownloadError(
+        f"{endpoint} did not answer like a Hugging Face hub ({why}, while fetching {what}). "
+        f"Check the endpoint URL: it must be a hub's base URL such as {OFFICIAL} or {MIRROR}, "
+        "not a web page or this app's own address; a proxy or login page may also be in the way."
+    )
+
+
+def _web_page(response) -> bool:
+    """An HTML answer without the hub's ``X-Error-Code``: some other web server spoke."""
+    if response is None or response.headers.get("X-Error-Code"):
+        return False
+    return response.headers.get("Content-Type", "").lower().startswith("text/html")
+
+
+def access_denied(
+    what: str, endpoint: str, status: int | None, *, token_sent: bool, gated: bool = False
+) -> AccessDenied:
+    """401/403 worded by whether a token went out: "enter a token" is no help to someone
+    whose token was just refused, and "your token was rejected" is wrong without one."""
+    code = f" (HTTP {status})" if status else ""
+    if token_sent:
+        licence = (
+            " The token's account must also have accepted the licence on the repository page."
+            if gated
+            else ""
+        )
+        return AccessDenied(
+            f"{what}: {endpoint} rejected the access token{code}: it is wrong, expired, or has "
+            f"no access to this repository.{licence} Check the token (Settings → Access Tokens "
+            "on the hub website) and enter it again."
+        )
+    if gated:
+        return AccessDenied(
+            f"{what} is gated: accept its licence on the hub website and enter an access token."
+        )
+    return AccessDenied(
+        f"{what}: {endpoint} refused access without a token{code}. The repository is private "
+        "or gated, or does not exist: check the repository id, and for a private or gated one "
+        "enter an access token."
+    )
+
+
+def translate_error(
+    exc: BaseException, what: str, endpoint: str, *, token_sent: bool = False
+) -> DownloadError:
+    """Map huggingface_hub / httpx errors to our messages.
+
+    ``token_sent``: whether the failed request carried an ``Authorization`` header.
+    """
     if isinstance(exc, DownloadError):
         return exc
+    if isinstance(exc, json.JSONDecodeError):  # before ValueError: it is one
+        return not_a_hub(endpoint, what)
     if isinstance(exc, httpx2.TimeoutException):
         return EndpointUnreachable(
             f"{endpoint} did not answer in time while fetching {what}. Check the network "
@@ -79,28 +132,20 @@ def translate_error(exc: BaseException, what: str, endpoint: str) -> DownloadErr
             f"Cannot reach {endpoint} ({type(exc).__name__}: {exc}). This machine may be offline; "
             "check the network or pick another endpoint."
         )
+    status = getattr(getattr(exc, "response", None), "status_code", None)
     if isinstance(exc, GatedRepoError):
-        return AccessDenied(
-            f"{what} is gated: accept its licence on the hub website and enter an access token."
-        )
+        return access_denied(what, endpoint, status, token_sent=token_sent, gated=True)
     if isinstance(exc, RevisionNotFoundError):
         return NotFound(f"{what}: that revision does not exist on {endpoint}.")
     if isinstance(exc, EntryNotFoundError):
         return NotFound(f"{what} does not exist on {endpoint}.")
+    if isinstance(exc, (RepositoryNotFoundError, HfHubHTTPError)) and _web_page(exc.response):
+        return not_a_hub(endpoint, what, f"a web page with HTTP {status}")
+    if isinstance(exc, (RepositoryNotFoundError, HfHubHTTPError)) and status in (401, 403):
+        return access_denied(what, endpoint, status, token_sent=token_sent)
     if isinstance(exc, RepositoryNotFoundError):
-        status = exc.response.status_code if exc.response is not None else None
-        if status in (401, 403):
-            return AccessDenied(
-                f"{what}: access denied by {endpoint} (HTTP {status}). The repository is private "
-                "or gated, or the token is wrong: enter a valid access token."
-            )
         return NotFound(f"{what} was not found on {endpoint}. Check the repository id.")
     if isinstance(exc, HfHubHTTPError):
-        status = exc.response.status_code if exc.response is not None else None
-        if status in (401, 403):
-            return AccessDenied(
-                f"{what}: access denied by {endpoint} (HTTP {status}); enter a valid access token."
-            )
         if status == 404:
             return NotFound(f"{what} was not found on {endpoint}.")
         return DownloadError(f"{endpoint} answered HTTP {status} for {what}; try again later.")
@@ -122,6 +167,8 @@ class HubSource:
     ) -> None:
         self.endpoint = normalise_endpoint(endpoint)
         self.token = _token_for(self.endpoint, token)
+        # None means "the locally saved token", which huggingface_hub then sends.
+        self.token_sent = bool(self.token) or (self.token is None and get_token() is not None)
         self.timeout = timeout
         self.api = HfApi(endpoint=self.endpoint, token=self.token)
 
@@ -142,8 +189,12 @@ class HubSource:
             info = self.api.model_info(
                 repo_id, revision=revision, files_metadata=True, timeout=self.timeout
             )
+        except (KeyError, TypeError):  # JSON, but not the hub's model fields
+            raise not_a_hub(
+                self.endpoint, repo_id, "its API answer lacks the model fields"
+            ) from None
         except Exception as exc:
-            raise translate_error(exc, repo_id, self.endpoint) from None
+            raise translate_error(exc, repo_id, self.endpoint, token_sent=self.token_sent) from None
         commit = info.sha or revision
         listed = {s.rfilename: s for s in info.siblings or []}
         try:
@@ -177,7 +228,9 @@ class HubSource:
                 url, token=self.token, timeout=self.timeout, endpoint=self.endpoint
             )
         except Exception as exc:
-            raise translate_error(exc, f"{repo_id}/{name}", self.endpoint) from None
+            raise translate_error(
+                exc, f"{repo_id}/{name}", self.endpoint, token_sent=self.token_sent
+            ) from None
         size = meta.size
         if size is None and sibling is not None:
             size = sibling.lfs.size if sibling.lfs else sibling.size

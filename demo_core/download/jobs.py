@@ -54,6 +54,11 @@ class DownloadJob:
         self.started = time.time()
         self.finished: float | None = None
         self._cancel = threading.Event()
+        # Set once state/message are final. Waiting on this instead of Thread.join
+        # matters: a join interrupted by Ctrl-C can leave the thread looking finished
+        # while it still runs, and the CLI would then report a running job's progress
+        # message as its error.
+        self._done = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"download-{job_id}", daemon=True)
 
@@ -70,8 +75,8 @@ class DownloadJob:
             raise Cancelled("cancelled")
 
     def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """True once the job has finished (done, failed or cancelled) within ``timeout``."""
+        return self._done.wait(timeout)
 
     # -- reading ---------------------------------------------------------------------
     def view(self) -> JobView:
@@ -95,6 +100,13 @@ class DownloadJob:
             self.message = f"Downloading {len(plan.files)} file(s) from {plan.endpoint}"
 
     def _run(self) -> None:
+        try:
+            self._work()
+        finally:  # whatever happened, nobody may wait forever on this job
+            if not self._done.is_set():
+                self._finish(FAILED, "The download stopped unexpectedly; start it again to resume.")
+
+    def _work(self) -> None:
         try:
             result = download(
                 self.request, meter=self.meter, check=self.check, on_plan=self._on_plan
@@ -126,6 +138,7 @@ class DownloadJob:
     def _finish(self, state: str, message: str) -> None:
         with self._lock:
             self.state, self.message, self.finished = state, message, time.time()
+        self._done.set()
 
 
 class JobRegistry:

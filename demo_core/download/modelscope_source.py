@@ -95,10 +95,7 @@ class ModelScopeSource:
         message = _server_message(body)
         status = resp.status_code
         if status in (401, 403):
-            raise AccessDenied(
-                f"{repo_id}: ModelScope denied access (HTTP {status}). The model is private "
-                "or needs a licence accepted on modelscope.cn: enter a valid access token."
-            )
+            raise self.denied(repo_id, f"HTTP {status}")
         if status == 404:
             raise NotFound(
                 f"{repo_id} (revision {revision!r}) was not found on ModelScope at "
@@ -115,7 +112,21 @@ class ModelScopeSource:
                 f"{self.endpoint} did not answer like the ModelScope API (no JSON file "
                 "listing). Check the endpoint URL; a proxy or login page may be in the way."
             )
-        return _files_from(body, repo_id, revision)
+        return _files_from(body, repo_id, revision, self.denied)
+
+    def denied(self, repo_id: str, detail: str) -> AccessDenied:
+        """401/403 (or a 'no permission' Code), worded by whether a token was sent."""
+        if self.token:
+            return AccessDenied(
+                f"{repo_id}: ModelScope rejected the access token ({detail}): it is wrong, "
+                "expired, or has no access to this model. Check the token (Account settings → "
+                "Access Token on modelscope.cn) and enter it again."
+            )
+        return AccessDenied(
+            f"{repo_id}: ModelScope denied access without a token ({detail}). The model is "
+            "private or needs a licence accepted on modelscope.cn: accept it there and enter "
+            "an access token."
+        )
 
     def plan(
         self,
@@ -177,7 +188,9 @@ def _server_message(body: object) -> str:
     return ""
 
 
-def _files_from(body: dict, repo_id: str, revision: str) -> list[dict]:
+def _files_from(
+    body: dict, repo_id: str, revision: str, denied: Callable[[str, str], AccessDenied]
+) -> list[dict]:
     """The ``Files`` list, or the error ModelScope put in a 200 answer's ``Code``."""
     code = body.get("Code")
     if code not in (None, 200) or body.get("Success") is False:
@@ -186,7 +199,7 @@ def _files_from(body: dict, repo_id: str, revision: str) -> list[dict]:
         if "not exist" in low or "not found" in low or "不存在" in message:
             raise NotFound(f"{repo_id} (revision {revision!r}) was not found on ModelScope.")
         if "permission" in low or "auth" in low or "权限" in message:
-            raise AccessDenied(f"{repo_id}: ModelScope denied access ({message}).")
+            raise denied(repo_id, message)
         raise DownloadError(f"ModelScope could not list {repo_id}: {message}")
     data = body.get("Data")
     files = data.get("Files") if isinstance(data, dict) else None

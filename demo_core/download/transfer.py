@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from demo_core.download import rules
+from demo_core.download import destination, partial, rules
 from demo_core.download.errors import CorruptFile, DownloadError, NotEnoughDiskSpace
 from demo_core.download.fetch import fetch_file, incomplete_path
 from demo_core.download.plan import RemoteFile, RepoPlan
@@ -107,22 +107,60 @@ def run_plan(
             already += target.stat().st_size
             manifest[remote.path] = _record(remote.expected)
             continue
-        part = incomplete_path(target)
-        if part.is_file():
-            already += part.stat().st_size
+        already += partial.resumable(incomplete_path(target), remote.expected)
         pending.append((remote, target))
 
-    need = sum(max(0, (r.size or 0) - _partial(t)) for r, t in pending)
+    need = sum(
+        max(0, (r.size or 0) - partial.resumable(incomplete_path(t), r.expected))
+        for r, t in pending
+    )
     if pending:
+        # Create first: free space of a folder that cannot exist is meaningless (/proc: 0 B).
+        created = destination.prepare(dest)
         free = free_bytes(dest)
         if need + DISK_MARGIN > free:
+            destination.undo(created)
             raise NotEnoughDiskSpace(
                 f"Not enough disk space in {dest}: the download needs {fmt_bytes(need)} more "
                 f"(plus {fmt_bytes(DISK_MARGIN)} headroom) but only {fmt_bytes(free)} are free. "
                 "Free some space or choose another destination folder."
             )
     meter.start(plan.total_bytes or None, len(plan.files), already)
-    dest.mkdir(parents=True, exist_ok=True)
+
+    def fetch(remote: RemoteFile, target: Path) -> Path:
+        check()
+        return fetch_file(
+            remote,
+            target,
+            headers=headers,
+            timeout=timeout,
+            on_bytes=meter.add,
+            check=check,
+            retries=retries,
+        )
+
+    try:
+        _fetch_pending(plan, dest, pending, result, manifest, meter, mark_folder, fetch)
+    except OSError as exc:  # the marker or manifest; the fetcher words its own writes
+        raise destination.os_error(
+            exc, f"write the download in {dest}", partial_kept=True
+        ) from None
+    if not result.files:
+        raise DownloadError("nothing was downloaded")
+    return result
+
+
+def _fetch_pending(
+    plan: RepoPlan,
+    dest: Path,
+    pending: list[tuple[RemoteFile, Path]],
+    result: Result,
+    manifest: dict[str, dict],
+    meter: Meter,
+    mark_folder: bool,
+    fetch: Callable[[RemoteFile, Path], Path],
+) -> None:
+    """Mark the folder, fetch each pending file, record it verified, unmark."""
     if pending and mark_folder:
         (dest / MARKER).write_text(
             json.dumps(
@@ -136,18 +174,9 @@ def run_plan(
             )
         )
     for i, (remote, target) in enumerate(pending):
-        check()
         meter.file(remote.path, len(result.reused) + i)
         before = meter.snapshot().done
-        fetch_file(
-            remote,
-            target,
-            headers=headers,
-            timeout=timeout,
-            on_bytes=meter.add,
-            check=check,
-            retries=retries,
-        )
+        fetch(remote, target)
         result.downloaded_bytes += meter.snapshot().done - before
         result.files.append(target)
         manifest[remote.path] = _record(remote.expected)
@@ -157,11 +186,3 @@ def run_plan(
     meter.file("", len(plan.files))
     if mark_folder:
         (dest / MARKER).unlink(missing_ok=True)
-    if not result.files:
-        raise DownloadError("nothing was downloaded")
-    return result
-
-
-def _partial(target: Path) -> int:
-    part = incomplete_path(target)
-    return part.stat().st_size if part.is_file() else 0
