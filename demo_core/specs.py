@@ -38,6 +38,16 @@ class ModelSpec:
 
 
 GB = 1024**3
+
+
+def fmt_memory(n: float) -> str:
+    """Memory in the unit the budget setting uses (``memory_budget_gb`` counts 1024**3
+    bytes, as nvidia-smi does), so every page shows the same number for the same bytes."""
+    if abs(n) >= 0.1 * GB:
+        return f"{n / GB:.1f} GB"
+    return f"{n / 1024**2:.0f} MB"
+
+
 SPECS: dict[str, ModelSpec] = {
     s.key: s
     for s in [

@@ -21,7 +21,7 @@ from demo_core.download.hub import DEFAULT_TIMEOUT, MIRROR, OFFICIAL
 from demo_core.download.jobs import CANCELLED, DONE, FAILED, REGISTRY, JobView
 from demo_core.download.modelscope_source import DEFAULT_ENDPOINT as MODELSCOPE
 from demo_core.download.progress import fmt_bytes, fmt_duration
-from demo_core.specs import SPECS
+from demo_core.specs import SPECS, fmt_memory
 from demo_ui.resources import get_manager
 from demo_ui.widgets import page_header
 
@@ -105,7 +105,7 @@ def memory_section() -> None:
     used, budget = manager.resident_bytes(), manager.budget_bytes
     st.progress(
         min(1.0, used / budget) if budget else 0.0,
-        text=f"{fmt_bytes(used)} of the {fmt_bytes(budget)} memory budget on {manager.device} "
+        text=f"{fmt_memory(used)} of the {fmt_memory(budget)} memory budget on {manager.device} "
         "(set `memory_budget_gb` in settings.json or DEMO_STUDIO_MEMORY_BUDGET_GB to change it)",
     )
     keys = manager.loaded_keys()
@@ -114,7 +114,7 @@ def memory_section() -> None:
     for key in keys:
         spec = SPECS[key]
         left, right = st.columns([5, 1])
-        left.markdown(f"**{spec.label}** · about {fmt_bytes(manager.estimate_bytes(key))}")
+        left.markdown(f"**{spec.label}** · about {fmt_memory(manager.estimate_bytes(key))}")
         if right.button("Unload", key=f"models_unload_{key}"):
             manager.unload(key)
             st.rerun()
