@@ -14,12 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from demo_core import settings
-from demo_core.engine.base import GenerationParams
+from demo_core.engine.base import SAMPLING_LIMITS, GenerationParams
 from demo_core.specs import SPECS
 
 BUILTIN_FILE = Path(__file__).parent / "data" / "personas.json"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_SAMPLING_KEYS = {"temperature", "top_p", "top_k", "repetition_penalty", "max_new_tokens"}
 MAX_PROMPT_CHARS = 4000
 
 
@@ -63,15 +62,7 @@ def validate(data: object, builtin: bool = False) -> Persona:
     for key in ("preferred_model", "fallback_model"):
         if key in data and data[key] not in SPECS:
             raise PersonaError(f"{key} {data[key]!r} is not a known model ({', '.join(SPECS)})")
-    sampling = data.get("sampling") or {}
-    if not isinstance(sampling, dict) or set(sampling) - _SAMPLING_KEYS:
-        raise PersonaError(f"sampling may only set {', '.join(sorted(_SAMPLING_KEYS))}")
-    try:
-        GenerationParams(**sampling)
-        for value in sampling.values():
-            float(value)
-    except (TypeError, ValueError) as exc:
-        raise PersonaError(f"bad sampling value: {exc}") from exc
+    sampling = _check_sampling(data.get("sampling") or {})
     unknown = set(data) - {f for f in Persona.__dataclass_fields__ if f != "builtin"}
     if unknown:
         raise PersonaError(f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -83,9 +74,34 @@ def validate(data: object, builtin: bool = False) -> Persona:
         greeting=str(data.get("greeting", "")),
         preferred_model=data.get("preferred_model", "internlm2-chat-1_8b"),
         fallback_model=data.get("fallback_model", "internlm2-chat-1_8b"),
-        sampling=dict(sampling),
+        sampling=sampling,
         builtin=builtin,
     )
+
+
+def _check_sampling(sampling: object) -> dict:
+    """Sampling values as numbers the sliders can show.
+
+    A value outside a slider's range (say ``repetition_penalty: 1.8`` typed into a file
+    by hand) would make the page raise when it draws that slider, so the file is refused
+    here, with the range, like any other mistake in it."""
+    if not isinstance(sampling, dict) or set(sampling) - set(SAMPLING_LIMITS):
+        raise PersonaError(f"sampling may only set {', '.join(sorted(SAMPLING_LIMITS))}")
+    checked: dict = {}
+    for key, value in sampling.items():
+        limit = SAMPLING_LIMITS[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise PersonaError(f"bad sampling value: {key} must be a number, not {value!r}")
+        try:
+            number = float(value)
+        except ValueError as exc:
+            raise PersonaError(f"bad sampling value: {key} {value!r} is not a number") from exc
+        if limit.integer and not number.is_integer():
+            raise PersonaError(f"bad sampling value: {key} must be a whole number, not {value!r}")
+        if not limit.contains(number):
+            raise PersonaError(f"bad sampling value: {key} {value!r} is outside {limit.describe()}")
+        checked[key] = int(number) if limit.integer else number
+    return checked
 
 
 def user_dir() -> Path:

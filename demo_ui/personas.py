@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from demo_core.engine.base import SAMPLING_LIMITS
 from demo_core.personas import (
     Persona,
     PersonaError,
@@ -92,7 +93,8 @@ def add_persona_form() -> None:
                 [k for k in CHAT_MODELS if not SPECS[k].is_random],
                 format_func=lambda k: SPECS[k].label,
             )
-            temperature = st.slider("Temperature", 0.0, 1.5, 0.8, 0.05)
+            t = SAMPLING_LIMITS["temperature"]
+            temperature = st.slider(t.label, t.low, t.high, 0.8, t.step)
             if st.form_submit_button("Save persona"):
                 data = {
                     "id": slugify(name) if name.isascii() else f"p-{abs(hash(name)) % 10**8}",

@@ -48,6 +48,26 @@ def test_preset_prompt_button(story):
     assert _conv(story).turns[1].role == "assistant"
 
 
+def test_sliders_use_the_shared_limits(story):
+    from demo_core.engine.base import SAMPLING_LIMITS
+
+    for name, limit in SAMPLING_LIMITS.items():
+        slider = story.slider(key=f"story_{name}")
+        assert (slider.min, slider.max) == (limit.low, limit.high), name
+
+
+def test_remembered_out_of_range_slider_value_is_clamped(story):
+    """A remembered value a slider cannot show (an older range, a hand-made persona) is
+    moved into range instead of crashing the page."""
+    story.session_state["_kept_story_top_k"] = 500
+    story.session_state["_kept_story_repetition_penalty"] = 1.8
+    story.switch_page("app.py").run()  # the page's widgets are forgotten, the copies stay
+    story.switch_page("pages/1_Story_Chat.py").run()
+    assert not story.exception
+    assert story.slider(key="story_top_k").value == 100
+    assert story.slider(key="story_repetition_penalty").value == 1.5
+
+
 def test_regenerate_replaces_the_last_reply(story):
     story.chat_input(key="story_input").set_value("hello").run()
     story.slider(key="story_temperature").set_value(1.5).run()

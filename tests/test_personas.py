@@ -62,12 +62,66 @@ def test_user_persona_round_trip(studio_home):
             "sampling may only",
         ),
         ({"id": "x", "name": "X", "system_prompt": "s", "colour": "red"}, "unknown field"),
+        (
+            {"id": "x", "name": "X", "system_prompt": "s", "sampling": {"repetition_penalty": 1.8}},
+            r"repetition_penalty 1\.8 is outside 1\.0–1\.5",
+        ),
+        (
+            {"id": "x", "name": "X", "system_prompt": "s", "sampling": {"max_new_tokens": 999999}},
+            "outside 16–4096",
+        ),
+        (
+            {"id": "x", "name": "X", "system_prompt": "s", "sampling": {"temperature": -3}},
+            "temperature -3 is outside",
+        ),
+        (
+            {"id": "x", "name": "X", "system_prompt": "s", "sampling": {"top_k": 2.5}},
+            "whole number",
+        ),
+        (
+            {"id": "x", "name": "X", "system_prompt": "s", "sampling": {"top_p": "nan"}},
+            "outside",
+        ),
+        (
+            {"id": "x", "name": "X", "system_prompt": "s", "sampling": {"temperature": True}},
+            "must be a number",
+        ),
         (["not", "an", "object"], "JSON object"),
     ],
 )
 def test_validation_messages(data, problem):
     with pytest.raises(PersonaError, match=problem):
         validate(data)
+
+
+def test_sampling_values_become_numbers_of_the_slider_type():
+    p = validate(
+        {"id": "x", "name": "X", "system_prompt": "s", "sampling": {"max_new_tokens": "512.0"}}
+    )
+    assert p.sampling == {"max_new_tokens": 512} and type(p.sampling["max_new_tokens"]) is int
+
+
+def _write_persona(data: dict, name: str) -> None:
+    folder = user_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def test_out_of_range_sampling_file_is_reported_not_a_crash(studio_home):
+    _write_persona(
+        {"id": "prep", "name": "Rep penalty", "system_prompt": "x",
+         "sampling": {"repetition_penalty": 1.8}},
+        "prep",
+    )  # fmt: skip
+    at = open_page("2_Bajie.py")
+    assert not at.exception
+    assert not any("Rep penalty" in o for o in at.selectbox(key="roleplay_persona").options)
+    assert "1.8" in _problems_text(at)
+
+
+def _problems_text(at) -> str:
+    """Everything the page says about persona files it could not use."""
+    return " ".join([w.value for w in at.warning] + [m.value for m in at.markdown])
 
 
 def test_cannot_replace_a_shipped_persona(studio_home):

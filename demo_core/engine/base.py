@@ -51,6 +51,43 @@ class GenerationParams:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class SamplingLimit:
+    """The accepted range of one sampling setting.
+
+    The sampling sliders and the persona-file validator both read :data:`SAMPLING_LIMITS`,
+    so a value a file may set is always one a slider can show (a slider given a value
+    outside its range raises instead of drawing).
+    """
+
+    label: str
+    low: float
+    high: float
+    step: float
+    integer: bool = False
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def clamp(self, value: float) -> float:
+        """``value`` moved into the range, as the slider's number type."""
+        kind = int if self.integer else float
+        return kind(min(max(value, self.low), self.high))
+
+    def describe(self) -> str:
+        kind = int if self.integer else float
+        return f"{kind(self.low)}–{kind(self.high)}"
+
+
+SAMPLING_LIMITS: dict[str, SamplingLimit] = {
+    "max_new_tokens": SamplingLimit("Max new tokens", 16, 4096, 16, integer=True),
+    "temperature": SamplingLimit("Temperature", 0.0, 2.0, 0.05),
+    "top_p": SamplingLimit("Top-p", 0.05, 1.0, 0.05),
+    "top_k": SamplingLimit("Top-k", 1, 100, 1, integer=True),
+    "repetition_penalty": SamplingLimit("Repetition penalty", 1.0, 1.5, 0.005),
+}
+
+
 @dataclass
 class GenerationStats:
     prompt_tokens: int = 0
