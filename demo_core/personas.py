@@ -20,6 +20,33 @@ from demo_core.specs import SPECS
 BUILTIN_FILE = Path(__file__).parent / "data" / "personas.json"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_PROMPT_CHARS = 4000
+DEFAULT_AVATAR = "🎭"
+AVATAR_RULE = "the avatar must be one emoji, such as 🐷 or 🙏"
+
+# Code points that are emoji (or render as one with U+FE0F); the blocks of the Unicode
+# emoji charts, without a dependency.
+_EMOJI_BLOCKS = (
+    (0x1F000, 0x1FAFF),  # symbols, pictographs, emoticons, flags, skin tones
+    (0x2190, 0x21FF),  # arrows ↔ ↩
+    (0x2300, 0x23FF),  # ⌚ ⏰
+    (0x2460, 0x24FF),  # Ⓜ
+    (0x25A0, 0x27BF),  # ▶ ☀ ✂ ❤
+    (0x2900, 0x297F),  # ⤴
+    (0x2B00, 0x2BFF),  # ⭐ ⬛
+    (0x3030, 0x3030),
+    (0x303D, 0x303D),
+    (0x3297, 0x3299),
+    (0x00A9, 0x00A9),
+    (0x00AE, 0x00AE),
+    (0x203C, 0x203C),
+    (0x2049, 0x2049),
+    (0x2122, 0x2122),
+    (0x2139, 0x2139),
+)
+_ZWJ = 0x200D
+_MODIFIERS = {0xFE0E, 0xFE0F, 0x20E3, *range(0x1F3FB, 0x1F400), *range(0xE0020, 0xE0080)}
+_REGIONAL = range(0x1F1E6, 0x1F200)
+_KEYCAP_BASES = set(map(ord, "#*0123456789"))
 
 
 class PersonaError(ValueError):
@@ -69,7 +96,7 @@ def validate(data: object, builtin: bool = False) -> Persona:
     return Persona(
         id=pid,
         name=str(data["name"]).strip(),
-        avatar=str(data.get("avatar") or "🎭"),
+        avatar=check_avatar(data.get("avatar")),
         system_prompt=str(data["system_prompt"]),
         greeting=str(data.get("greeting", "")),
         preferred_model=data.get("preferred_model", "internlm2-chat-1_8b"),
@@ -77,6 +104,51 @@ def validate(data: object, builtin: bool = False) -> Persona:
         sampling=sampling,
         builtin=builtin,
     )
+
+
+def emoji_count(text: str) -> int | None:
+    """How many emoji ``text`` shows, or None if it has anything that is not emoji.
+
+    A ZWJ sequence (👩‍🏫), a skin tone, a flag (two regional indicators) or a keycap (1️⃣)
+    is one emoji, as a user sees it."""
+    count = 0
+    joined = False  # the previous code point was a zero-width joiner
+    open_flag = False  # one regional indicator seen, waiting for its pair
+    cps = [ord(c) for c in text]
+    for i, cp in enumerate(cps):
+        if cp == _ZWJ:
+            joined = True
+            continue
+        if cp in _MODIFIERS and count:
+            continue
+        if cp in _KEYCAP_BASES:
+            if 0x20E3 not in cps[i + 1 : i + 3]:
+                return None
+        elif cp in _REGIONAL:
+            if open_flag:
+                open_flag = False
+                continue
+            open_flag = True
+        elif not any(lo <= cp <= hi for lo, hi in _EMOJI_BLOCKS):
+            return None
+        if not joined:
+            count += 1
+        joined = False
+    return count
+
+
+def check_avatar(avatar: object) -> str:
+    """The avatar as saved: exactly one emoji.
+
+    Streamlit draws a chat avatar from an emoji, or else tries to load the string as an
+    image and raises -- so "八戒" typed into the avatar field crashed the chat. Refusing
+    it here, on save and on load, keeps such a persona from ever reaching the page."""
+    text = str(avatar if avatar is not None else "").strip()
+    if not text:
+        return DEFAULT_AVATAR
+    if len(text) > 16 or emoji_count(text) != 1:
+        raise PersonaError(f"{AVATAR_RULE} ({text!r} is not)")
+    return text
 
 
 def _check_sampling(sampling: object) -> dict:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import streamlit as st
+from streamlit.string_util import is_emoji
 
 from demo_core.conversation import (
     MAX_PROMPT_CHARS,
@@ -25,9 +26,19 @@ from demo_core.conversation import (
     validate_prompt,
 )
 from demo_core.engine.base import GenerationParams
+from demo_core.personas import DEFAULT_AVATAR
 from demo_ui.widgets import keep, load_engine
 
 REFRESH_S = 0.05
+
+
+def drawable_avatar(avatar: str) -> str:
+    """``avatar`` if ``st.chat_message`` can draw it, else the default 🎭.
+
+    Streamlit takes any other string for an image path and raises when it cannot load it,
+    which ends the page. Persona files are checked when they are read; this is the last
+    line of defence, so no avatar, however it got here, can crash a chat."""
+    return avatar if isinstance(avatar, str) and is_emoji(avatar) else DEFAULT_AVATAR
 
 
 @dataclass
@@ -40,6 +51,10 @@ class ChatConfig:
     greeting: str = ""
     presets: Sequence[tuple[str, str]] = field(default_factory=list)  # (button label, prompt)
     input_placeholder: str = "Type a message…"
+
+    def __post_init__(self) -> None:
+        self.assistant_avatar = drawable_avatar(self.assistant_avatar)
+        self.user_avatar = drawable_avatar(self.user_avatar)
 
 
 def conversation(cfg: ChatConfig) -> Conversation:

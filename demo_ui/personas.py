@@ -6,6 +6,7 @@ import streamlit as st
 
 from demo_core.engine.base import SAMPLING_LIMITS
 from demo_core.personas import (
+    AVATAR_RULE,
     Persona,
     PersonaError,
     PersonaSet,
@@ -14,6 +15,7 @@ from demo_core.personas import (
     slugify,
 )
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
+from demo_ui.chat import drawable_avatar
 from demo_ui.resources import get_manager
 from demo_ui.widgets import keep, page_link
 
@@ -111,6 +113,9 @@ def add_persona_form() -> None:
                     },
                 }
                 try:
+                    if drawable_avatar(avatar.strip()) != avatar.strip() and avatar.strip():
+                        # an emoji Streamlit's own list lacks would be drawn as 🎭
+                        raise PersonaError(f"{AVATAR_RULE} that Streamlit can show")
                     persona = save_user_persona(data)
                 except PersonaError as exc:
                     st.error(f"Not saved: {exc}. Your text is still in the form.", icon="⚠️")

@@ -87,11 +87,43 @@ def test_user_persona_round_trip(studio_home):
             "must be a number",
         ),
         (["not", "an", "object"], "JSON object"),
+        ({"id": "x", "name": "X", "system_prompt": "s", "avatar": "八戒"}, "one emoji"),
+        ({"id": "x", "name": "X", "system_prompt": "s", "avatar": "🐷🐷"}, "one emoji"),
+        ({"id": "x", "name": "X", "system_prompt": "s", "avatar": "pig.png"}, "one emoji"),
     ],
 )
 def test_validation_messages(data, problem):
     with pytest.raises(PersonaError, match=problem):
         validate(data)
+
+
+@pytest.mark.parametrize("avatar", ["🐷", "👩‍🏫", "🇨🇳", "1️⃣", "👍🏽", "❤️", " 🙏 "])
+def test_one_emoji_is_an_avatar(avatar):
+    assert validate({"id": "x", "name": "X", "system_prompt": "s", "avatar": avatar}).avatar == (
+        avatar.strip()
+    )
+
+
+def test_every_emoji_streamlit_draws_is_one_emoji():
+    from streamlit.emojis import ALL_EMOJIS
+
+    from demo_core.personas import emoji_count
+
+    assert [e for e in ALL_EMOJIS if emoji_count(e) != 1] == []
+
+
+def test_no_avatar_means_the_default():
+    assert validate({"id": "x", "name": "X", "system_prompt": "s", "avatar": ""}).avatar == "🎭"
+
+
+def test_avatar_that_streamlit_cannot_draw_falls_back():
+    """Defence in depth: whatever reaches the chat, st.chat_message never gets a string it
+    would try to load as an image."""
+    from demo_ui.chat import ChatConfig, drawable_avatar
+
+    assert drawable_avatar("八戒") == "🎭" and drawable_avatar("🐷") == "🐷"
+    cfg = ChatConfig(prefix="p", title="t", default_system_prompt="", assistant_avatar="八戒")
+    assert cfg.assistant_avatar == "🎭"
 
 
 def test_sampling_values_become_numbers_of_the_slider_type():
@@ -205,6 +237,25 @@ def test_add_persona_in_ui_persists(bajie_page):
     assert not at.exception
     assert (user_dir() / "tang-seng.json").is_file()
     assert at.selectbox(key="roleplay_persona").value == "tang-seng"
+
+
+def test_persona_file_with_a_word_for_avatar_is_reported(studio_home):
+    _write_persona(
+        {"id": "bajie2", "name": "八戒二号", "system_prompt": "x", "avatar": "八戒"}, "b2"
+    )
+    pset = load_all()
+    assert pset.get("bajie2") is None and any("one emoji" in p for p in pset.problems)
+
+
+def test_add_persona_with_a_word_for_avatar_is_refused(bajie_page):
+    at = bajie_page
+    at.text_input[0].set_value("八戒二号")
+    at.text_input[1].set_value("八戒")
+    at.text_area[1].set_value("你是八戒。")
+    [b for b in at.button if b.label == "Save persona"][0].click().run()
+    assert not at.exception
+    assert any("one emoji" in e.value for e in at.error)
+    assert not user_dir().exists() or not list(user_dir().glob("*.json"))
 
 
 def test_add_persona_with_empty_prompt_keeps_form(bajie_page):

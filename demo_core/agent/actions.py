@@ -78,6 +78,7 @@ class SandboxInterpreter(BaseAction):
 
 # -- calculator --------------------------------------------------------------------------
 
+
 class CalculatorError(ValueError):
     pass
 
