@@ -1,14 +1,27 @@
 """The chat UI shared by the story chat and the role-play pages.
 
-Streaming and Stop work like this: the reply is appended to the conversation before the
-first token, and every delta is written into it, so whatever ends the script run --
-the chat input's stop button, another click, closing the tab -- leaves the partial
-reply in the history. The ``finally`` cancels the generation so the model thread stops
-too (a Streamlit rerun alone would let ``generate()`` run on to max tokens).
+Order of a script run: a sent message, a preset, Regenerate and Clear change the
+conversation in their widget callbacks, which Streamlit runs *before* the page script, so
+every widget drawn in the run (controls, presets) already agrees with the conversation.
+
+Streaming and Stop: the reply is appended to the conversation before the first token and
+every delta is written into it, so whatever ends the script run -- the Stop button,
+another click, closing the tab -- leaves the partial reply in the history. The
+``finally`` cancels the generation so the model thread stops too (a Streamlit rerun alone
+would let ``generate()`` run on to max tokens), waits for it, and records the final
+stats. Stop is an ordinary button: its click makes Streamlit rerun the script, and that
+run draws the page whole (the stopped reply with its caption, enabled controls). With
+``runner.fastReruns`` (the default) that new run starts on a new thread while the old
+one is still in its ``finally``, so the new run waits for the old reply to be settled
+before it draws the conversation. The chat
+input's own stop mode was not used because it only *stops* the script: nothing can be
+drawn after it, which left the cursor "▌" and disabled controls on screen. A reply that
+ends by itself is followed by ``st.rerun()`` for the same reason.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -97,10 +110,113 @@ def render_turn(cfg: ChatConfig, turn: Turn) -> None:
             st.caption(note)
 
 
+# -- callbacks: they run before the page script ----------------------------------------
+
+
+def _pending_key(cfg: ChatConfig) -> str:
+    return f"{cfg.prefix}_pending"
+
+
+def _send(cfg: ChatConfig, text: str | None) -> None:
+    """Add a message to the conversation and ask for a reply in the coming run."""
+    prompt, problem = validate_prompt(text)
+    st.session_state[f"{cfg.prefix}_problem"] = problem
+    if prompt:
+        conversation(cfg).add_user(prompt)
+        st.session_state[_pending_key(cfg)] = True
+
+
+def _on_chat_input(cfg: ChatConfig) -> None:
+    _send(cfg, st.session_state.get(f"{cfg.prefix}_input"))
+
+
+def _on_regenerate(cfg: ChatConfig) -> None:
+    conv = conversation(cfg)
+    conv.drop_last_reply()
+    st.session_state[_pending_key(cfg)] = conv.needs_reply()
+
+
+def _on_clear(cfg: ChatConfig) -> None:
+    conversation(cfg).clear()
+    st.session_state[_pending_key(cfg)] = False
+    st.session_state[f"{cfg.prefix}_problem"] = None
+
+
+# -- streaming ---------------------------------------------------------------------------
+
+STOP_WAIT_S = 10.0  # how long a stopped reply waits for the model to notice (one token)
+IDLE_S = 0.25  # while nothing arrives, redraw this often so a Stop click is noticed
+
+
+def _pump(gen, turn: Turn, placeholder, status) -> None:
+    """Copy the generation's text into ``turn`` and onto the page as it arrives."""
+    shown = 0.0
+    for kind, value in gen.events(idle_s=IDLE_S):
+        if kind == "position":
+            if value:
+                status.info(f"Waiting for the model: {value} request(s) ahead of you…", icon="⏳")
+            else:
+                status.empty()
+            continue
+        if kind == "idle":  # drawing is where Streamlit notices a Stop click
+            placeholder.markdown(turn.content + " ▌" if turn.content else "…")
+            continue
+        turn.content += value
+        now = time.monotonic()
+        if now - shown >= REFRESH_S:  # redrawing per token would cost more than decoding
+            placeholder.markdown(turn.content + " ▌")
+            shown = now
+
+
+def finish_turn(turn: Turn, gen) -> None:
+    """Settle ``turn`` once its script run stops streaming, for whatever reason.
+
+    Runs in a ``finally`` (no Streamlit calls here: after Stop they would raise again).
+    A stopped generation is cancelled and waited for, so the turn gets the final stats
+    -- finish reason, total time, speed -- and the text the model wrote before it
+    noticed, instead of a copy taken while the worker was still running."""
+    if not gen.done:
+        gen.cancel()
+    if gen.wait(STOP_WAIT_S):
+        for kind, value in gen.events():  # deltas that arrived after the last drawing
+            if kind == "text":
+                turn.content += value
+    turn.stats = {
+        **vars(gen.stats),
+        "tokens_per_s": gen.stats.tokens_per_s,
+        "dropped": getattr(gen, "dropped_messages", 0),
+    }
+    if gen.error is not None:
+        turn.status, turn.content = (
+            "error",
+            f"{gen.error}" + (f"\n\nPartial reply: {turn.content}" if turn.content else ""),
+        )
+    elif gen.cancelled or not gen.done or gen.stats.finish_reason == "cancelled":
+        turn.status = "stopped"
+    else:
+        turn.status = "done"
+
+
+def _settled_key(cfg: ChatConfig) -> str:
+    return f"{cfg.prefix}_settled"
+
+
+def wait_for_settled_reply(cfg: ChatConfig) -> None:
+    """Wait until a reply that an earlier script run was streaming has been settled.
+
+    A click during streaming stops that run and starts this one at once, on another
+    thread; drawing the conversation before the old run's ``finally`` is through would
+    show a reply with no stats or caption, and nothing would redraw it."""
+    event = st.session_state.get(_settled_key(cfg))
+    if event is not None:
+        event.wait(STOP_WAIT_S + 5)
+
+
 def stream_reply(
     cfg: ChatConfig, conv: Conversation, model_key: str, params: GenerationParams
 ) -> None:
-    """Ask the model for the next reply and show it as it streams."""
+    """Ask the model for the next reply and show it as it streams; then rerun, so the
+    page is drawn again from the stored conversation (stats, controls, sidebar)."""
     with st.chat_message("assistant", avatar=cfg.assistant_avatar):
         engine = load_engine(model_key)
         if engine is None:
@@ -117,61 +233,47 @@ def stream_reply(
         turn = conv.start_reply(engine.info.label)
         placeholder = st.empty()
         status = st.empty()
+        st.button(
+            "⏹ Stop",
+            key=f"{cfg.prefix}_stop",
+            help="Stop the reply here; what it wrote so far is kept.",
+        )
+        settled = threading.Event()
+        st.session_state[_settled_key(cfg)] = settled
         gen = engine.stream_chat(messages, params)
-        shown = 0.0
         try:
-            for kind, value in gen.events():
-                if kind == "position":
-                    if value:
-                        status.info(
-                            f"Waiting for the model: {value} request(s) ahead of you…", icon="⏳"
-                        )
-                    else:
-                        status.empty()
-                    continue
-                turn.content += value
-                now = time.monotonic()
-                if now - shown >= REFRESH_S:  # redrawing per token would cost more than decoding
-                    placeholder.markdown(turn.content + " ▌")
-                    shown = now
+            _pump(gen, turn, placeholder, status)
         finally:
-            if not gen.done:
-                gen.cancel()
-                turn.status = "stopped"
-            turn.stats = {
-                **vars(gen.stats),
-                "tokens_per_s": gen.stats.tokens_per_s,
-                "dropped": getattr(gen, "dropped_messages", 0),
-            }
-        if gen.error is not None:
-            turn.status, turn.content = (
-                "error",
-                f"{gen.error}" + (f"\n\nPartial reply: {turn.content}" if turn.content else ""),
-            )
-        elif gen.stats.finish_reason == "cancelled":
-            turn.status = "stopped"
-        else:
-            turn.status = "done"
-        status.empty()
-        placeholder.markdown(turn.content or "…")
-    st.rerun()  # redraw the history with stats and enable the controls
+            try:
+                finish_turn(turn, gen)
+            finally:
+                settled.set()
+    st.rerun()
 
 
-def controls(cfg: ChatConfig, conv: Conversation) -> None:
+# -- the page parts ----------------------------------------------------------------------
+
+
+def controls(cfg: ChatConfig, conv: Conversation, replying: bool = False) -> None:
+    """Regenerate, Clear and the exports. While a reply streams the exports are off
+    (they would miss it); Regenerate and Clear stop it and then do their job."""
     c1, c2, c3, c4 = st.columns(4)
-    if c1.button(
+    c1.button(
         "🔄 Regenerate",
         key=f"{cfg.prefix}_regen",
         disabled=not conv.turns,
         width="stretch",
-    ):
-        conv.drop_last_reply()
-        st.session_state[f"{cfg.prefix}_pending"] = conv.needs_reply()
-        st.rerun()
-    if c2.button("🧹 Clear", key=f"{cfg.prefix}_clear", disabled=not conv.turns, width="stretch"):
-        conv.clear()
-        st.session_state[f"{cfg.prefix}_pending"] = False
-        st.rerun()
+        on_click=_on_regenerate,
+        args=(cfg,),
+    )
+    c2.button(
+        "🧹 Clear",
+        key=f"{cfg.prefix}_clear",
+        disabled=not conv.turns,
+        width="stretch",
+        on_click=_on_clear,
+        args=(cfg,),
+    )
     exports = [
         (c3, "⬇ Markdown", to_markdown, "md", "text/markdown"),
         (c4, "⬇ JSON", to_json, "json", "application/json"),
@@ -183,42 +285,47 @@ def controls(cfg: ChatConfig, conv: Conversation) -> None:
             file_name=f"{cfg.prefix}-chat.{ext}",
             mime=mime,
             key=f"{cfg.prefix}_{ext}",
-            disabled=not conv.turns,
+            disabled=not conv.turns or replying,
             width="stretch",
             on_click="ignore",
         )
 
 
 def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None:
-    """History, preset prompts, the input box, and streaming of the pending reply."""
+    """Controls, history, preset prompts, the input box, and the pending reply."""
+    wait_for_settled_reply(cfg)
     conv = conversation(cfg)
-    pending_key = f"{cfg.prefix}_pending"
+    pending_key = _pending_key(cfg)
+    replying = bool(st.session_state.get(pending_key)) and conv.needs_reply()
+    controls(cfg, conv, replying)
     if cfg.greeting and not conv.turns:
         with st.chat_message("assistant", avatar=cfg.assistant_avatar):
             st.markdown(cfg.greeting)
     for turn in conv.turns:
         render_turn(cfg, turn)
 
-    chosen = None
-    if cfg.presets and not conv.turns:
+    if cfg.presets and not conv.turns:  # a sent message (or a reply on its way) hides them
         cols = st.columns(len(cfg.presets))
         for col, (label, prompt) in zip(cols, cfg.presets, strict=True):
-            if col.button(label, key=f"{cfg.prefix}_preset_{label}", width="stretch"):
-                chosen = prompt
-    typed = st.chat_input(
+            col.button(
+                label,
+                key=f"{cfg.prefix}_preset_{label}",
+                width="stretch",
+                on_click=_send,
+                args=(cfg, prompt),
+            )
+    problem = st.session_state.get(f"{cfg.prefix}_problem")
+    if problem:
+        st.warning(problem, icon="✋")
+    st.chat_input(
         cfg.input_placeholder,
         key=f"{cfg.prefix}_input",
         max_chars=MAX_PROMPT_CHARS,
-        submit_mode="stop",
+        submit_mode="disable",
+        on_submit=_on_chat_input,
+        args=(cfg,),
     )
-    prompt, problem = validate_prompt(typed or chosen)
-    if problem:
-        st.warning(problem, icon="✋")
-    if prompt:
-        conv.add_user(prompt)
-        render_turn(cfg, conv.turns[-1])
-        st.session_state[pending_key] = True
-    if st.session_state.get(pending_key) and conv.needs_reply():
+    if replying:
         st.session_state[pending_key] = False
         stream_reply(cfg, conv, model_key, params)
     elif conv.needs_reply():

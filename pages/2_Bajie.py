@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from demo_ui.chat import ChatConfig, chat_area, controls, conversation, system_prompt_editor
+from demo_ui.chat import ChatConfig, chat_area, conversation, system_prompt_editor
 from demo_ui.personas import add_persona_form, persona_model, persona_picker
 from demo_ui.widgets import memory_line, page_header, sampling_controls
 
@@ -23,5 +23,4 @@ with st.sidebar:
     add_persona_form()
     st.caption(memory_line())
 st.subheader(f"{persona.avatar} {persona.name}")
-controls(cfg, conversation(cfg))
 chat_area(cfg, model_key, params)

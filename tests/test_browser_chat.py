@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from demo_core.internlm2.tiny import build_tiny_internlm2
@@ -14,6 +17,10 @@ def _send(page, text: str) -> None:
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(text)
     box.press("Enter")
+
+
+def _stop(page) -> None:
+    page.get_by_role("button", name="Stop").click()
 
 
 def _wait_idle(page) -> None:
@@ -49,19 +56,51 @@ def test_story_chat_streams_in_browser(tmp_path):
 
 def test_stop_keeps_partial_reply(tmp_path):
     slow_random_model(tmp_path / "home")
-    with running_app(tmp_path / "home") as url, browser_page() as page:
+    with running_app(tmp_path / "home") as url, browser_page(accept_downloads=True) as page:
         page.goto(f"{url}/Story_Chat")
         _send(page, "long please")
-        # the chat input's submit button turns into a stop button while the reply streams
         page.get_by_text("▌").wait_for()  # tokens are streaming
-        page.get_by_test_id("stChatInputStopButton").click()
-        page.get_by_test_id("stChatInputSubmitButton").wait_for()  # the script run ended
-        _send(page, "next")
-        page.get_by_text("stopped").first.wait_for(timeout=60_000)
-        # the stopped reply kept its partial text and the next message was answered
-        assert page.get_by_test_id("stChatMessage").count() == 4
+        # the page is already consistent while the reply streams: presets gone, the
+        # conversation's controls usable, the exports waiting for the reply
+        assert page.get_by_role("button", name="300-character story").count() == 0
+        assert page.get_by_role("button", name="Clear").is_enabled()
+        _stop(page)
+        # Stop alone (no other click) leaves the page whole: the caption, no cursor,
+        # enabled controls and exports, fresh sidebar figures
+        page.get_by_text("⏹ stopped").wait_for(timeout=60_000)
+        _wait_idle(page)
+        assert page.get_by_text("▌").count() == 0
+        assert page.get_by_role("button", name="Stop").count() == 0
+        assert page.get_by_role("button", name="Regenerate").is_enabled()
+        assert page.get_by_text("1 model(s) loaded").count() == 1
+        assert page.get_by_test_id("stChatMessage").count() == 2
         assert len(page.get_by_test_id("stChatMessage").nth(1).inner_text().strip()) > 20
         screenshot(page, "story-chat-stopped")
+        # the export of a stopped reply has its final stats
+        with page.expect_download() as info:
+            page.get_by_role("button", name="JSON").click()
+        reply = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))["turns"][1]
+        assert reply["status"] == "stopped"
+        assert reply["stats"]["finish_reason"] == "cancelled"
+        assert reply["stats"]["total_s"] > 0 and reply["stats"]["tokens_per_s"] > 0
+        _send(page, "next")
+        page.get_by_text("next").wait_for()
+        page.get_by_role("button", name="Stop").wait_for()
+        _stop(page)
+        page.get_by_text("⏹ stopped").nth(1).wait_for(timeout=60_000)
+        assert page.get_by_test_id("stChatMessage").count() == 4
+
+
+def test_preset_is_hidden_while_the_first_reply_streams(tmp_path):
+    slow_random_model(tmp_path / "home")
+    with running_app(tmp_path / "home") as url, browser_page() as page:
+        page.goto(f"{url}/Story_Chat")
+        page.get_by_role("button", name="300-character story").click()
+        page.get_by_text("▌").wait_for()
+        assert page.get_by_role("button", name="Story in English").count() == 0
+        _stop(page)
+        page.get_by_text("⏹ stopped").wait_for(timeout=60_000)
+        assert page.get_by_role("button", name="Story in English").count() == 0
 
 
 def test_persona_switch_keeps_other_conversations(tmp_path):
@@ -102,8 +141,8 @@ def test_second_session_waits_in_line_and_can_leave(tmp_path):
         _send(second, "second student")
         second.get_by_text("1 request(s) ahead of you").wait_for()
         screenshot(second, "queue-position")
-        second.get_by_test_id("stChatInputStopButton").click()
-        second.get_by_test_id("stChatInputSubmitButton").wait_for()
+        _stop(second)
+        second.get_by_text("Stopped before the first word").wait_for()
         first.get_by_text("tok/s").wait_for(timeout=120_000)  # first reply finished normally
         assert first.get_by_text("stopped").count() == 0
         _send(second, "my turn now")

@@ -186,13 +186,31 @@ class Generation:
     def done(self) -> bool:
         return self._done.is_set()
 
-    def events(self, timeout: float | None = None) -> Iterator[tuple[str, object]]:
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the producer has finished (True) or ``timeout`` passed (False).
+
+        After :meth:`cancel` the producer still has to notice the flag; the final stats
+        (finish reason, total time) exist only once it has."""
+        return self._done.wait(timeout)
+
+    def events(
+        self, timeout: float | None = None, idle_s: float | None = None
+    ) -> Iterator[tuple[str, object]]:
         """Yield ``("text", delta)`` and ``("position", n)`` events until the end.
 
-        Safe to call again after the end was seen (e.g. ``result()`` after streaming):
-        it then yields nothing instead of waiting forever."""
+        ``timeout``: raise ``queue.Empty`` when nothing came for that long. ``idle_s``
+        instead yields ``("idle", None)``, so a consumer waiting in line or for a slow
+        first token still gets to run (a Streamlit script notices Stop or a click only
+        when it draws something). Safe to call again after the end was seen (e.g.
+        ``result()`` after streaming): it then yields nothing instead of waiting forever."""
         while not self._exhausted:
-            kind, value = self._q.get(timeout=timeout)
+            try:
+                kind, value = self._q.get(timeout=idle_s if idle_s is not None else timeout)
+            except queue.Empty:
+                if idle_s is None:
+                    raise
+                yield "idle", None
+                continue
             if value is _END:
                 self._exhausted = True
                 return
