@@ -40,7 +40,7 @@ from demo_core.conversation import (
 )
 from demo_core.engine.base import GenerationParams
 from demo_core.personas import DEFAULT_AVATAR
-from demo_ui.widgets import keep, load_engine
+from demo_ui.widgets import keep, open_engine
 
 REFRESH_S = 0.05
 
@@ -218,17 +218,18 @@ def stream_reply(
     """Ask the model for the next reply and show it as it streams; then rerun, so the
     page is drawn again from the stored conversation (stats, controls, sidebar)."""
     with st.chat_message("assistant", avatar=cfg.assistant_avatar):
-        engine = load_engine(model_key)
+        engine, problem = open_engine(model_key)
         if engine is None:
+            # the reason goes into the history, so it is still there after any rerun
             conv.turns.append(
                 Turn(
                     "assistant",
-                    "The model could not be loaded (see above). Your message is kept: "
-                    "pick another model or fix the problem, then press Regenerate.",
+                    f"{problem}\n\nYour message is kept: pick another model or fix the "
+                    "problem, then press **Regenerate**.",
                     status="error",
                 )
             )
-            return
+            st.rerun()
         messages = conv.model_messages()
         turn = conv.start_reply(engine.info.label)
         placeholder = st.empty()

@@ -9,7 +9,7 @@ from typing import TypeVar
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from demo_core.engine.base import SAMPLING_LIMITS, EngineError, GenerationParams
+from demo_core.engine.base import SAMPLING_LIMITS, ChatEngine, EngineError, GenerationParams
 from demo_core.engine.manager import GB
 from demo_core.specs import SPECS, resolve_path
 from demo_ui.resources import get_manager
@@ -135,8 +135,11 @@ def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> 
     return GenerationParams(**{**d.to_dict(), **values, "do_sample": values["temperature"] > 0})
 
 
-def load_engine(key: str):
-    """Get (maybe load) a model, telling the user what happens; None if it failed."""
+def open_engine(key: str) -> tuple[ChatEngine | None, str | None]:
+    """``(engine, None)``, loading the model if needed, or ``(None, why not)``.
+
+    The reason is returned rather than shown so a caller can keep it: the chat stores it
+    in the conversation, where it survives the next rerun."""
     manager = get_manager()
     seen = len(manager.notices)
     try:
@@ -146,13 +149,19 @@ def load_engine(key: str):
             with st.spinner(f"Loading {SPECS[key].label} (first use takes a while)…"):
                 engine = manager.get(key)
     except EngineError as exc:
-        st.error(str(exc), icon="⚠️")
-        return None
+        return None, str(exc)
     except Exception as exc:  # a classroom must never see a traceback for a bad model
-        st.error(f"Could not load {SPECS[key].label}: {exc}", icon="⚠️")
-        return None
+        return None, f"Could not load {SPECS[key].label}: {exc}"
     for note in manager.notices[seen:]:
         st.toast(note, icon="🔁" if "Unloaded" in note else "✅")
+    return engine, None
+
+
+def load_engine(key: str) -> ChatEngine | None:
+    """Get (maybe load) a model, telling the user what happens; None if it failed."""
+    engine, problem = open_engine(key)
+    if problem:
+        st.error(problem, icon="⚠️")
     return engine
 
 

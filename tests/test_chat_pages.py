@@ -131,6 +131,20 @@ def test_missing_model_keeps_the_message(story):
     assert turns[0].content == "keep me" and turns[1].status == "done"
 
 
+def test_failed_load_keeps_its_reason_and_unlocks_the_controls(story):
+    story.selectbox(key="story_model").set_value("internlm2-chat-1_8b").run()
+    story.chat_input(key="story_input").set_value("hello").run()
+    assert not story.exception
+    reply = _conv(story).turns[1]
+    assert reply.status == "error" and "not on this machine" in reply.content
+    assert not story.button(key="story_regen").disabled
+    assert not story.button(key="story_clear").disabled
+    assert not [b for b in story.button if b.key and "_preset_" in b.key]
+    story.slider(key="story_temperature").set_value(1.0).run()  # any later rerun
+    assert any("not on this machine" in e.value for e in story.error)
+    assert "(see above)" not in " ".join(e.value for e in story.error)
+
+
 def test_context_overflow_is_a_message_not_a_crash(story):
     story.text_area(key="story_system_prompt").set_value("猪八戒 " * 3000).run()
     story.chat_input(key="story_input").set_value("hi").run()
