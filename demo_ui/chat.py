@@ -40,6 +40,7 @@ from demo_core.conversation import (
 )
 from demo_core.engine.base import GenerationParams
 from demo_core.personas import DEFAULT_AVATAR
+from demo_ui.chat_text import reply_markdown
 from demo_ui.widgets import keep, open_engine
 
 REFRESH_S = 0.05
@@ -99,8 +100,11 @@ def render_turn(cfg: ChatConfig, turn: Turn) -> None:
         if turn.status == "error":
             st.error(turn.content, icon="⚠️")
             return
+        if turn.role == "user":
+            st.text(turn.content)  # what the user typed, exactly: "# 标题" is not a heading
+            return
         if turn.content:
-            st.markdown(turn.content)
+            st.markdown(reply_markdown(turn.content))
         else:
             st.markdown("_Stopped before the first word._" if turn.status == "stopped" else "…")
         note = format_stats(turn.stats)
@@ -159,12 +163,12 @@ def _pump(gen, turn: Turn, placeholder, status) -> None:
                 status.empty()
             continue
         if kind == "idle":  # drawing is where Streamlit notices a Stop click
-            placeholder.markdown(turn.content + " ▌" if turn.content else "…")
+            placeholder.markdown(reply_markdown(turn.content) + " ▌" if turn.content else "…")
             continue
         turn.content += value
         now = time.monotonic()
         if now - shown >= REFRESH_S:  # redrawing per token would cost more than decoding
-            placeholder.markdown(turn.content + " ▌")
+            placeholder.markdown(reply_markdown(turn.content) + " ▌")
             shown = now
 
 
@@ -301,7 +305,7 @@ def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None
     controls(cfg, conv, replying)
     if cfg.greeting and not conv.turns:
         with st.chat_message("assistant", avatar=cfg.assistant_avatar):
-            st.markdown(cfg.greeting)
+            st.markdown(reply_markdown(cfg.greeting))
     for turn in conv.turns:
         render_turn(cfg, turn)
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from demo_core.conversation import MAX_PROMPT_CHARS, validate_prompt
+from demo_ui.chat_text import reply_markdown
 from tests.conftest import open_page
 
 
@@ -38,8 +39,8 @@ def test_send_streams_a_reply_with_stats(story):
     assert turns[1].status == "done" and turns[1].content
     assert turns[1].stats["new_tokens"] > 0 and turns[1].stats["ttft_s"] is not None
     assert any("tok/s" in c.value for c in story.caption)
-    rendered = [m.markdown[0].value for m in story.chat_message if m.markdown]
-    assert "Write a 300-character story" in rendered and turns[1].content in rendered
+    assert story.chat_message[0].text[0].value == "Write a 300-character story"
+    assert story.chat_message[1].markdown[0].value == reply_markdown(turns[1].content)
 
 
 def test_preset_prompt_button(story):
@@ -227,3 +228,45 @@ def test_idle_events_let_a_waiting_page_notice_clicks():
     assert next(events) == ("text", "a")
     gen.finish("stop")
     assert list(events) == []
+
+
+def test_user_message_is_shown_literally(story):
+    typed = "你好~今天天气不错~\n# 标题\n**not bold** <b>x</b> :red[no]"
+    story.chat_input(key="story_input").set_value(typed).run()
+    user = story.chat_message[0]
+    assert [t.value for t in user.text] == [typed] and not user.markdown
+
+
+@pytest.mark.parametrize(
+    "reply,shown",
+    [
+        ("你好~今天天气不错~", "你好\\~今天天气不错\\~"),
+        ("好的~", "好的\\~"),
+        ("~~struck on purpose~~ and **bold**", "~~struck on purpose~~ and **bold**"),
+        ("- one ~ two\n- three", "- one \\~ two\n- three"),
+        ("run `ls ~/x` now~", "run `ls ~/x` now\\~"),
+        ("``a ~ b`` ~", "``a ~ b`` \\~"),
+        ("```bash\ncd ~/x\n```\nhome~", "```bash\ncd ~/x\n```\nhome\\~"),
+        ("~~~\na ~ b\n~~~\n", "~~~\na ~ b\n~~~\n"),
+        ("```\nnot closed ~", "```\nnot closed ~"),
+        ("already \\~ escaped", "already \\~ escaped"),
+    ],
+)
+def test_reply_markdown_neutralises_single_tildes_only(reply, shown):
+    assert reply_markdown(reply) == shown
+
+
+def test_reply_with_tildes_is_not_struck_through(story, monkeypatch):
+    from demo_core.engine.base import Generation
+
+    def fake_stream_chat(self, messages, params, cancel=None):
+        gen = Generation(cancel)
+        gen.emit("你好~今天天气不错~")
+        gen.finish("stop")
+        return gen
+
+    from demo_core.engine.local import TransformersEngine
+
+    monkeypatch.setattr(TransformersEngine, "stream_chat", fake_stream_chat)
+    story.chat_input(key="story_input").set_value("hi").run()
+    assert story.chat_message[1].markdown[0].value == "你好\\~今天天气不错\\~"
