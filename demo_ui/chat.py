@@ -30,7 +30,6 @@ import streamlit as st
 from streamlit.string_util import is_emoji
 
 from demo_core.conversation import (
-    MAX_PROMPT_CHARS,
     Conversation,
     Turn,
     format_stats,
@@ -122,9 +121,13 @@ def _pending_key(cfg: ChatConfig) -> str:
 
 
 def _send(cfg: ChatConfig, text: str | None) -> None:
-    """Add a message to the conversation and ask for a reply in the coming run."""
+    """Add a message to the conversation and ask for a reply in the coming run.
+
+    A refused message is kept (``_refused``) and shown until the next one is sent: the
+    chat input empties itself on submit, and nothing typed may be lost."""
     prompt, problem = validate_prompt(text)
     st.session_state[f"{cfg.prefix}_problem"] = problem
+    st.session_state[f"{cfg.prefix}_refused"] = text if problem and text and text.strip() else None
     if prompt:
         conversation(cfg).add_user(prompt)
         st.session_state[_pending_key(cfg)] = True
@@ -144,6 +147,7 @@ def _on_clear(cfg: ChatConfig) -> None:
     conversation(cfg).clear()
     st.session_state[_pending_key(cfg)] = False
     st.session_state[f"{cfg.prefix}_problem"] = None
+    st.session_state[f"{cfg.prefix}_refused"] = None
 
 
 # -- streaming ---------------------------------------------------------------------------
@@ -296,6 +300,23 @@ def controls(cfg: ChatConfig, conv: Conversation, replying: bool = False) -> Non
         )
 
 
+def refused_notice(cfg: ChatConfig) -> None:
+    """Why the last message was not sent, and the message itself, ready to copy."""
+    problem = st.session_state.get(f"{cfg.prefix}_problem")
+    if not problem:
+        return
+    refused = st.session_state.get(f"{cfg.prefix}_refused")
+    if not refused:
+        st.warning(problem, icon="✋")
+        return
+    st.warning(
+        f"{problem} It was not sent. Here it is: copy it with the button at the top right "
+        "of the box, shorten it (or send it in parts), and send it again.",
+        icon="✋",
+    )
+    st.code(refused, language=None, wrap_lines=True, height=200)
+
+
 def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None:
     """Controls, history, preset prompts, the input box, and the pending reply."""
     wait_for_settled_reply(cfg)
@@ -319,13 +340,10 @@ def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None
                 on_click=_send,
                 args=(cfg, prompt),
             )
-    problem = st.session_state.get(f"{cfg.prefix}_problem")
-    if problem:
-        st.warning(problem, icon="✋")
-    st.chat_input(
+    refused_notice(cfg)
+    st.chat_input(  # no max_chars: the browser would drop a longer paste without a word
         cfg.input_placeholder,
         key=f"{cfg.prefix}_input",
-        max_chars=MAX_PROMPT_CHARS,
         submit_mode="disable",
         on_submit=_on_chat_input,
         args=(cfg,),

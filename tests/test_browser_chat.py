@@ -149,3 +149,15 @@ def test_second_session_waits_in_line_and_can_leave(tmp_path):
         second.get_by_text("tok/s").wait_for(timeout=120_000)
         assert second.get_by_text("stopped").count() >= 1  # the queued reply was stopped
         screenshot(second, "queue-after-stop")
+
+
+def test_too_long_message_is_explained_not_dropped(tmp_path):
+    """A paste over the limit used to vanish in the browser (the widget's max_chars)."""
+    with running_app(tmp_path / "home") as url, browser_page() as page:
+        page.goto(f"{url}/Story_Chat")
+        text = "一段很长的文字。" * 1500  # 12,000 characters
+        _send(page, text)
+        page.get_by_text("It was not sent").wait_for()
+        assert page.get_by_test_id("stCode").inner_text().startswith("一段很长的文字。")
+        assert page.get_by_test_id("stChatMessage").count() == 0
+        screenshot(page, "story-chat-too-long")
