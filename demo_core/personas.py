@@ -7,6 +7,7 @@ it is -- the user may have spent time on that prompt -- never overwritten or del
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -213,28 +214,99 @@ def load_all() -> PersonaSet:
     return PersonaSet(personas, problems)
 
 
-def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
-    return slug or "persona"
+def persona_id(name: str) -> str:
+    """The id (file name, session-state namespace) a new persona with ``name`` gets.
+
+    The same name gives the same id in every process -- ``hash()`` did not (it is salted
+    per process), so "唐僧" saved again after a restart became a second persona. An ASCII
+    name becomes a readable slug; any other name keeps what slug it has plus 8 hex digits
+    of its SHA-1, and a name with nothing sluggable ("!!!", "???") is all digest, so
+    such names no longer share the id "persona"."""
+    name = " ".join(name.split())
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if slug and name.isascii():
+        return slug[:40].rstrip("-")
+    digest = hashlib.sha1(name.casefold().encode("utf-8")).hexdigest()[:8]
+    return f"{slug[:31].rstrip('-')}-{digest}" if slug else f"p-{digest}"
 
 
-def save_user_persona(data: dict) -> Persona:
-    """Validate and write a user persona; refuses to replace a shipped one."""
+def _same_name(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def find_user_file(pid: str) -> Path | None:
+    """The file in :func:`user_dir` that holds persona ``pid`` (normally ``<pid>.json``,
+    but a file written by hand may be named otherwise)."""
+    folder = user_dir()
+    if not folder.is_dir():
+        return None
+    usual = folder / f"{pid}.json"
+    for path in [usual, *sorted(p for p in folder.glob("*.json") if p != usual)]:
+        try:
+            if path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("id") == pid:
+                return path
+        except (OSError, ValueError, AttributeError):
+            continue
+    return None
+
+
+def save_user_persona(data: dict, *, overwrite: bool = False) -> Persona:
+    """Validate and write a user persona.
+
+    Never replaces a built-in persona, nor -- unless ``overwrite`` (editing it) -- a user
+    persona with the same id or name: two names can give one id ("Teacher Bob", "teacher
+    bob!"), and the second save used to overwrite the first without a word. Messages
+    speak of names, which the user chose, not of ids, which they never saw."""
     persona = validate(data)
-    if any(p.id == persona.id for p in load_builtin()):
-        raise PersonaError(f"id {persona.id!r} belongs to a shipped persona; choose another")
+    for b in load_builtin():
+        if _same_name(b.name, persona.name):
+            raise PersonaError(
+                f"a built-in persona is already called {b.name}; choose another name"
+            )
+        if b.id == persona.id:
+            raise PersonaError(
+                f"the name {persona.name!r} is too close to the built-in persona {b.name}; "
+                "choose another name"
+            )
+    others = [p for p in load_all().personas if not p.builtin and p.id != persona.id]
+    same = next((p for p in others if _same_name(p.name, persona.name)), None)
+    if same is not None:
+        raise PersonaError(f"a persona called {same.name} already exists; choose another name")
     folder = user_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{persona.id}.json"
-    tmp = path.with_suffix(".json.tmp")
+    path = find_user_file(persona.id)
+    if path is not None and not overwrite:
+        existing = load_all().get(persona.id)
+        who = existing.name if existing else path.name
+        raise PersonaError(
+            f"a persona called {who} already exists (its name is too close to "
+            f"{persona.name!r}); choose another name, or pick {who} and press Edit"
+        )
+    usual = folder / f"{persona.id}.json"
+    if path is None and usual.exists():  # a file we cannot read: never overwrite it
+        raise PersonaError(
+            f"a persona file named {usual.name} already exists but cannot be used; "
+            "choose another name"
+        )
+    tmp = (path or usual).with_suffix(f".json.{os.getpid()}.tmp")
     tmp.write_text(persona.to_json(), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        if path is not None:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, usual)  # fails if another session created it meanwhile
+    except FileExistsError:
+        raise PersonaError(
+            f"a persona called {persona.name} was just saved elsewhere; choose another name"
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return persona
 
 
 def delete_user_persona(pid: str) -> bool:
-    path = user_dir() / f"{pid}.json"
-    if path.is_file():
+    path = find_user_file(pid)
+    if path is not None:
         path.unlink()
         return True
     return False

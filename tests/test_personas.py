@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -11,8 +12,10 @@ from demo_core.internlm2.template import render_chat
 from demo_core.personas import (
     PersonaError,
     delete_user_persona,
+    find_user_file,
     load_all,
     load_builtin,
+    persona_id,
     save_user_persona,
     user_dir,
     validate,
@@ -157,7 +160,7 @@ def _problems_text(at) -> str:
 
 
 def test_cannot_replace_a_shipped_persona(studio_home):
-    with pytest.raises(PersonaError, match="shipped"):
+    with pytest.raises(PersonaError, match="built-in persona 猪八戒"):
         save_user_persona({"id": "bajie", "name": "fake", "system_prompt": "s"})
 
 
@@ -264,3 +267,155 @@ def test_add_persona_with_empty_prompt_keeps_form(bajie_page):
     [b for b in at.button if b.label == "Save persona"][0].click().run()
     assert any("Not saved" in e.value for e in at.error)
     assert at.text_input[0].value == "Nobody"
+
+
+# -- ids, overwriting, edit and delete ---------------------------------------------------
+
+
+def test_persona_ids_are_stable_and_distinct():
+    import subprocess
+    import sys
+
+    code = "from demo_core.personas import persona_id; print(persona_id('唐僧'))"
+    ids = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert ids == {persona_id("唐僧")}  # the same in every process (hash() was not)
+    assert persona_id("Teacher Bob") == "teacher-bob"
+    assert persona_id("!!!") != persona_id("???")
+    assert persona_id("唐僧 Tang") != persona_id("八戒 Tang")
+    for name in ("唐僧", "!!!", "x" * 80, "唐僧 " + "long name " * 10):
+        validate({"id": persona_id(name), "name": name, "system_prompt": "s"})  # a valid id
+
+
+def _new(name: str, prompt: str = "s") -> dict:
+    return {"id": persona_id(name), "name": name, "system_prompt": prompt}
+
+
+def test_a_second_name_with_the_same_id_does_not_overwrite(studio_home):
+    save_user_persona(_new("Teacher Bob", "first"))
+    with pytest.raises(PersonaError, match="a persona called Teacher Bob already exists") as err:
+        save_user_persona(_new("teacher bob!", "second"))
+    assert "id" not in str(err.value).split()
+    assert load_all().get("teacher-bob").system_prompt == "first"
+    save_user_persona(_new("!!!", "bangs"))
+    save_user_persona(_new("???", "questions"))
+    assert {p.system_prompt for p in load_all().personas} >= {"bangs", "questions"}
+
+
+def test_same_name_is_refused_even_with_another_id(studio_home):
+    save_user_persona(_new("Tang"))
+    with pytest.raises(PersonaError, match="already exists"):
+        save_user_persona({"id": "other", "name": "  TANG ", "system_prompt": "s"})
+
+
+@pytest.mark.parametrize(
+    "name,message",
+    [
+        ("Patient Teacher", "a built-in persona is already called Patient teacher"),
+        ("teacher", "too close to the built-in persona Patient teacher"),
+    ],
+)
+def test_builtin_clash_speaks_of_names(studio_home, name, message):
+    with pytest.raises(PersonaError, match=message) as err:
+        save_user_persona(_new(name))
+    assert "id" not in str(err.value).split()
+
+
+def test_edit_overwrites_only_when_asked(studio_home):
+    save_user_persona(_new("Tang", "old"))
+    save_user_persona({**_new("Tang", "new"), "name": "Tang Seng"}, overwrite=True)
+    p = load_all().get("tang")
+    assert (p.name, p.system_prompt) == ("Tang Seng", "new")
+
+
+def test_unreadable_file_in_the_way_is_not_overwritten(studio_home):
+    folder = user_dir()
+    folder.mkdir(parents=True)
+    (folder / "tang.json").write_text("{broken", encoding="utf-8")
+    with pytest.raises(PersonaError, match="cannot be used"):
+        save_user_persona(_new("Tang"))
+    assert (folder / "tang.json").read_text(encoding="utf-8") == "{broken"
+
+
+def test_delete_finds_a_file_named_otherwise(studio_home):
+    _write_persona({"id": "tang", "name": "Tang", "system_prompt": "s"}, "my-monk")
+    assert find_user_file("tang") == user_dir() / "my-monk.json"
+    assert delete_user_persona("tang") and not (user_dir() / "my-monk.json").exists()
+
+
+def _fill_form(at, name: str, prompt: str, avatar: str | None = None):
+    at.text_input(key="roleplay_form_name").set_value(name)
+    at.text_area(key="roleplay_form_prompt").set_value(prompt)
+    if avatar is not None:
+        at.text_input(key="roleplay_form_avatar").set_value(avatar)
+    [b for b in at.button if b.label in ("Save persona", "Save changes")][0].click().run()
+    assert not at.exception
+
+
+def test_saving_empties_the_form_and_confirms(bajie_page):
+    at = bajie_page
+    _fill_form(at, "Tang Seng", "You are Tang Seng.", "🙏")
+    assert at.selectbox(key="roleplay_persona").value == "tang-seng"
+    assert any("Saved Tang Seng" in s.value for s in at.success)
+    assert at.text_input(key="roleplay_form_name").value == ""
+    assert at.text_area(key="roleplay_form_prompt").value == ""
+    assert at.text_input(key="roleplay_form_avatar").value == "🎭"
+    at.run()  # the confirmation is shown once
+    assert not any("Saved" in s.value for s in at.success)
+
+
+def test_saving_a_clashing_name_keeps_the_other_persona(bajie_page):
+    at = bajie_page
+    _fill_form(at, "Teacher Bob", "first")
+    _fill_form(at, "teacher bob!", "second")
+    assert any("Teacher Bob already exists" in e.value for e in at.error)
+    assert at.text_input(key="roleplay_form_name").value == "teacher bob!"  # kept
+    assert load_all().get("teacher-bob").system_prompt == "first"
+    _fill_form(at, "teacher", "x")
+    assert any("built-in persona Patient teacher" in e.value for e in at.error)
+
+
+def test_edit_a_persona(bajie_page):
+    at = bajie_page
+    _fill_form(at, "Tang Seng", "You are Tang Seng.")
+    at.chat_input(key="roleplay_tang-seng_input").set_value("师父好").run()
+    at.button(key="roleplay_edit").click().run()
+    assert at.text_input(key="roleplay_form_name").value == "Tang Seng"
+    assert at.text_area(key="roleplay_form_prompt").value == "You are Tang Seng."
+    _fill_form(at, "Tang Seng", "You are Tang Seng, on the road west.")
+    assert load_all().get("tang-seng").system_prompt == "You are Tang Seng, on the road west."
+    assert at.text_area(key="roleplay_tang-seng_system_prompt").value.endswith("road west.")
+    conv = at.session_state["roleplay_tang-seng_conversation"]
+    assert conv.turns[0].content == "师父好"  # the conversation stays
+    assert conv.system_prompt.endswith("road west.")
+    assert len(list(user_dir().glob("*.json"))) == 1
+
+
+def test_delete_a_persona_and_no_state_leaks_to_the_next(bajie_page):
+    at = bajie_page
+    _fill_form(at, "Teacher Bob", "You are Bob.")
+    at.chat_input(key="roleplay_teacher-bob_input").set_value("hi Bob").run()
+    at.text_area(key="roleplay_teacher-bob_system_prompt").set_value("edited by hand").run()
+    at.button(key="roleplay_delete").click().run()
+    assert not at.exception
+    assert not user_dir().joinpath("teacher-bob.json").exists()
+    assert at.selectbox(key="roleplay_persona").value == "bajie"
+    assert any("Deleted Teacher Bob" in s.value for s in at.success)
+    # another persona that gets the same id starts clean
+    _fill_form(at, "teacher bob!", "You are another Bob.")
+    assert at.selectbox(key="roleplay_persona").value == "teacher-bob"
+    assert at.session_state["roleplay_teacher-bob_conversation"].turns == []
+    assert at.text_area(key="roleplay_teacher-bob_system_prompt").value == "You are another Bob."
+
+
+def test_builtin_personas_have_no_edit_or_delete(bajie_page):
+    keys = {b.key for b in bajie_page.button}
+    assert "roleplay_edit" not in keys and "roleplay_delete" not in keys
