@@ -188,7 +188,8 @@ def load_builtin() -> list[Persona]:
 @dataclass
 class PersonaSet:
     personas: list[Persona]
-    problems: list[str]  # one line per file that could not be used
+    problems: list[str]  # "<file name>: <what is wrong>", one per file that could not be used
+    folder: Path | None = None  # where the user's persona files are
 
     def get(self, pid: str) -> Persona | None:
         return next((p for p in self.personas if p.id == pid), None)
@@ -203,15 +204,13 @@ def load_all() -> PersonaSet:
             try:
                 p = validate(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, ValueError) as exc:
-                problems.append(f"{path}: {exc} (file left untouched)")
+                problems.append(f"{path.name}: {exc}")
                 continue
             if any(q.id == p.id for q in personas):
-                problems.append(
-                    f"{path}: id {p.id!r} is already used by another persona (file left untouched)"
-                )
+                problems.append(f"{path.name}: id {p.id!r} is already used by another persona")
                 continue
             personas.append(p)
-    return PersonaSet(personas, problems)
+    return PersonaSet(personas, problems, folder)
 
 
 def persona_id(name: str) -> str:

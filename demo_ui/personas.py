@@ -98,9 +98,21 @@ def persona_picker(default_id: str = DEFAULT_PERSONA) -> tuple[Persona, PersonaS
         st.success(flash, icon="✅")
     if not persona.builtin:
         _own_persona_actions(persona, ids)
-    for problem in pset.problems:
-        st.warning(f"A persona file could not be used: {problem}", icon="📄")
+    file_problems(pset)
     return persona, pset
+
+
+def file_problems(pset: PersonaSet) -> None:
+    """One closed expander for all persona files that could not be used (a full-width
+    warning each, with its absolute path, pushed the picker off the screen)."""
+    if not pset.problems:
+        return
+    n = len(pset.problems)
+    label = f"{n} persona file{'s' if n != 1 else ''} could not be used"
+    with st.expander(label, icon="⚠️"):
+        st.caption(f"In {pset.folder}. They are left as they are: fix or remove them.")
+        for problem in pset.problems:
+            st.text(f"• {problem}")
 
 
 def _own_persona_actions(persona: Persona, ids: list[str]) -> None:

@@ -156,7 +156,8 @@ def test_out_of_range_sampling_file_is_reported_not_a_crash(studio_home):
 
 def _problems_text(at) -> str:
     """Everything the page says about persona files it could not use."""
-    return " ".join([w.value for w in at.warning] + [m.value for m in at.markdown])
+    boxes = [e for e in at.expander if "could not be used" in e.label]
+    return " ".join(t.value for box in boxes for t in box.text)
 
 
 def test_cannot_replace_a_shipped_persona(studio_home):
@@ -419,3 +420,18 @@ def test_delete_a_persona_and_no_state_leaks_to_the_next(bajie_page):
 def test_builtin_personas_have_no_edit_or_delete(bajie_page):
     keys = {b.key for b in bajie_page.button}
     assert "roleplay_edit" not in keys and "roleplay_delete" not in keys
+
+
+def test_broken_files_are_listed_in_one_expander_below_the_picker(studio_home):
+    for i in range(7):
+        _write_persona(
+            {"id": f"b{i}", "name": f"B{i}", "system_prompt": "x", "avatar": "八戒"}, f"b{i}"
+        )
+    at = open_page("2_Bajie.py")
+    assert not at.exception
+    assert not [w for w in at.warning if "persona file" in w.value]  # no warning per file
+    box = [e for e in at.sidebar.expander if "could not be used" in e.label]
+    assert len(box) == 1 and box[0].label == "7 persona files could not be used"
+    lines = [t.value for t in box[0].text]
+    assert len(lines) == 7 and lines[0].startswith("• b0.json: the avatar must be one emoji")
+    assert str(user_dir()) in box[0].caption[0].value  # the folder, once
