@@ -40,7 +40,7 @@ from demo_core.conversation import (
 from demo_core.engine.base import GenerationParams
 from demo_core.personas import DEFAULT_AVATAR
 from demo_ui.chat_text import reply_markdown
-from demo_ui.widgets import keep, open_engine
+from demo_ui.widgets import keep, open_engine, sentence
 
 REFRESH_S = 0.05
 
@@ -197,7 +197,8 @@ def finish_turn(turn: Turn, gen) -> None:
     if gen.error is not None:
         turn.status, turn.content = (
             "error",
-            f"{gen.error}" + (f"\n\nPartial reply: {turn.content}" if turn.content else ""),
+            sentence(str(gen.error))
+            + (f"\n\nPartial reply: {turn.content}" if turn.content else ""),
         )
     elif gen.cancelled or not gen.done or gen.stats.finish_reason == "cancelled":
         turn.status = "stopped"
@@ -264,40 +265,47 @@ def stream_reply(
 
 
 def controls(cfg: ChatConfig, conv: Conversation, replying: bool = False) -> None:
-    """Regenerate, Clear and the exports. While a reply streams the exports are off
-    (they would miss it); Regenerate and Clear stop it and then do their job."""
-    c1, c2, c3, c4 = st.columns(4)
-    c1.button(
-        "🔄 Regenerate",
-        key=f"{cfg.prefix}_regen",
-        disabled=not conv.turns,
-        width="stretch",
-        on_click=_on_regenerate,
-        args=(cfg,),
-    )
-    c2.button(
-        "🧹 Clear",
-        key=f"{cfg.prefix}_clear",
-        disabled=not conv.turns,
-        width="stretch",
-        on_click=_on_clear,
-        args=(cfg,),
-    )
-    exports = [
-        (c3, "⬇ Markdown", to_markdown, "md", "text/markdown"),
-        (c4, "⬇ JSON", to_json, "json", "application/json"),
-    ]
-    for col, label, render, ext, mime in exports:
-        col.download_button(
-            label,
-            render(conv, cfg.title),
-            file_name=f"{cfg.prefix}-chat.{ext}",
-            mime=mime,
-            key=f"{cfg.prefix}_{ext}",
-            disabled=not conv.turns or replying,
-            width="stretch",
-            on_click="ignore",
+    """Regenerate, Clear and Export, in one row of small buttons (four full-width
+    columns stacked into a screenful on a phone). While a reply streams the exports are
+    off (they would miss it); Regenerate and Clear stop it and then do their job."""
+    with st.container(horizontal=True, gap="small"):
+        st.button(
+            "Regenerate",
+            icon="🔄",
+            key=f"{cfg.prefix}_regen",
+            help="Answer the last message again.",
+            disabled=not conv.turns,
+            on_click=_on_regenerate,
+            args=(cfg,),
         )
+        st.button(
+            "Clear",
+            icon="🧹",
+            key=f"{cfg.prefix}_clear",
+            help="Start a new conversation.",
+            disabled=not conv.turns,
+            on_click=_on_clear,
+            args=(cfg,),
+        )
+        with st.popover(
+            "Export",
+            icon="⬇️",
+            help="Download the conversation.",
+            disabled=not conv.turns or replying,
+        ):
+            for label, render, ext, mime in [
+                ("Markdown", to_markdown, "md", "text/markdown"),
+                ("JSON", to_json, "json", "application/json"),
+            ]:
+                st.download_button(
+                    label,
+                    render(conv, cfg.title),
+                    file_name=f"{cfg.prefix}-chat.{ext}",
+                    mime=mime,
+                    key=f"{cfg.prefix}_{ext}",
+                    width="stretch",
+                    on_click="ignore",
+                )
 
 
 def refused_notice(cfg: ChatConfig) -> None:
@@ -331,15 +339,14 @@ def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None
         render_turn(cfg, turn)
 
     if cfg.presets and not conv.turns:  # a sent message (or a reply on its way) hides them
-        cols = st.columns(len(cfg.presets))
-        for col, (label, prompt) in zip(cols, cfg.presets, strict=True):
-            col.button(
-                label,
-                key=f"{cfg.prefix}_preset_{label}",
-                width="stretch",
-                on_click=_send,
-                args=(cfg, prompt),
-            )
+        with st.container(horizontal=True, gap="small"):
+            for label, prompt in cfg.presets:
+                st.button(
+                    label,
+                    key=f"{cfg.prefix}_preset_{label}",
+                    on_click=_send,
+                    args=(cfg, prompt),
+                )
     refused_notice(cfg)
     st.chat_input(  # no max_chars: the browser would drop a longer paste without a word
         cfg.input_placeholder,

@@ -29,7 +29,7 @@ from demo_core.personas import (
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
 from demo_ui.chat import drawable_avatar
 from demo_ui.resources import get_manager
-from demo_ui.widgets import keep, page_link
+from demo_ui.widgets import keep, missing_model_notice
 
 PICKER = "roleplay_persona"
 DEFAULT_PERSONA = "bajie"
@@ -142,10 +142,8 @@ def persona_model(persona: Persona) -> str:
         dict.fromkeys([persona.preferred_model, persona.fallback_model, "tiny-internlm2"])
     )
     present = {k: SPECS[k].is_random or resolve_path(k) is not None for k in options}
-    preferred = SPECS[persona.preferred_model]
     if not present[persona.preferred_model]:
-        st.warning(f"{preferred.label} is not downloaded.", icon="📦")
-        page_link("5_Models.py", f"Download {preferred.label} on the Models page", "⬇️")
+        missing_model_notice(persona.preferred_model)
     wkey = model_key(persona.id)
     keep(wkey, next((k for k in options if present[k]), options[-1]))
     key = st.radio(

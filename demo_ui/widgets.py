@@ -91,6 +91,22 @@ def first_available(keys: Sequence[str], preferred: str) -> str:
     return next((k for k in keys if SPECS[k].is_random), preferred)
 
 
+def missing_model_notice(key: str) -> None:
+    """Says a page's model is not here, with a link to the page that downloads it; the
+    one notice every page uses (the story page had plain text, Bajie a link)."""
+    label = SPECS[key].label
+    st.info(f"{label} is not downloaded yet.", icon="📦")
+    page_link("5_Models.py", f"Download {label} on the Models page", "⬇️")
+
+
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter.
+
+    Engine errors are written as clauses ("the message is too long for this model…")
+    so they can follow "Could not load X:"; shown on their own they start a sentence."""
+    return text[:1].upper() + text[1:]
+
+
 def model_picker(prefix: str, keys: Sequence[str], default: str) -> str:
     """A selectbox of models; says which are missing or random."""
     wkey = f"{prefix}_model"
@@ -99,7 +115,7 @@ def model_picker(prefix: str, keys: Sequence[str], default: str) -> str:
         "Model", list(keys), key=wkey, format_func=model_label, on_change=_remember, args=(wkey,)
     )
     if key != default and resolve_path(default) is None:
-        st.info(f"{SPECS[default].label} is not downloaded yet (Models page).", icon="📦")
+        missing_model_notice(default)
     if SPECS[key].is_random:
         st.warning(
             "Tiny random test model: its replies are noise. Use it to try the app without weights.",
@@ -149,7 +165,7 @@ def open_engine(key: str) -> tuple[ChatEngine | None, str | None]:
             with st.spinner(f"Loading {SPECS[key].label} (first use takes a while)…"):
                 engine = manager.get(key)
     except EngineError as exc:
-        return None, str(exc)
+        return None, sentence(str(exc))
     except Exception as exc:  # a classroom must never see a traceback for a bad model
         return None, f"Could not load {SPECS[key].label}: {exc}"
     for note in manager.notices[seen:]:

@@ -25,6 +25,9 @@ def _conv(at, prefix="story"):
 def test_story_page_defaults_to_an_available_model(story):
     assert story.selectbox(key="story_model").value == "tiny-internlm2"
     assert any("not downloaded" in i.value for i in story.info)
+    # the same notice as the Bajie page: with a link to the Models page
+    link = [p for p in story.get("page_link") if p.proto.label.startswith("Download")][0]
+    assert link.proto.page == "Models" and "InternLM2-Chat-1.8B" in link.proto.label
     assert any("noise" in w.value for w in story.warning)
     assert story.text_area(key="story_system_prompt").value.startswith(
         "You are InternLM (书生·浦语)"
@@ -160,7 +163,7 @@ def test_context_overflow_is_a_message_not_a_crash(story):
     story.chat_input(key="story_input").set_value("hi").run()
     assert not story.exception
     assert _conv(story).turns[-1].status == "error"
-    assert any("too long" in e.value for e in story.error)
+    assert any(e.value.startswith("The message is too long") for e in story.error)
 
 
 def test_corrupt_checkpoint_is_a_message_not_a_traceback(story, tmp_path, monkeypatch):
@@ -279,3 +282,10 @@ def test_reply_with_tildes_is_not_struck_through(story, monkeypatch):
     monkeypatch.setattr(TransformersEngine, "stream_chat", fake_stream_chat)
     story.chat_input(key="story_input").set_value("hi").run()
     assert story.chat_message[1].markdown[0].value == "你好\\~今天天气不错\\~"
+
+
+def test_stats_line_counts_dropped_messages_in_good_english():
+    from demo_core.conversation import format_stats
+
+    assert "1 old message left out" in format_stats({"dropped": 1})
+    assert "3 old messages left out" in format_stats({"dropped": 3})

@@ -210,7 +210,10 @@ def bajie_page(studio_home):
 def test_bajie_page_falls_back_and_says_so(bajie_page):
     at = bajie_page
     assert at.selectbox(key="roleplay_persona").value == "bajie"
-    assert any("BaJie-Chat-mini" in w.value and "not downloaded" in w.value for w in at.warning)
+    assert any("BaJie-Chat-mini" in i.value and "not downloaded" in i.value for i in at.info)
+    assert "Download BaJie-Chat-mini (八戒-Chat-1.8B) on the Models page" in [
+        link.proto.label for link in at.get("page_link")
+    ]
     assert at.radio(key="roleplay_model_bajie").value == "tiny-internlm2"
     assert at.text_area(key="roleplay_bajie_system_prompt").value.startswith(BAJIE_START)
     assert "俺老猪" in at.chat_message[0].markdown[0].value  # greeting
@@ -435,3 +438,8 @@ def test_broken_files_are_listed_in_one_expander_below_the_picker(studio_home):
     lines = [t.value for t in box[0].text]
     assert len(lines) == 7 and lines[0].startswith("• b0.json: the avatar must be one emoji")
     assert str(user_dir()) in box[0].caption[0].value  # the folder, once
+
+
+def test_the_two_prompt_boxes_have_different_labels(bajie_page):
+    labels = [t.label for t in bajie_page.sidebar.text_area]
+    assert len(labels) == 2 and len(set(labels)) == 2
