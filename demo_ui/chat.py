@@ -250,14 +250,14 @@ def stream_reply(
         )
         settled = threading.Event()
         st.session_state[_settled_key(cfg)] = settled
-        gen = engine.stream_chat(messages, params)
         try:
-            _pump(gen, turn, placeholder, status)
-        finally:
+            gen = engine.stream_chat(messages, params)
             try:
-                finish_turn(turn, gen)
+                _pump(gen, turn, placeholder, status)
             finally:
-                settled.set()
+                finish_turn(turn, gen)
+        finally:
+            settled.set()
     st.rerun()
 
 
