@@ -94,9 +94,9 @@ def first_available(keys: Sequence[str], preferred: str) -> str:
 def missing_model_notice(key: str) -> None:
     """Says a page's model is not here, with a link to the page that downloads it; the
     one notice every page uses (the story page had plain text, Bajie a link)."""
-    label = SPECS[key].label
-    st.info(f"{label} is not downloaded yet.", icon="📦")
-    page_link("5_Models.py", f"Download {label} on the Models page", "⬇️")
+    st.info(f"{SPECS[key].label} is not downloaded yet.", icon="📦")
+    # short: a sidebar link does not wrap, and the notice above names the model
+    page_link("5_Models.py", "Download it on the Models page", "⬇️")
 
 
 def sentence(text: str) -> str:

@@ -181,18 +181,22 @@ def test_too_long_message_is_explained_not_dropped(tmp_path):
         screenshot(page, "story-chat-too-long")
 
 
-TRUNCATED = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPageLink"] *')]
+TRUNCATED = """() => [...document.querySelectorAll('[data-testid="stPageLink"] *')]
     .filter(e => e.children.length === 0 && e.textContent.length > 3)
     .filter(e => e.scrollWidth > e.clientWidth + 1)
     .map(e => e.textContent)"""
 
 
-def test_home_cards_show_whole_titles(tmp_path):
+def test_links_show_whole_titles(tmp_path):
+    """Page links do not wrap: a long label is cut off with "…"."""
     with running_app(tmp_path / "home") as url, browser_page() as page:  # 1400 px wide
         page.goto(url)
         page.get_by_text("Models & downloads").last.wait_for()
-        assert page.evaluate(TRUNCATED) == []
+        assert page.evaluate(TRUNCATED) == []  # the home cards
         screenshot(page, "home-1400")
+        page.goto(f"{url}/Story_Chat")
+        page.get_by_text("Download it on the Models page").wait_for()
+        assert page.evaluate(TRUNCATED) == []  # the missing-model notice in the sidebar
 
 
 def test_chat_controls_fit_one_row_on_a_phone(tmp_path):
