@@ -88,7 +88,8 @@ def format_stats(stats: dict) -> str:
     if stats.get("queued_s", 0) > 0.5:
         parts.append(f"queued {stats['queued_s']:.1f} s")
     if stats.get("dropped"):
-        parts.append(f"{stats['dropped']} old messages left out to fit the context")
+        n = stats["dropped"]
+        parts.append(f"{n} old message{'s' if n != 1 else ''} left out to fit the context")
     return " · ".join(parts)
 
 

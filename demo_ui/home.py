@@ -45,6 +45,9 @@ DEMOS = [
 ]
 
 
+CARDS_PER_ROW = 3
+
+
 def device_summary() -> str:
     if torch.cuda.is_available():
         free, total = torch.cuda.mem_get_info()
@@ -60,11 +63,15 @@ def render_home() -> None:
         "Every demo of the InternLM fun-demos lesson in one app, sharing one copy of each model.",
     )
     st.subheader("Demos")
-    cols = st.columns(len(DEMOS))
-    for col, (file, icon, title, blurb) in zip(cols, DEMOS, strict=True):
-        with col.container(border=True):
-            page_link(file, title, icon)
-            st.caption(blurb)
+    # three cards a row: five in one row cut "Data-analysis agent" short at 1400 px
+    for start in range(0, len(DEMOS), CARDS_PER_ROW):
+        cols = st.columns(CARDS_PER_ROW)
+        for col, (file, icon, title, blurb) in zip(
+            cols, DEMOS[start : start + CARDS_PER_ROW], strict=False
+        ):
+            with col.container(border=True, height="stretch"):
+                page_link(file, title, icon)
+                st.caption(blurb)
 
     st.subheader("This machine")
     manager = get_manager()

@@ -1,43 +1,138 @@
-"""Persona picker, model choice for a persona, and the "add your own persona" form."""
+"""Persona picker (with Edit and Delete for the user's own), the model playing a persona,
+and the form that adds or edits a persona.
+
+Everything a session keeps about a persona -- its conversation, edited prompt, sampling,
+model choice -- lives under keys made from its id (:func:`chat_prefix`). When a persona is
+deleted or saved, those keys are dropped, so a new persona that happens to get the same
+id never inherits another one's conversation or prompt.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import streamlit as st
 
+from demo_core.engine.base import SAMPLING_LIMITS
 from demo_core.personas import (
+    AVATAR_RULE,
+    DEFAULT_AVATAR,
     Persona,
     PersonaError,
     PersonaSet,
+    check_avatar,
+    delete_user_persona,
     load_all,
+    persona_id,
     save_user_persona,
-    slugify,
 )
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
+from demo_ui.chat import drawable_avatar
 from demo_ui.resources import get_manager
-from demo_ui.widgets import keep, page_link
+from demo_ui.widgets import keep, missing_model_notice
+
+PICKER = "roleplay_persona"
+DEFAULT_PERSONA = "bajie"
+FLASH = "roleplay_flash"  # a confirmation shown once, in the run after the action
+EDITING = "roleplay_editing"  # id of the persona the form is editing; None = adding
+FORM_ERROR = "roleplay_form_error"
+FORM_DEFAULTS: dict[str, object] = {
+    "name": "",
+    "avatar": DEFAULT_AVATAR,
+    "prompt": "",
+    "greeting": "",
+    "model": "internlm2-chat-1_8b",
+    "temperature": 0.8,
+}
+FORM_MODELS = [k for k in CHAT_MODELS if not SPECS[k].is_random]
 
 
-def persona_picker(default_id: str = "bajie") -> tuple[Persona, PersonaSet]:
+def chat_prefix(pid: str) -> str:
+    """The session-state namespace of persona ``pid``'s chat."""
+    return f"roleplay_{pid}"
+
+
+def model_key(pid: str) -> str:
+    return f"roleplay_model_{pid}"
+
+
+def forget_persona_state(pid: str, all_ids: Iterable[str]) -> None:
+    """Drop every session key of persona ``pid`` (and the copies :func:`keep` makes),
+    but none of a persona whose id merely starts the same way ("bob" vs "bob_2")."""
+    mine = chat_prefix(pid) + "_"
+    theirs = [
+        chat_prefix(q) + "_"
+        for q in all_ids
+        if q != pid and (chat_prefix(q) + "_").startswith(mine)
+    ]
+    for key in list(st.session_state):
+        bare = key.removeprefix("_kept_")
+        if bare == model_key(pid) or (
+            bare.startswith(mine) and not any(bare.startswith(t) for t in theirs)
+        ):
+            del st.session_state[key]
+
+
+def _select(pid: str) -> None:
+    st.session_state[PICKER] = st.session_state[f"_kept_{PICKER}"] = pid
+
+
+def persona_picker(default_id: str = DEFAULT_PERSONA) -> tuple[Persona, PersonaSet]:
+    """The persona selectbox, what went wrong with persona files, and Edit / Delete for
+    a persona of the user's own."""
     pset = load_all()
-    for problem in pset.problems:
-        st.warning(f"A persona file could not be used: {problem}", icon="📄")
     ids = [p.id for p in pset.personas]
-    selected = st.session_state.pop("roleplay_select_next", None)  # a persona just saved
-    if selected in ids:
-        st.session_state["roleplay_persona"] = st.session_state["_kept_roleplay_persona"] = selected
-    keep("roleplay_persona", default_id if default_id in ids else ids[0])
-    if st.session_state["roleplay_persona"] not in ids:
-        st.session_state["roleplay_persona"] = ids[0]
+    keep(PICKER, default_id if default_id in ids else ids[0])
+    if st.session_state[PICKER] not in ids:
+        st.session_state[PICKER] = ids[0]
     pid = st.selectbox(
         "Persona",
         ids,
-        key="roleplay_persona",
+        key=PICKER,
         format_func=lambda i: f"{pset.get(i).avatar} {pset.get(i).name}",
-        on_change=lambda: st.session_state.update(
-            _kept_roleplay_persona=st.session_state["roleplay_persona"]
-        ),
+        on_change=lambda: st.session_state.update({f"_kept_{PICKER}": st.session_state[PICKER]}),
     )
-    return pset.get(pid), pset
+    persona = pset.get(pid)
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        st.success(flash, icon="✅")
+    if not persona.builtin:
+        _own_persona_actions(persona, ids)
+    file_problems(pset)
+    return persona, pset
+
+
+def file_problems(pset: PersonaSet) -> None:
+    """One closed expander for all persona files that could not be used (a full-width
+    warning each, with its absolute path, pushed the picker off the screen)."""
+    if not pset.problems:
+        return
+    n = len(pset.problems)
+    label = f"{n} persona file{'s' if n != 1 else ''} could not be used"
+    with st.expander(label, icon="⚠️"):
+        st.caption(f"In {pset.folder}. They are left as they are: fix or remove them.")
+        for problem in pset.problems:
+            st.text(f"• {problem}")
+
+
+def _own_persona_actions(persona: Persona, ids: list[str]) -> None:
+    with st.container(horizontal=True, gap="small"):
+        st.button(
+            "✏️ Edit",
+            key="roleplay_edit",
+            help=f"Change {persona.name} in the form below.",
+            on_click=_start_edit,
+            args=(persona,),
+        )
+        with st.popover("🗑️ Delete", help=f"Delete {persona.name} for good."):
+            st.markdown(f"Delete **{persona.name}** and this session's conversation with it?")
+            st.button(
+                "Delete for good",
+                key="roleplay_delete",
+                type="primary",
+                on_click=_delete,
+                args=(persona, ids),
+            )
 
 
 def persona_model(persona: Persona) -> str:
@@ -47,11 +142,9 @@ def persona_model(persona: Persona) -> str:
         dict.fromkeys([persona.preferred_model, persona.fallback_model, "tiny-internlm2"])
     )
     present = {k: SPECS[k].is_random or resolve_path(k) is not None for k in options}
-    preferred = SPECS[persona.preferred_model]
     if not present[persona.preferred_model]:
-        st.warning(f"{preferred.label} is not downloaded.", icon="📦")
-        page_link("5_Models.py", f"Download {preferred.label} on the Models page", "⬇️")
-    wkey = f"roleplay_model_{persona.id}"
+        missing_model_notice(persona.preferred_model)
+    wkey = model_key(persona.id)
     keep(wkey, next((k for k in options if present[k]), options[-1]))
     key = st.radio(
         "Model playing this persona",
@@ -80,39 +173,133 @@ def persona_model(persona: Persona) -> str:
     return key
 
 
-def add_persona_form() -> None:
-    with st.expander("➕ Add your own persona"):
-        with st.form("roleplay_new_persona", clear_on_submit=False):
-            name = st.text_input("Name", placeholder="e.g. 唐僧")
-            avatar = st.text_input("Avatar (an emoji)", value="🎭", max_chars=8)
-            prompt = st.text_area("System prompt", height=140, placeholder="你是…")
-            greeting = st.text_input("Greeting (optional)")
-            model = st.selectbox(
+def _form_key(field: str) -> str:
+    return f"roleplay_form_{field}"
+
+
+def _fill_form(values: dict[str, object]) -> None:
+    for field, value in values.items():
+        st.session_state[_form_key(field)] = value
+
+
+def _start_edit(persona: Persona) -> None:
+    """Callback: load ``persona`` into the form (before the form is drawn)."""
+    _fill_form(
+        {
+            "name": persona.name,
+            "avatar": persona.avatar,
+            "prompt": persona.system_prompt,
+            "greeting": persona.greeting,
+            "model": persona.preferred_model
+            if persona.preferred_model in FORM_MODELS
+            else FORM_DEFAULTS["model"],
+            "temperature": SAMPLING_LIMITS["temperature"].clamp(
+                persona.sampling.get("temperature", FORM_DEFAULTS["temperature"])
+            ),
+        }
+    )
+    st.session_state[EDITING] = persona.id
+    st.session_state[FORM_ERROR] = None
+
+
+def _reset_form() -> None:
+    _fill_form(FORM_DEFAULTS)
+    st.session_state[EDITING] = None
+    st.session_state[FORM_ERROR] = None
+
+
+def _delete(persona: Persona, ids: list[str]) -> None:
+    """Callback: remove the file and everything this session kept about the persona."""
+    delete_user_persona(persona.id)
+    forget_persona_state(persona.id, ids)
+    if st.session_state.get(EDITING) == persona.id:
+        _reset_form()
+    _select(DEFAULT_PERSONA)
+    st.session_state[FLASH] = f"Deleted {persona.name}."
+
+
+def _save_form() -> None:
+    """Callback of the form's Save button: runs before the page is drawn, so on success
+    the form can be emptied and the new persona selected in the same run, and the
+    confirmation is shown by that run (an ``st.rerun()`` after ``st.success`` hid it)."""
+    v = {f: st.session_state.get(_form_key(f), d) for f, d in FORM_DEFAULTS.items()}
+    name, prompt = str(v["name"]).strip(), str(v["prompt"])
+    editing = st.session_state.get(EDITING)
+    old = load_all().get(editing) if editing else None
+    try:
+        if not name:
+            raise PersonaError("give the persona a name")
+        if not prompt.strip():
+            raise PersonaError("write its system prompt: it tells the model who to be")
+        avatar = check_avatar(v["avatar"])
+        if drawable_avatar(avatar) != avatar:  # an emoji missing from Streamlit's list
+            raise PersonaError(f"{AVATAR_RULE} that Streamlit can show ({avatar!r} is not)")
+        sampling = dict(old.sampling) if old else {"top_p": 0.8, "repetition_penalty": 1.005}
+        persona = save_user_persona(
+            {
+                "id": editing or persona_id(name),
+                "name": name,
+                "avatar": avatar,
+                "system_prompt": prompt,
+                "greeting": str(v["greeting"]),
+                "preferred_model": v["model"],
+                "fallback_model": old.fallback_model if old else "internlm2-chat-1_8b",
+                "sampling": {**sampling, "temperature": v["temperature"]},
+            },
+            overwrite=bool(editing),
+        )
+    except PersonaError as exc:
+        st.session_state[FORM_ERROR] = f"Not saved: {exc}. Your text is still in the form."
+        return
+    conv_key = f"{chat_prefix(persona.id)}_conversation"
+    kept_conversation = st.session_state.get(conv_key) if editing else None
+    forget_persona_state(persona.id, [p.id for p in load_all().personas])
+    if kept_conversation is not None:  # an edit keeps the conversation, with the new prompt
+        kept_conversation.system_prompt = persona.system_prompt
+        st.session_state[conv_key] = kept_conversation
+    _reset_form()
+    _select(persona.id)
+    st.session_state[FLASH] = f"Saved {persona.name}."
+
+
+def persona_form() -> None:
+    """Add a persona, or edit the one whose Edit button was pressed."""
+    for field, default in FORM_DEFAULTS.items():
+        st.session_state.setdefault(_form_key(field), default)
+    editing = st.session_state.get(EDITING)
+    error = st.session_state.get(FORM_ERROR)
+    title = (
+        f"✏️ Edit {st.session_state[_form_key('name')]}" if editing else "➕ Add your own persona"
+    )
+    with st.expander(title, expanded=bool(editing or error)):
+        with st.form("roleplay_persona_form", clear_on_submit=False, border=False):
+            st.text_input("Name", key=_form_key("name"), placeholder="e.g. 唐僧")
+            st.text_input(
+                "Avatar (one emoji)",
+                key=_form_key("avatar"),
+                help="One emoji, such as 🐷 or 🙏.",
+            )
+            st.text_area(
+                "Persona's system prompt",
+                key=_form_key("prompt"),
+                height=140,
+                placeholder="你是…",
+                help="Who the model should be; sent before every conversation with this persona.",
+            )
+            st.text_input("Greeting (optional)", key=_form_key("greeting"))
+            st.selectbox(
                 "Preferred model",
-                [k for k in CHAT_MODELS if not SPECS[k].is_random],
+                FORM_MODELS,
+                key=_form_key("model"),
                 format_func=lambda k: SPECS[k].label,
             )
-            temperature = st.slider("Temperature", 0.0, 1.5, 0.8, 0.05)
-            if st.form_submit_button("Save persona"):
-                data = {
-                    "id": slugify(name) if name.isascii() else f"p-{abs(hash(name)) % 10**8}",
-                    "name": name,
-                    "avatar": avatar,
-                    "system_prompt": prompt,
-                    "greeting": greeting,
-                    "preferred_model": model,
-                    "fallback_model": "internlm2-chat-1_8b",
-                    "sampling": {
-                        "temperature": temperature,
-                        "top_p": 0.8,
-                        "repetition_penalty": 1.005,
-                    },
-                }
-                try:
-                    persona = save_user_persona(data)
-                except PersonaError as exc:
-                    st.error(f"Not saved: {exc}. Your text is still in the form.", icon="⚠️")
-                else:
-                    st.session_state["roleplay_select_next"] = persona.id
-                    st.success(f"Saved {persona.name}.")
-                    st.rerun()
+            t = SAMPLING_LIMITS["temperature"]
+            st.slider(t.label, t.low, t.high, step=t.step, key=_form_key("temperature"))
+            if error:
+                st.error(error, icon="⚠️")
+            with st.container(horizontal=True, gap="small"):
+                st.form_submit_button(
+                    "Save changes" if editing else "Save persona", on_click=_save_form
+                )
+                if editing:
+                    st.form_submit_button("Cancel", on_click=_reset_form)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from demo_core.engine.base import EngineError, GenerationParams
+from demo_core.engine.base import SAMPLING_LIMITS, ChatEngine, EngineError, GenerationParams
 from demo_core.engine.manager import GB
 from demo_core.specs import SPECS, resolve_path
 from demo_ui.resources import get_manager
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+T = TypeVar("T")
 
 
 def page_link(file: str, label: str, icon: str) -> None:
@@ -47,15 +49,22 @@ def page_header(title: str, icon: str, caption: str) -> None:
     st.caption(caption)
 
 
-def keep(key: str, default):
+def keep(key: str, default: T, fix: Callable[[T], T] | None = None) -> T:
     """Value for a widget ``key`` that survives switching pages.
 
     Streamlit forgets a widget's state when its page is not shown; we mirror it into a
-    plain session key and hand it back as the widget's starting value.
+    plain session key and hand it back as the widget's starting value. ``fix`` turns a
+    remembered value the widget can no longer take (a slider value outside the range,
+    say) into one it can, instead of letting the widget raise.
     """
     store = f"_kept_{key}"
     if key not in st.session_state:
         st.session_state[key] = st.session_state.get(store, default)
+    if fix is not None:
+        value = st.session_state[key]
+        fixed = fix(value)
+        if type(fixed) is not type(value) or fixed != value:
+            st.session_state[key] = fixed
     st.session_state[store] = st.session_state[key]
     return st.session_state[key]
 
@@ -82,6 +91,22 @@ def first_available(keys: Sequence[str], preferred: str) -> str:
     return next((k for k in keys if SPECS[k].is_random), preferred)
 
 
+def missing_model_notice(key: str) -> None:
+    """Says a page's model is not here, with a link to the page that downloads it; the
+    one notice every page uses (the story page had plain text, Bajie a link)."""
+    st.info(f"{SPECS[key].label} is not downloaded yet.", icon="📦")
+    # short: a sidebar link does not wrap, and the notice above names the model
+    page_link("5_Models.py", "Download it on the Models page", "⬇️")
+
+
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter.
+
+    Engine errors are written as clauses ("the message is too long for this model…")
+    so they can follow "Could not load X:"; shown on their own they start a sentence."""
+    return text[:1].upper() + text[1:]
+
+
 def model_picker(prefix: str, keys: Sequence[str], default: str) -> str:
     """A selectbox of models; says which are missing or random."""
     wkey = f"{prefix}_model"
@@ -90,7 +115,7 @@ def model_picker(prefix: str, keys: Sequence[str], default: str) -> str:
         "Model", list(keys), key=wkey, format_func=model_label, on_change=_remember, args=(wkey,)
     )
     if key != default and resolve_path(default) is None:
-        st.info(f"{SPECS[default].label} is not downloaded yet (Models page).", icon="📦")
+        missing_model_notice(default)
     if SPECS[key].is_random:
         st.warning(
             "Tiny random test model: its replies are noise. Use it to try the app without weights.",
@@ -100,31 +125,24 @@ def model_picker(prefix: str, keys: Sequence[str], default: str) -> str:
 
 
 def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> GenerationParams:
+    """Sliders for the sampling settings, ranges from :data:`SAMPLING_LIMITS` (the same
+    table the persona validator checks files against)."""
     d = defaults or GenerationParams()
     with st.expander("Sampling", expanded=False):
         values = {}
-        for name, widget, kwargs in [
-            (
-                "max_new_tokens",
-                st.slider,
-                dict(label="Max new tokens", min_value=16, max_value=4096, step=16),
-            ),
-            (
-                "temperature",
-                st.slider,
-                dict(label="Temperature", min_value=0.0, max_value=2.0, step=0.05),
-            ),
-            ("top_p", st.slider, dict(label="Top-p", min_value=0.05, max_value=1.0, step=0.05)),
-            ("top_k", st.slider, dict(label="Top-k", min_value=1, max_value=100, step=1)),
-            (
-                "repetition_penalty",
-                st.slider,
-                dict(label="Repetition penalty", min_value=1.0, max_value=1.5, step=0.005),
-            ),
-        ]:
+        for name, limit in SAMPLING_LIMITS.items():
             wkey = f"{prefix}_{name}"
-            keep(wkey, getattr(d, name))
-            values[name] = widget(key=wkey, on_change=_remember, args=(wkey,), **kwargs)
+            kind = int if limit.integer else float
+            keep(wkey, limit.clamp(getattr(d, name)), fix=limit.clamp)
+            values[name] = st.slider(
+                limit.label,
+                min_value=kind(limit.low),
+                max_value=kind(limit.high),
+                step=kind(limit.step),
+                key=wkey,
+                on_change=_remember,
+                args=(wkey,),
+            )
         if st.button("Reset to defaults", key=f"{prefix}_reset_sampling"):
             for name in values:
                 st.session_state.pop(f"{prefix}_{name}", None)
@@ -133,8 +151,11 @@ def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> 
     return GenerationParams(**{**d.to_dict(), **values, "do_sample": values["temperature"] > 0})
 
 
-def load_engine(key: str):
-    """Get (maybe load) a model, telling the user what happens; None if it failed."""
+def open_engine(key: str) -> tuple[ChatEngine | None, str | None]:
+    """``(engine, None)``, loading the model if needed, or ``(None, why not)``.
+
+    The reason is returned rather than shown so a caller can keep it: the chat stores it
+    in the conversation, where it survives the next rerun."""
     manager = get_manager()
     seen = len(manager.notices)
     try:
@@ -144,13 +165,19 @@ def load_engine(key: str):
             with st.spinner(f"Loading {SPECS[key].label} (first use takes a while)…"):
                 engine = manager.get(key)
     except EngineError as exc:
-        st.error(str(exc), icon="⚠️")
-        return None
+        return None, sentence(str(exc))
     except Exception as exc:  # a classroom must never see a traceback for a bad model
-        st.error(f"Could not load {SPECS[key].label}: {exc}", icon="⚠️")
-        return None
+        return None, f"Could not load {SPECS[key].label}: {exc}"
     for note in manager.notices[seen:]:
         st.toast(note, icon="🔁" if "Unloaded" in note else "✅")
+    return engine, None
+
+
+def load_engine(key: str) -> ChatEngine | None:
+    """Get (maybe load) a model, telling the user what happens; None if it failed."""
+    engine, problem = open_engine(key)
+    if problem:
+        st.error(problem, icon="⚠️")
     return engine
 
 

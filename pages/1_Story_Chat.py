@@ -4,7 +4,7 @@ import streamlit as st
 
 from demo_core.prompts import INTERNLM_META, STORY_PRESETS
 from demo_core.specs import CHAT_MODELS
-from demo_ui.chat import ChatConfig, chat_area, controls, conversation, system_prompt_editor
+from demo_ui.chat import ChatConfig, chat_area, conversation, system_prompt_editor
 from demo_ui.widgets import memory_line, model_picker, page_header, sampling_controls
 
 page_header(
@@ -25,5 +25,4 @@ with st.sidebar:
     system_prompt_editor(cfg, conversation(cfg))
     params = sampling_controls("story")
     st.caption(memory_line())
-controls(cfg, conversation(cfg))
 chat_area(cfg, model_key, params)

@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from demo_ui.chat import ChatConfig, chat_area, controls, conversation, system_prompt_editor
-from demo_ui.personas import add_persona_form, persona_model, persona_picker
+from demo_ui.chat import ChatConfig, chat_area, conversation, system_prompt_editor
+from demo_ui.personas import chat_prefix, persona_form, persona_model, persona_picker
 from demo_ui.widgets import memory_line, page_header, sampling_controls
 
 page_header("Bajie role-play", "🐷", "猪八戒 and friends. Each persona keeps its own conversation.")
 with st.sidebar:
     persona, _ = persona_picker("bajie")
     cfg = ChatConfig(
-        prefix=f"roleplay_{persona.id}",
+        prefix=chat_prefix(persona.id),
         title=persona.name,
         default_system_prompt=persona.system_prompt,
         assistant_avatar=persona.avatar,
@@ -20,8 +20,7 @@ with st.sidebar:
     model_key = persona_model(persona)
     system_prompt_editor(cfg, conversation(cfg))
     params = sampling_controls(cfg.prefix, persona.params())
-    add_persona_form()
+    persona_form()
     st.caption(memory_line())
 st.subheader(f"{persona.avatar} {persona.name}")
-controls(cfg, conversation(cfg))
 chat_area(cfg, model_key, params)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from demo_core.internlm2.tiny import build_tiny_internlm2
@@ -14,6 +17,30 @@ def _send(page, text: str) -> None:
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(text)
     box.press("Enter")
+
+
+def _stop(page, timeout: float = 30_000) -> None:
+    page.get_by_role("button", name="Stop").click(timeout=timeout)
+
+
+def _stop_mid_reply(page, nth: int = 0) -> None:
+    """Click Stop while a reply streams and wait for the "⏹ stopped" caption number
+    ``nth``. The random model sometimes ends a reply by itself before the click lands;
+    then regenerate and try again."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for _ in range(5):
+        page.get_by_text("▌").wait_for()
+        try:
+            _stop(page, timeout=2_000)
+            page.get_by_text("⏹ stopped").nth(nth).wait_for(timeout=20_000)
+            return
+        except PlaywrightError:
+            _wait_idle(page)
+            if page.get_by_text("⏹ stopped").count() > nth:
+                return
+            page.get_by_role("button", name="Regenerate").click()
+    raise AssertionError("every reply ended before Stop was clicked")
 
 
 def _wait_idle(page) -> None:
@@ -49,19 +76,49 @@ def test_story_chat_streams_in_browser(tmp_path):
 
 def test_stop_keeps_partial_reply(tmp_path):
     slow_random_model(tmp_path / "home")
-    with running_app(tmp_path / "home") as url, browser_page() as page:
+    with running_app(tmp_path / "home") as url, browser_page(accept_downloads=True) as page:
         page.goto(f"{url}/Story_Chat")
         _send(page, "long please")
-        # the chat input's submit button turns into a stop button while the reply streams
         page.get_by_text("▌").wait_for()  # tokens are streaming
-        page.get_by_test_id("stChatInputStopButton").click()
-        page.get_by_test_id("stChatInputSubmitButton").wait_for()  # the script run ended
-        _send(page, "next")
-        page.get_by_text("stopped").first.wait_for(timeout=60_000)
-        # the stopped reply kept its partial text and the next message was answered
-        assert page.get_by_test_id("stChatMessage").count() == 4
+        # the page is already consistent while the reply streams: presets gone, the
+        # conversation's controls usable, the exports waiting for the reply
+        assert page.get_by_role("button", name="300-character story").count() == 0
+        assert page.get_by_role("button", name="Clear").is_enabled()
+        # Stop alone (no other click) leaves the page whole: the caption, no cursor,
+        # enabled controls and exports, fresh sidebar figures
+        _stop_mid_reply(page)
+        _wait_idle(page)
+        assert page.get_by_text("▌").count() == 0
+        assert page.get_by_role("button", name="Stop").count() == 0
+        assert page.get_by_role("button", name="Regenerate").is_enabled()
+        assert page.get_by_text("1 model(s) loaded").count() == 1
+        assert page.get_by_test_id("stChatMessage").count() == 2
         assert len(page.get_by_test_id("stChatMessage").nth(1).inner_text().strip()) > 20
         screenshot(page, "story-chat-stopped")
+        # the export of a stopped reply has its final stats
+        page.get_by_role("button", name="Export").click()
+        with page.expect_download() as info:
+            page.get_by_role("button", name="JSON").click()
+        reply = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))["turns"][1]
+        assert reply["status"] == "stopped"
+        assert reply["stats"]["finish_reason"] == "cancelled"
+        assert reply["stats"]["total_s"] > 0 and reply["stats"]["tokens_per_s"] > 0
+        page.keyboard.press("Escape")  # close the Export popover
+        _send(page, "next")
+        page.get_by_text("next").wait_for()
+        _stop_mid_reply(page, nth=1)
+        assert page.get_by_test_id("stChatMessage").count() == 4
+
+
+def test_preset_is_hidden_while_the_first_reply_streams(tmp_path):
+    slow_random_model(tmp_path / "home")
+    with running_app(tmp_path / "home") as url, browser_page() as page:
+        page.goto(f"{url}/Story_Chat")
+        page.get_by_role("button", name="300-character story").click()
+        page.get_by_text("▌").wait_for()
+        assert page.get_by_role("button", name="Story in English").count() == 0
+        _stop_mid_reply(page)
+        assert page.get_by_role("button", name="Story in English").count() == 0
 
 
 def test_persona_switch_keeps_other_conversations(tmp_path):
@@ -102,11 +159,60 @@ def test_second_session_waits_in_line_and_can_leave(tmp_path):
         _send(second, "second student")
         second.get_by_text("1 request(s) ahead of you").wait_for()
         screenshot(second, "queue-position")
-        second.get_by_test_id("stChatInputStopButton").click()
-        second.get_by_test_id("stChatInputSubmitButton").wait_for()
+        _stop(second)
+        # "Stopped before the first word" -- unless the random first reply ended by itself
+        # just before the click and the second one had begun: either way, stopped
+        second.get_by_text("⏹ stopped").wait_for()
         first.get_by_text("tok/s").wait_for(timeout=120_000)  # first reply finished normally
         assert first.get_by_text("stopped").count() == 0
         _send(second, "my turn now")
         second.get_by_text("tok/s").wait_for(timeout=120_000)
         assert second.get_by_text("stopped").count() >= 1  # the queued reply was stopped
         screenshot(second, "queue-after-stop")
+
+
+def test_too_long_message_is_explained_not_dropped(tmp_path):
+    """A paste over the limit used to vanish in the browser (the widget's max_chars)."""
+    with running_app(tmp_path / "home") as url, browser_page() as page:
+        page.goto(f"{url}/Story_Chat")
+        text = "一段很长的文字。" * 1500  # 12,000 characters
+        _send(page, text)
+        page.get_by_text("It was not sent").wait_for()
+        assert page.get_by_test_id("stCode").inner_text().startswith("一段很长的文字。")
+        assert page.get_by_test_id("stChatMessage").count() == 0
+        screenshot(page, "story-chat-too-long")
+
+
+TRUNCATED = """() => [...document.querySelectorAll('[data-testid="stPageLink"] *')]
+    .filter(e => e.children.length === 0 && e.textContent.length > 3)
+    .filter(e => e.scrollWidth > e.clientWidth + 1)
+    .map(e => e.textContent)"""
+
+
+def test_links_show_whole_titles(tmp_path):
+    """Page links do not wrap: a long label is cut off with "…"."""
+    with running_app(tmp_path / "home") as url, browser_page() as page:  # 1400 px wide
+        page.goto(url)
+        page.get_by_text("Models & downloads").last.wait_for()
+        assert page.evaluate(TRUNCATED) == []  # the home cards
+        screenshot(page, "home-1400")
+        page.goto(f"{url}/Story_Chat")
+        page.get_by_text("Download it on the Models page").wait_for()
+        assert page.evaluate(TRUNCATED) == []  # the missing-model notice in the sidebar
+
+
+def test_chat_controls_fit_one_row_on_a_phone(tmp_path):
+    with (
+        running_app(tmp_path / "home") as url,
+        browser_page(viewport={"width": 390, "height": 844}) as page,
+    ):
+        page.goto(f"{url}/Story_Chat")
+        _send(page, "hello")
+        page.get_by_text("tok/s").wait_for(timeout=60_000)
+        boxes = [
+            page.get_by_role("button", name=name).bounding_box()
+            for name in ("Regenerate", "Clear", "Export")
+        ]
+        assert len({round(b["y"]) for b in boxes}) == 1  # one row
+        assert max(b["x"] + b["width"] for b in boxes) <= 390
+        screenshot(page, "story-390")

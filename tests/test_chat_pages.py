@@ -7,6 +7,7 @@ import json
 import pytest
 
 from demo_core.conversation import MAX_PROMPT_CHARS, validate_prompt
+from demo_ui.chat_text import reply_markdown
 from tests.conftest import open_page
 
 
@@ -24,6 +25,9 @@ def _conv(at, prefix="story"):
 def test_story_page_defaults_to_an_available_model(story):
     assert story.selectbox(key="story_model").value == "tiny-internlm2"
     assert any("not downloaded" in i.value for i in story.info)
+    # the same notice as the Bajie page: with a link to the Models page
+    link = [p for p in story.get("page_link") if p.proto.label.startswith("Download")][0]
+    assert link.proto.page == "Models"
     assert any("noise" in w.value for w in story.warning)
     assert story.text_area(key="story_system_prompt").value.startswith(
         "You are InternLM (书生·浦语)"
@@ -38,14 +42,34 @@ def test_send_streams_a_reply_with_stats(story):
     assert turns[1].status == "done" and turns[1].content
     assert turns[1].stats["new_tokens"] > 0 and turns[1].stats["ttft_s"] is not None
     assert any("tok/s" in c.value for c in story.caption)
-    rendered = [m.markdown[0].value for m in story.chat_message if m.markdown]
-    assert "Write a 300-character story" in rendered and turns[1].content in rendered
+    assert story.chat_message[0].text[0].value == "Write a 300-character story"
+    assert story.chat_message[1].markdown[0].value == reply_markdown(turns[1].content)
 
 
 def test_preset_prompt_button(story):
     story.button(key="story_preset_📖 300-character story").click().run()
     assert _conv(story).turns[0].content == "请创作一个 300 字的小故事"
     assert _conv(story).turns[1].role == "assistant"
+
+
+def test_sliders_use_the_shared_limits(story):
+    from demo_core.engine.base import SAMPLING_LIMITS
+
+    for name, limit in SAMPLING_LIMITS.items():
+        slider = story.slider(key=f"story_{name}")
+        assert (slider.min, slider.max) == (limit.low, limit.high), name
+
+
+def test_remembered_out_of_range_slider_value_is_clamped(story):
+    """A remembered value a slider cannot show (an older range, a hand-made persona) is
+    moved into range instead of crashing the page."""
+    story.session_state["_kept_story_top_k"] = 500
+    story.session_state["_kept_story_repetition_penalty"] = 1.8
+    story.switch_page("app.py").run()  # the page's widgets are forgotten, the copies stay
+    story.switch_page("pages/1_Story_Chat.py").run()
+    assert not story.exception
+    assert story.slider(key="story_top_k").value == 100
+    assert story.slider(key="story_repetition_penalty").value == 1.5
 
 
 def test_regenerate_replaces_the_last_reply(story):
@@ -82,11 +106,20 @@ def test_whitespace_prompt_is_refused_politely(story):
     assert any("empty" in w.value for w in story.warning)
 
 
-def test_huge_prompt_never_reaches_the_model_whole(story):
-    assert story.chat_input(key="story_input").proto.max_chars == MAX_PROMPT_CHARS
-    story.chat_input(key="story_input").set_value("x" * (MAX_PROMPT_CHARS * 3)).run()
+def test_huge_prompt_is_refused_with_a_message_and_kept(story):
+    """The browser drops a paste longer than max_chars without a word, so the widget has
+    none; the app refuses the message, says why, and keeps the text to copy."""
+    assert story.chat_input(key="story_input").proto.max_chars == 0
+    huge = "第一行\n" + "x" * (MAX_PROMPT_CHARS * 3)
+    story.chat_input(key="story_input").set_value(huge).run()
     assert not story.exception
-    assert all(len(t.content) <= MAX_PROMPT_CHARS for t in _conv(story).turns if t.role == "user")
+    assert _conv(story).turns == []
+    assert any("24,004 characters" in w.value and "not sent" in w.value for w in story.warning)
+    assert story.code[0].value == huge
+    story.slider(key="story_temperature").set_value(1.0).run()  # still there after a rerun
+    assert story.code[0].value == huge
+    story.chat_input(key="story_input").set_value("short").run()
+    assert not story.code and _conv(story).turns[0].content == "short"
 
 
 def test_validate_prompt_rules():
@@ -111,12 +144,26 @@ def test_missing_model_keeps_the_message(story):
     assert turns[0].content == "keep me" and turns[1].status == "done"
 
 
+def test_failed_load_keeps_its_reason_and_unlocks_the_controls(story):
+    story.selectbox(key="story_model").set_value("internlm2-chat-1_8b").run()
+    story.chat_input(key="story_input").set_value("hello").run()
+    assert not story.exception
+    reply = _conv(story).turns[1]
+    assert reply.status == "error" and "not on this machine" in reply.content
+    assert not story.button(key="story_regen").disabled
+    assert not story.button(key="story_clear").disabled
+    assert not [b for b in story.button if b.key and "_preset_" in b.key]
+    story.slider(key="story_temperature").set_value(1.0).run()  # any later rerun
+    assert any("not on this machine" in e.value for e in story.error)
+    assert "(see above)" not in " ".join(e.value for e in story.error)
+
+
 def test_context_overflow_is_a_message_not_a_crash(story):
     story.text_area(key="story_system_prompt").set_value("猪八戒 " * 3000).run()
     story.chat_input(key="story_input").set_value("hi").run()
     assert not story.exception
     assert _conv(story).turns[-1].status == "error"
-    assert any("too long" in e.value for e in story.error)
+    assert any(e.value.startswith("The message is too long") for e in story.error)
 
 
 def test_corrupt_checkpoint_is_a_message_not_a_traceback(story, tmp_path, monkeypatch):
@@ -133,3 +180,112 @@ def test_corrupt_checkpoint_is_a_message_not_a_traceback(story, tmp_path, monkey
         "cannot be loaded" in e.value and "Download it again" in e.value for e in story.error
     )
     assert _conv(story).turns[0].content == "still here?"
+
+
+def _fake_generation(notice_s: float):
+    """A generation whose producer writes one token every 10 ms and needs ``notice_s``
+    to notice a cancel, like a model in the middle of a forward pass."""
+    import threading
+    import time
+
+    from demo_core.engine.base import Generation
+
+    gen = Generation()
+
+    def produce() -> None:
+        gen.started()
+        for _ in range(10_000):
+            if gen.cancelled:
+                time.sleep(notice_s)
+                gen.count_token()
+                gen.emit("y")  # written after Stop, before the worker noticed
+                gen.finish("cancelled")
+                return
+            gen.count_token()
+            gen.emit("x")
+            time.sleep(0.01)
+        gen.finish("length")
+
+    threading.Thread(target=produce, daemon=True).start()
+    return gen
+
+
+def test_stopped_reply_gets_final_stats_and_all_its_text():
+    """Stats of a stopped reply are taken after the worker ended (they were copied while
+    it still ran: total_s 0.0, no finish reason, no speed)."""
+    from demo_core.conversation import Turn
+    from demo_ui.chat import finish_turn
+
+    gen = _fake_generation(notice_s=0.3)
+    turn = Turn("assistant", "", status="streaming")
+    events = gen.events()
+    while len(turn.content) < 5:
+        kind, value = next(events)
+        if kind == "text":
+            turn.content += value
+    finish_turn(turn, gen)  # as the finally does when Stop ends the script run
+    assert turn.status == "stopped"
+    assert turn.stats["finish_reason"] == "cancelled"
+    assert turn.stats["total_s"] > 0 and turn.stats["tokens_per_s"] > 0
+    assert turn.content.endswith("y") and len(turn.content) == turn.stats["new_tokens"]
+
+
+def test_idle_events_let_a_waiting_page_notice_clicks():
+    from demo_core.engine.base import Generation
+
+    gen = Generation()
+    events = gen.events(idle_s=0.05)
+    assert next(events) == ("idle", None)  # nothing came: the page gets to draw anyway
+    gen.emit("a")
+    assert next(events) == ("text", "a")
+    gen.finish("stop")
+    assert list(events) == []
+
+
+def test_user_message_is_shown_literally(story):
+    typed = "你好~今天天气不错~\n# 标题\n**not bold** <b>x</b> :red[no]"
+    story.chat_input(key="story_input").set_value(typed).run()
+    user = story.chat_message[0]
+    assert [t.value for t in user.text] == [typed] and not user.markdown
+
+
+@pytest.mark.parametrize(
+    "reply,shown",
+    [
+        ("你好~今天天气不错~", "你好\\~今天天气不错\\~"),
+        ("好的~", "好的\\~"),
+        ("~~struck on purpose~~ and **bold**", "~~struck on purpose~~ and **bold**"),
+        ("- one ~ two\n- three", "- one \\~ two\n- three"),
+        ("run `ls ~/x` now~", "run `ls ~/x` now\\~"),
+        ("``a ~ b`` ~", "``a ~ b`` \\~"),
+        ("```bash\ncd ~/x\n```\nhome~", "```bash\ncd ~/x\n```\nhome\\~"),
+        ("~~~\na ~ b\n~~~\n", "~~~\na ~ b\n~~~\n"),
+        ("```\nnot closed ~", "```\nnot closed ~"),
+        ("already \\~ escaped", "already \\~ escaped"),
+    ],
+)
+def test_reply_markdown_neutralises_single_tildes_only(reply, shown):
+    assert reply_markdown(reply) == shown
+
+
+def test_reply_with_tildes_is_not_struck_through(story, monkeypatch):
+    from demo_core.engine.base import Generation
+
+    def fake_stream_chat(self, messages, params, cancel=None):
+        gen = Generation(cancel)
+        gen.emit("你好~今天天气不错~")
+        gen.finish("stop")
+        return gen
+
+    from demo_core.engine.local import TransformersEngine
+
+    monkeypatch.setattr(TransformersEngine, "stream_chat", fake_stream_chat)
+    story.chat_input(key="story_input").set_value("hi").run()
+    assert story.chat_message[1].markdown[0].value == "你好\\~今天天气不错\\~"
+
+
+def test_stats_line_counts_dropped_messages_in_good_english():
+    from demo_core.conversation import format_stats
+
+    assert "1 old message left out" in format_stats({"dropped": 1})
+    assert "3 old messages left out" in format_stats({"dropped": 3})

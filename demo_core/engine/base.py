@@ -51,6 +51,43 @@ class GenerationParams:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class SamplingLimit:
+    """The accepted range of one sampling setting.
+
+    The sampling sliders and the persona-file validator both read :data:`SAMPLING_LIMITS`,
+    so a value a file may set is always one a slider can show (a slider given a value
+    outside its range raises instead of drawing).
+    """
+
+    label: str
+    low: float
+    high: float
+    step: float
+    integer: bool = False
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def clamp(self, value: float) -> float:
+        """``value`` moved into the range, as the slider's number type."""
+        kind = int if self.integer else float
+        return kind(min(max(value, self.low), self.high))
+
+    def describe(self) -> str:
+        kind = int if self.integer else float
+        return f"{kind(self.low)}–{kind(self.high)}"
+
+
+SAMPLING_LIMITS: dict[str, SamplingLimit] = {
+    "max_new_tokens": SamplingLimit("Max new tokens", 16, 4096, 16, integer=True),
+    "temperature": SamplingLimit("Temperature", 0.0, 2.0, 0.05),
+    "top_p": SamplingLimit("Top-p", 0.05, 1.0, 0.05),
+    "top_k": SamplingLimit("Top-k", 1, 100, 1, integer=True),
+    "repetition_penalty": SamplingLimit("Repetition penalty", 1.0, 1.5, 0.005),
+}
+
+
 @dataclass
 class GenerationStats:
     prompt_tokens: int = 0
@@ -149,13 +186,31 @@ class Generation:
     def done(self) -> bool:
         return self._done.is_set()
 
-    def events(self, timeout: float | None = None) -> Iterator[tuple[str, object]]:
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the producer has finished (True) or ``timeout`` passed (False).
+
+        After :meth:`cancel` the producer still has to notice the flag; the final stats
+        (finish reason, total time) exist only once it has."""
+        return self._done.wait(timeout)
+
+    def events(
+        self, timeout: float | None = None, idle_s: float | None = None
+    ) -> Iterator[tuple[str, object]]:
         """Yield ``("text", delta)`` and ``("position", n)`` events until the end.
 
-        Safe to call again after the end was seen (e.g. ``result()`` after streaming):
-        it then yields nothing instead of waiting forever."""
+        ``timeout``: raise ``queue.Empty`` when nothing came for that long. ``idle_s``
+        instead yields ``("idle", None)``, so a consumer waiting in line or for a slow
+        first token still gets to run (a Streamlit script notices Stop or a click only
+        when it draws something). Safe to call again after the end was seen (e.g.
+        ``result()`` after streaming): it then yields nothing instead of waiting forever."""
         while not self._exhausted:
-            kind, value = self._q.get(timeout=timeout)
+            try:
+                kind, value = self._q.get(timeout=idle_s if idle_s is not None else timeout)
+            except queue.Empty:
+                if idle_s is None:
+                    raise
+                yield "idle", None
+                continue
             if value is _END:
                 self._exhausted = True
                 return
