@@ -9,7 +9,7 @@ import streamlit as st
 
 from demo_core.engine.base import Generation, GenerationParams
 from demo_core.specs import SPECS, resolve_path
-from demo_core.xcomposer.images import ImageError, ImageInput, open_image
+from demo_core.xcomposer.images import ImageError, ImageInput, load_image
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
 RANDOM_NOTICE = (
@@ -124,17 +124,15 @@ def sampling_controls(
 
 
 def read_uploads(files: Sequence | None) -> tuple[list[ImageInput], list[str]]:
-    """Uploaded files -> images; unreadable ones become messages (and are not used)."""
+    """Uploaded files -> normalised images (see ``load_image``); unreadable ones become
+    messages (and are not used)."""
     images: list[ImageInput] = []
     errors: list[str] = []
     for f in files or []:
-        item = ImageInput(f.name, f.getvalue())
         try:
-            open_image(item.data, item.name)
+            images.append(load_image(f.getvalue(), f.name))
         except ImageError as exc:
             errors.append(str(exc))
-            continue
-        images.append(item)
     return images, errors
 
 
