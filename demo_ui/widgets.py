@@ -64,6 +64,42 @@ def _remember(key: str) -> None:
     st.session_state[f"_kept_{key}"] = st.session_state[key]
 
 
+def show_images(
+    images: Sequence,
+    *,
+    captions: Sequence[str] | None = None,
+    width: int | str = "content",
+    where=None,
+) -> None:
+    """Show images (``ImageInput``-like: ``.data``/``.name``, or raw bytes) and never raise.
+
+    ``st.image`` re-encodes what it shows and raises on images it cannot convert (e.g.
+    16-bit greyscale as JPEG). Images are normalised when they enter the app, but one
+    stored before that, or any other surprise, must not crash every rerun of the session
+    (the image is already part of a turn or an article, so it is drawn on every run):
+    here a failure becomes a caption in the image's place instead.
+    """
+    where = where if where is not None else st
+    if not images:
+        return
+    datas = [getattr(i, "data", i) for i in images]
+    names = list(captions) if captions is not None else [getattr(i, "name", "") for i in images]
+    try:
+        where.image(
+            datas if len(datas) > 1 else datas[0],
+            caption=names if len(datas) > 1 else (names[0] or None),
+            width=width,
+        )
+        return
+    except Exception:  # one bad image in a list fails the whole call: show them one by one
+        pass
+    for data, name in zip(datas, names, strict=True):
+        try:
+            where.image(data, caption=name or None, width=width)
+        except Exception:
+            where.caption(f"🖼 {name or 'image'} (this image cannot be shown)")
+
+
 def model_label(key: str) -> str:
     spec = SPECS[key]
     if spec.is_random:

@@ -17,7 +17,7 @@ from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import to_html, to_zip
 from demo_core.xcomposer.library import library_dir, load_library
 from demo_core.xcomposer.online import OnlineImageSearch
-from demo_ui.widgets import load_engine
+from demo_ui.widgets import load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
     drain,
@@ -88,7 +88,7 @@ def _run_illustrate(composer: Composer, article: Article, refs, image_num, param
         finally:
             st.session_state.pop(f"{P}_pending", None)
         for note in dict.fromkeys(composer.notices):  # once each
-            _flash("warning", f"Online image search: {note}")
+            _flash("warning", note)
         missing = [i + 1 for i, p in enumerate(article.paragraphs) if p.image and not p.image.image]
         if missing:
             _flash(
@@ -227,7 +227,7 @@ def _image_panel(key: str, article: Article, i: int, params: GenerationParams) -
         cols = st.columns(min(4, len(slot.candidates)))
         for k, cand in enumerate(slot.candidates):
             col = cols[k % len(cols)]
-            col.image(cand.data, caption=f"{chr(65 + k)} · {cand.name}", width=120)
+            show_images([cand], captions=[f"{chr(65 + k)} · {cand.name}"], width=120, where=col)
             if col.button("Use", key=f"{P}_use_{u}_{k}", disabled=k == slot.chosen):
                 article.choose(i, k)
                 st.rerun()
@@ -262,7 +262,7 @@ def _show_paragraph(key: str, article: Article, i: int, p: Paragraph, params) ->
     st.markdown(p.text)
     if p.image is not None:
         if p.image.image is not None:
-            st.image(p.image.image.data, caption=p.image.caption or None, width=480)
+            show_images([p.image.image], captions=[p.image.caption], width=480)
         else:
             st.caption(f"🖼 {p.image.caption} (no image yet)")
     with st.expander(f"✏️ Edit paragraph {i + 1}"):

@@ -18,7 +18,7 @@ from demo_core.xcomposer.images import ImageError, from_data_url
 from demo_core.xcomposer.prompt import QA_PLACEHOLDER, PromptFormatError
 from demo_core.xcomposer.qa import QA_DEFAULTS, QATurn, ask
 from demo_ui.paste import paste_box
-from demo_ui.widgets import load_engine
+from demo_ui.widgets import load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
     drain,
@@ -46,10 +46,7 @@ def _turns() -> list[QATurn]:
 
 def _show_turn(turn: QATurn) -> None:
     with st.chat_message("user"):
-        if turn.images:
-            st.image(
-                [i.data for i in turn.images], width=140, caption=[i.name for i in turn.images]
-            )
+        show_images(turn.images, width=140)
         st.markdown(turn.question or "_(images only)_")
     if turn.answer or turn.note:
         with st.chat_message("assistant"):
@@ -138,7 +135,7 @@ def _pasted_images() -> None:
     pasted = ss[f"{P}_pasted"]
     if pasted:
         c1, c2 = st.columns([5, 1])
-        c1.image([i.data for i in pasted], width=90, caption=[i.name for i in pasted])
+        show_images(pasted, width=90, where=c1)
         if c2.button("Remove pasted", key=f"{P}_unpaste"):
             ss[f"{P}_pasted"] = []
             st.rerun()

@@ -210,3 +210,36 @@ def test_stopped_article_keeps_what_was_written(app):
     article = at.session_state["xc_cmp_article"]
     assert article.texts == ["First paragraph.", "Second, cut off mid"]
     assert any("Stopped" in w.value for w in at.warning)
+
+
+def _gray16_png() -> bytes:
+    import numpy as np
+
+    img = Image.fromarray(np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (16, 1)))
+    assert img.mode == "I;16"
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_16_bit_upload_is_shown_and_does_not_lock_the_session(app):
+    """st.image could not encode I;16 as JPEG: the turn crashed, and every rerun after."""
+    at = _qa_ask(app, "grey?", [("gray16.png", _gray16_png(), "image/png")])
+    assert not at.exception, at.exception
+    (turn,) = at.session_state["xc_qa_turns"]
+    assert Image.open(io.BytesIO(turn.images[0].data)).mode == "RGB"
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_a_stored_unshowable_image_becomes_a_caption_not_a_crash(app):
+    """An image kept before normalisation existed (or any other surprise) must never
+    make every rerun of the session fail."""
+    from demo_core.xcomposer.images import ImageInput
+    from demo_core.xcomposer.qa import QATurn
+
+    raw = ImageInput("old.png", _gray16_png())  # raw I;16 bytes, as stored before the fix
+    app.session_state["xc_qa_turns"] = [QATurn("q", [raw], "a", "note")]
+    at = app.run()
+    assert not at.exception, at.exception
+    assert any("old.png" in c.value and "cannot be shown" in c.value for c in at.caption)
