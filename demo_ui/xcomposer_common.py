@@ -1,13 +1,13 @@
-"""Streamlit pieces both XComposer2 tabs use: model choice, loading, settings, streaming."""
+"""Streamlit pieces both XComposer2 tabs use: model choice, settings, uploads, background jobs."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
-from demo_core.engine.base import Generation, GenerationParams
+from demo_core.engine.base import GenerationParams
+from demo_core.jobs import REPLACED, Job
 from demo_core.specs import SPECS, resolve_path
 from demo_core.xcomposer.images import ImageError, ImageInput, load_image
 
@@ -136,32 +136,69 @@ def read_uploads(files: Sequence | None) -> tuple[list[ImageInput], list[str]]:
     return images, errors
 
 
-def stream_to(placeholder, gen: Generation, cursor: str = "▌") -> str:
-    """Show a generation as it streams (and the queue position while it waits)."""
-    text = ""
-    for kind, value in gen.events():
-        if kind == "position":
-            if value:
-                placeholder.info(f"Waiting for the model: {value} request(s) ahead of yours…")
-            continue
-        text += value  # type: ignore[operator]
-        placeholder.markdown(text + cursor)
-    placeholder.markdown(text if text.strip() else "_(no text)_")
-    return text
+POLL_S = 0.5  # how often a page showing a running job looks at it again
 
 
-def drain(gen: Generation, timeout_s: float = 30.0) -> None:
-    """Finish a generation whose viewer went away (a rerun); cancel it first if asked."""
-    deadline = time.monotonic() + timeout_s
+def session_alive_probe() -> Callable[[], bool] | None:
+    """ "Is this browser session still connected?", callable from any thread, for a
+    job's watchdog: a user on another page of the app is still connected (their job goes
+    on), a closed or reloaded tab is not. None outside a real server (AppTest), where
+    only the page's own polls count as signs of life."""
     try:
-        for _ in gen.events(timeout=max(0.1, deadline - time.monotonic())):
-            if time.monotonic() > deadline:
-                gen.cancel()
-    except Exception:  # queue.Empty: the worker is gone; keep what we have
-        gen.cancel()
+        from streamlit.runtime import Runtime, exists
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+    except ImportError:
+        return None
+    ctx = get_script_run_ctx()
+    if ctx is None or not exists():
+        return None
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id) is True
 
 
-def stats_caption(gen: Generation) -> str:
-    s = gen.stats
-    speed = f", {s.tokens_per_s:.1f} tok/s" if s.tokens_per_s else ""
-    return f"{s.new_tokens} tokens in {s.total_s:.1f} s{speed}"
+def current_job(slot: str) -> Job | None:
+    """The job in ``slot`` (running or finished, not yet collected); a sign of life."""
+    job = st.session_state.get(slot)
+    if job is not None:
+        job.beat()
+    return job
+
+
+def start_job(slot: str, job: Job, collect: Callable[[Job], None]) -> Job:
+    """Start ``job`` in ``slot``. A job still running there is replaced: stopped, waited
+    for, and its partial result handed to ``collect`` so nothing it made is lost."""
+    old = st.session_state.pop(slot, None)
+    if old is not None:
+        old.stop(REPLACED)
+        old.wait(30)
+        collect(old)
+    st.session_state[slot] = job.start()
+    return job
+
+
+def show_job(job: Job, stop_key: str) -> None:
+    """The live view of a running job: its steps as they stream and a Stop button.
+
+    A fragment polls the job every ``POLL_S`` seconds (each poll is a sign of life for
+    the job's watchdog) and reruns the whole page once the job is over, so the result is
+    collected. The first step (e.g. the article) and the current one show their text,
+    the others only their label."""
+
+    @st.fragment(run_every=POLL_S)
+    def live() -> None:
+        job.beat()
+        if job.done:
+            st.rerun()
+        st.button("⏹ Stop", key=stop_key, on_click=job.stop)
+        if job.position:
+            st.info(f"Waiting for the model: {job.position} request(s) ahead of yours…")
+        steps = list(job.steps)
+        for n, step in enumerate(steps):
+            mark = "✓" if step.done else "⏳"
+            st.caption(f"{mark} {step.label}")
+            if n in (0, len(steps) - 1) and step.text:
+                st.markdown(step.text + ("" if step.done else "▌"))
+        if not steps:
+            st.caption(f"⏳ {job.label}…")
+
+    live()

@@ -1,35 +1,40 @@
 """The image Q&A tab: attach images, ask, follow up, regenerate, clear.
 
 Nothing typed or attached is lost: a refused question (unreadable image, placeholder
-mismatch) stays in its widgets with a message; an accepted one becomes a turn at once --
-the widgets are cleared on the next run, which then streams the answer -- so whatever
-the user does while it streams (Stop, a new upload) the question and its images are
-already safe. A failed answer keeps the turn with the error (Regenerate retries it); a
-stopped one keeps its partial answer.
+mismatch) stays in its widgets with a message; an accepted one becomes a turn at once and
+is answered by a background job owned by the browser session (``demo_core.xcomposer.
+tasks.answer_job``), so a rerun -- any click, in either tab -- does not cut the answer
+short. Only Stop, a new question or Regenerate (which replace it), Clear, or the session
+going away cancel it; the turn then keeps its partial answer and says why it ended. A
+failed answer keeps the turn with the error (Regenerate retries it).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from demo_core.engine.base import CancelToken, GenerationParams
+from demo_core.engine.base import GenerationParams
+from demo_core.jobs import REPLACED, Job
 from demo_core.specs import SPECS
+from demo_core.xcomposer import tasks as T
 from demo_core.xcomposer.images import ImageError, from_data_url
 from demo_core.xcomposer.prompt import QA_PLACEHOLDER, PromptFormatError
-from demo_core.xcomposer.qa import QA_DEFAULTS, QATurn, ask
+from demo_core.xcomposer.qa import QA_DEFAULTS, QATurn
 from demo_ui.paste import paste_box
 from demo_ui.widgets import load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
-    drain,
+    current_job,
     model_picker,
     read_uploads,
     sampling_controls,
-    stats_caption,
-    stream_to,
+    session_alive_probe,
+    show_job,
+    start_job,
 )
 
 P = "xc_qa"  # session-state prefix
+JOB = f"{P}_job"  # the answer being written (one at a time)
 
 
 def _state() -> dict:
@@ -55,70 +60,46 @@ def _show_turn(turn: QATurn) -> None:
                 st.caption(turn.note)
 
 
-def _settle_pending() -> None:
-    """Finish a generation the previous run left behind (Stop pressed, or a rerun)."""
+def _job() -> Job | None:
+    """The running answer, after collecting a finished one (its turn already holds the
+    answer; only its messages are left to show)."""
+    job = current_job(JOB)
+    if job is not None and job.done:
+        st.session_state.pop(JOB, None)
+        _collect(job)
+        return None
+    return job
+
+
+def _collect(job: Job) -> None:
+    for _, msg in job.notes:
+        st.session_state[f"{P}_flash"] = ("error", msg)
+
+
+def _stop_current() -> None:
+    job = st.session_state.pop(JOB, None)
+    if job is not None:
+        job.stop(REPLACED)
+        job.wait(30)
+        _collect(job)
+
+
+def _ask(key: str, turn: QATurn, params: GenerationParams, *, clear_inputs: bool) -> None:
+    """Make ``turn`` part of the conversation at once and answer it in the background;
+    the input widgets are emptied on the next run (they are already drawn in this one)."""
     ss = st.session_state
-    pending = ss.pop(f"{P}_pending", None)
-    if pending is None:
-        return
-    gen = pending["gen"]
-    gen.cancel()
-    drain(gen)
-    _record(pending, gen)
-
-
-def _record(pending: dict, gen) -> None:
-    """Store the finished turn -- always, so the question and its images stay visible
-    even when the model failed (Regenerate then retries it)."""
-    turn: QATurn = pending["turn"]
-    turn.answer = gen.text
-    if gen.error is not None:
-        turn.note = f"⚠️ {gen.error}"
-        st.session_state[f"{P}_flash"] = ("error", str(gen.error))
-    elif gen.stats.finish_reason == "cancelled":
-        turn.note = "stopped"
-    elif gen.stats.finish_reason == "length":
-        turn.note = f"cut at the max-new-tokens limit · {stats_caption(gen)}"
-    else:
-        turn.note = stats_caption(gen)
-    dropped = getattr(gen, "dropped_messages", 0)
-    if dropped:
-        turn.note += f" · {dropped} oldest turn(s) left out to fit the context window"
-    _turns().append(turn)
-
-
-def _queue(turn: QATurn, *, clear_inputs: bool) -> None:
-    """Take the question out of the input widgets at once (next run) and answer it there:
-    whatever the user does while it streams, the question is already safe in the turn."""
-    ss = st.session_state
-    ss[f"{P}_queued"] = {"turn": turn}
-    if clear_inputs:
-        ss[f"{P}_clear_question"] = True
-        ss[f"{P}_uploads_gen"] += 1
-        ss[f"{P}_pasted"] = []
-    st.rerun()
-
-
-def _answer_queued(key: str, params: GenerationParams) -> None:
-    queued = st.session_state.pop(f"{P}_queued", None)
-    if queued is None:
-        return
-    turn: QATurn = queued["turn"]
     engine = load_engine(key)
     if engine is None:  # shown as an error already; keep the question as a turn
         turn.note = "⚠️ the model could not be loaded; press Regenerate to retry"
         _turns().append(turn)
-        return
-    cancel = CancelToken()
-    gen = ask(engine, list(_turns()), turn, params, cancel)
-    pending = {"turn": turn, "gen": gen}
-    st.session_state[f"{P}_pending"] = pending
-    _show_turn(QATurn(turn.question, turn.images))
-    with st.chat_message("assistant"):
-        st.button("⏹ Stop", key=f"{P}_stop", on_click=cancel.cancel)
-        stream_to(st.empty(), gen)
-    st.session_state.pop(f"{P}_pending", None)
-    _record(pending, gen)
+    else:
+        history = list(_turns())
+        _turns().append(turn)
+        start_job(JOB, T.answer_job(engine, history, turn, params, session_alive_probe()), _collect)
+    if clear_inputs:
+        ss[f"{P}_clear_question"] = True
+        ss[f"{P}_uploads_gen"] += 1
+        ss[f"{P}_pasted"] = []
     st.rerun()
 
 
@@ -145,18 +126,26 @@ def render_qa_tab() -> None:
     ss = _state()
     key = model_picker("xcomposer2-vl", f"{P}_model", "Image Q&A model")
     params = sampling_controls(P, QA_DEFAULTS)
-    _settle_pending()
+    job = _job()
 
     flash = ss.pop(f"{P}_flash", None)
-    for turn in _turns():
-        _show_turn(turn)
-    _answer_queued(key, params)
+    turns = _turns()
+    for turn in turns:
+        if job is not None and turn is job.data.get("turn"):
+            _show_turn(QATurn(turn.question, turn.images))
+            with st.chat_message("assistant"):
+                show_job(job, f"{P}_stop")
+        else:
+            _show_turn(turn)
     if flash:
         st.error(flash[1])
 
     c1, c2, _ = st.columns([1, 1, 4])
-    regenerate = c1.button("🔄 Regenerate", key=f"{P}_regen", disabled=not _turns())
-    if c2.button("🗑 Clear conversation", key=f"{P}_clear", disabled=not _turns()):
+    regenerate = c1.button("🔄 Regenerate", key=f"{P}_regen", disabled=not turns)
+    if c2.button("🗑 Clear conversation", key=f"{P}_clear", disabled=not turns):
+        if job is not None:
+            job.stop()
+        ss.pop(JOB, None)
         ss[f"{P}_turns"] = []
         st.rerun()
 
@@ -179,8 +168,9 @@ def render_qa_tab() -> None:
     asked = st.button("Ask", type="primary", key=f"{P}_ask")
 
     if regenerate and _turns():
+        _stop_current()
         last = _turns().pop()
-        _queue(QATurn(last.question, last.images), clear_inputs=False)
+        _ask(key, QATurn(last.question, last.images), params, clear_inputs=False)
     elif asked:
         pasted = list(ss[f"{P}_pasted"])
         if not question.strip() and not files and not pasted:
@@ -198,6 +188,7 @@ def render_qa_tab() -> None:
         except PromptFormatError as exc:
             st.error(str(exc))
             return
-        _queue(turn, clear_inputs=True)
+        _stop_current()  # a new question replaces the one being answered (kept, marked)
+        _ask(key, turn, params, clear_inputs=True)
     if SPECS[key].is_random and not _turns():
         st.caption("Tip: the tiny random model answers instantly, with noise.")

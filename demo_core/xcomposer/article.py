@@ -63,6 +63,14 @@ class Article:
         return {img.name for img in self.chosen_images()}
 
     # -- paragraph edits ----------------------------------------------------------------
+    def index_of(self, uid: str) -> int:
+        """Where paragraph ``uid`` is now (work running in the background refers to
+        paragraphs by uid, not by a position that an edit could shift)."""
+        for i, p in enumerate(self.paragraphs):
+            if p.uid == uid:
+                return i
+        raise IndexError("that paragraph is no longer in the article")
+
     def _check(self, i: int) -> None:
         if not 0 <= i < len(self.paragraphs):
             raise IndexError(f"no paragraph {i + 1}; the article has {len(self.paragraphs)}")

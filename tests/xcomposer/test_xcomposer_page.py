@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from demo_core.xcomposer import compose as C
 from tests.conftest import open_page
 
 
@@ -25,13 +26,29 @@ def app(studio_home, monkeypatch):
     return at
 
 
+JOBS = ("xc_qa_job", "xc_cmp_job")
+
+
+def settle(at: AppTest, timeout: float = 120) -> AppTest:
+    """Wait for the page's background jobs to end, then rerun so it collects them (a
+    real browser's poll does this by itself)."""
+    for _ in range(10):
+        jobs = [at.session_state[k] for k in JOBS if k in at.session_state]
+        if not jobs:
+            return at
+        for job in jobs:
+            assert job.wait(timeout), f"{job.label} did not finish"
+        at.run()
+    raise AssertionError("the page kept starting jobs")
+
+
 def _qa_ask(at: AppTest, question: str, files=None) -> AppTest:
     if files is not None:
         at.file_uploader(key="xc_qa_files_0").set_value(files)
     at.text_area(key="xc_qa_question").set_value(question)
     at.number_input(key="xc_qa_max_new").set_value(6)
     at.button(key="xc_qa_ask").click()
-    return at.run()
+    return settle(at.run())
 
 
 def test_page_opens_with_random_models_labelled(app):
@@ -51,7 +68,7 @@ def test_qa_answers_follow_up_regenerate_and_clear(app):
     assert len(at.session_state["xc_qa_turns"]) == 2
     first_answer = at.session_state["xc_qa_turns"][1].answer
     at.button(key="xc_qa_regen").click()
-    at.run()
+    settle(at.run())
     turns = at.session_state["xc_qa_turns"]
     assert len(turns) == 2 and turns[1].question == "And the shape?"
     assert isinstance(first_answer, str)
@@ -82,7 +99,7 @@ def _compose(at: AppTest, files=None, text_only=False, num=2, instruction="å†™ä¸
     at.checkbox(key="xc_cmp_text_only").set_value(text_only)
     at.number_input(key="xc_cmp_max_new").set_value(60)
     at.button(key="xc_cmp_go").click()
-    return at.run()
+    return settle(at.run())
 
 
 def test_compose_with_uploaded_images_then_export(app):
@@ -105,7 +122,7 @@ def test_compose_text_only_and_paragraph_edits(app):
     at.radio(key=f"xc_cmp_kind_{uid}").set_value("expand")
     at.text_input(key=f"xc_cmp_instr_{uid}").set_value("more about ink")
     at.button(key=f"xc_cmp_run_{uid}").click()
-    at.run()
+    settle(at.run())
     assert not at.exception, at.exception
     proposal = at.text_area(key=f"xc_cmp_prop_{uid}").value
     assert proposal
@@ -158,35 +175,19 @@ def test_failed_answer_keeps_the_question_as_a_turn(app):
     assert any("context window" in e.value for e in at.error)
 
 
-def test_stopped_generation_is_settled_with_its_partial_answer(app):
-    """Stop (or any rerun) while streaming: the next run keeps the turn, marked stopped."""
-    from demo_core.engine.base import Generation
-    from demo_core.xcomposer.qa import QATurn
-
-    gen = Generation()
-    gen.started()
-    gen.emit("half an ans")
-    gen.cancel()
-    gen.finish("cancelled")
-    app.session_state["xc_qa_pending"] = {"turn": QATurn("q?", []), "gen": gen}
-    at = app.run()
-    (turn,) = at.session_state["xc_qa_turns"]
-    assert turn.answer == "half an ans" and turn.note == "stopped"
-
-
 def test_add_image_repick_and_replace_by_upload(app):
     at = _compose(app, text_only=True)
     p = at.session_state["xc_cmp_article"].paragraphs[0]
     at.checkbox(key="xc_cmp_text_only").set_value(False)
     at.button(key=f"xc_cmp_addimg_{p.uid}").click()
-    at.run()
+    settle(at.run())
     assert not at.exception, at.exception
     slot = at.session_state["xc_cmp_article"].paragraphs[0].image
     assert slot is not None and slot.caption and slot.image is None  # no uploads, no library
     assert any("No image matched" in i.value for i in at.info)
     at.text_input(key=f"xc_cmp_cap_{p.uid}").set_value("a red square")
     at.button(key=f"xc_cmp_repick_{p.uid}").click()
-    at.run()
+    settle(at.run())
     assert at.session_state["xc_cmp_article"].paragraphs[0].image.caption == "a red square"
     at.file_uploader(key=f"xc_cmp_rep_{p.uid}").set_value(
         ("mine.png", png_bytes("red"), "image/png")
@@ -195,21 +196,6 @@ def test_add_image_repick_and_replace_by_upload(app):
     at.button(key=f"xc_cmp_userep_{p.uid}").click()
     at.run()
     assert at.session_state["xc_cmp_article"].paragraphs[0].image.image.name == "mine.png"
-
-
-def test_stopped_article_keeps_what_was_written(app):
-    from demo_core.engine.base import Generation
-
-    gen = Generation()
-    gen.started()
-    gen.emit("First paragraph.\nSecond, cut off mid")
-    gen.cancel()
-    gen.finish("cancelled")
-    app.session_state["xc_cmp_pending"] = {"kind": "write", "gen": gen, "instruction": "x"}
-    at = app.run()
-    article = at.session_state["xc_cmp_article"]
-    assert article.texts == ["First paragraph.", "Second, cut off mid"]
-    assert any("Stopped" in w.value for w in at.warning)
 
 
 def _gray16_png() -> bytes:
@@ -243,3 +229,77 @@ def test_a_stored_unshowable_image_becomes_a_caption_not_a_crash(app):
     at = app.run()
     assert not at.exception, at.exception
     assert any("old.png" in c.value and "cannot be shown" in c.value for c in at.caption)
+
+
+@pytest.fixture
+def endless_compose_model(app, monkeypatch):
+    """The page's composition model, made to write for a minute: its end-of-text id
+    replaced by one outside the vocabulary and its window widened, so only a
+    cancellation stops it in a test's time."""
+    from demo_ui.resources import get_manager
+
+    engine = get_manager().get("tiny-xcomposer2")
+    monkeypatch.setattr(engine.loaded, "stop_ids", [engine.model.config.vocab_size + 7])
+    monkeypatch.setattr(engine.info, "context_window", 8192)
+    return engine
+
+
+def _start_long_article(at: AppTest) -> AppTest:
+    at.text_area(key="xc_cmp_instruction").set_value("A long article please.")
+    at.checkbox(key="xc_cmp_text_only").set_value(True)
+    at.number_input(key="xc_cmp_max_new").set_value(4000)
+    at.button(key="xc_cmp_go").click()
+    return at.run()
+
+
+def _wait(cond, timeout_s: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_composition_survives_reruns_and_stop_keeps_the_text(app, endless_compose_model):
+    """Asking in the Q&A tab (or touching any widget) reran the script, which cancelled
+    the article being written; and the one-time "Stopped" message was lost because that
+    rerun happened in the same run that showed it."""
+    at = _start_long_article(app)
+    job = at.session_state["xc_cmp_job"]
+    _wait(lambda: job.current is not None and len(job.current.text) > 10)
+    # a rerun from the other tab, with its own background answer
+    at.text_area(key="xc_qa_question").set_value("hello?")
+    at.number_input(key="xc_qa_max_new").set_value(6)
+    at.button(key="xc_qa_ask").click()
+    at.run()
+    at.session_state["xc_qa_job"].wait(60)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["xc_qa_turns"][0].answer is not None
+    assert not job.cancelled and not job.done, "the article was cancelled by a rerun"
+    assert at.session_state["xc_cmp_job"] is job
+    at.button(key="xc_cmp_stop").click()
+    at.run()
+    assert job.wait(10) and job.end_reason == "stopped"
+    at.run()
+    written = job.steps[0].text
+    article = at.session_state["xc_cmp_article"]
+    assert article.texts == C.split_paragraphs(written) and article.texts
+    msg = "Stopped: the article below is what was written until then."
+    assert any(w.value == msg for w in at.warning)
+    at.run()  # still said on the next run: it stays until the next request
+    assert any(w.value == msg for w in at.warning)
+    assert len(endless_compose_model.queue) == 0
+
+
+def test_a_page_that_stops_polling_loses_its_job(app, endless_compose_model, monkeypatch):
+    """A closed tab used to keep the model busy for everyone until max_new_tokens."""
+    monkeypatch.setenv("DEMO_STUDIO_JOB_GRACE_S", "1")
+    at = _start_long_article(app)
+    job = at.session_state["xc_cmp_job"]
+    _wait(lambda: len(endless_compose_model.queue) == 1)
+    assert job.wait(10), "nobody polled, yet the job went on"  # no at.run(): the tab is gone
+    assert job.end_reason == "abandoned" and len(endless_compose_model.queue) == 0
+    at.run()
+    assert any(w.value.startswith("Interrupted because the page was closed") for w in at.warning)
