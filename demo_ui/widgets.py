@@ -64,6 +64,24 @@ def _remember(key: str) -> None:
     st.session_state[f"_kept_{key}"] = st.session_state[key]
 
 
+def kept(key: str, default) -> dict:
+    """Widget keyword arguments for an input that survives switching pages:
+    ``st.text_area("Label", **kept("my_key", "default"))``.
+
+    :func:`keep` restores the value; the ``on_change`` mirrors a change made just before
+    leaving the page (the run that would mirror it is the other page's). Pass no
+    ``value=``: the value comes from the session state."""
+    keep(key, default)
+    return {"key": key, "on_change": _remember, "args": (key,)}
+
+
+def forget(*keys: str) -> None:
+    """Drop inputs and their kept copies, so they start again from their defaults."""
+    for key in keys:
+        st.session_state.pop(key, None)
+        st.session_state.pop(f"_kept_{key}", None)
+
+
 def show_images(
     images: Sequence,
     *,
@@ -118,14 +136,19 @@ def first_available(keys: Sequence[str], preferred: str) -> str:
     return next((k for k in keys if SPECS[k].is_random), preferred)
 
 
-def model_picker(prefix: str, keys: Sequence[str], default: str) -> str:
-    """A selectbox of models; says which are missing or random."""
+def model_picker(prefix: str, keys: Sequence[str], default: str, label: str = "Model") -> str:
+    """A selectbox of models (kept across pages); says which are missing or random."""
     wkey = f"{prefix}_model"
-    keep(wkey, first_available(keys, default))
     key = st.selectbox(
-        "Model", list(keys), key=wkey, format_func=model_label, on_change=_remember, args=(wkey,)
+        label, list(keys), format_func=model_label, **kept(wkey, first_available(keys, default))
     )
-    if key != default and resolve_path(default) is None:
+    if not SPECS[key].is_random and resolve_path(key) is None:
+        st.info(
+            f"{SPECS[key].label} is not on this machine: download it on the Models page "
+            f"or set {SPECS[key].env_var}.",
+            icon="📦",
+        )
+    elif key != default and resolve_path(default) is None:
         st.info(f"{SPECS[default].label} is not downloaded yet (Models page).", icon="📦")
     if SPECS[key].is_random:
         st.warning(

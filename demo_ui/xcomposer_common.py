@@ -8,48 +8,20 @@ import streamlit as st
 
 from demo_core.engine.base import GenerationParams
 from demo_core.jobs import REPLACED, Job
-from demo_core.specs import SPECS, resolve_path
+from demo_core.specs import SPECS
 from demo_core.xcomposer.images import ImageError, ImageInput, load_image
+from demo_ui import widgets
+from demo_ui.widgets import kept
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
-RANDOM_NOTICE = (
-    "**{label}** has random weights: it exists to try the page without downloading a model, "
-    "and everything it writes is noise."
-)
 
 
-def model_options(kind: str) -> list[str]:
-    return [k for k, s in SPECS.items() if s.kind == kind]
-
-
-def _present(key: str) -> bool:
-    try:
-        return resolve_path(key) is not None
-    except Exception:
-        return False
-
-
-def model_picker(kind: str, key: str, label: str) -> str:
-    """Choose a model of ``kind``: the first real one found on disk, else the tiny one."""
-    options = model_options(kind)
-    present = {k: SPECS[k].is_random or _present(k) for k in options}
-    real = [k for k in options if present[k] and not SPECS[k].is_random]
-    default = real[0] if real else next(k for k in options if SPECS[k].is_random)
-    if key not in st.session_state:
-        st.session_state[key] = default
-
-    def fmt(k: str) -> str:
-        return SPECS[k].label + ("" if present[k] else " (not downloaded)")
-
-    choice = st.selectbox(label, options, format_func=fmt, key=key)
-    if SPECS[choice].is_random:
-        st.warning(RANDOM_NOTICE.format(label=SPECS[choice].label), icon="🎲")
-    elif not present[choice]:
-        st.info(
-            f"{SPECS[choice].label} is not on this machine: download it on the Models page "
-            f"or set {SPECS[choice].env_var}."
-        )
-    return choice
+def model_picker(kind: str, prefix: str, label: str) -> str:
+    """The shared model picker over the models of ``kind``, preferring the first real one
+    that is on this machine (else the tiny random one); its choice is kept across pages."""
+    options = [k for k, s in SPECS.items() if s.kind == kind]
+    default = next((k for k in options if not SPECS[k].is_random), options[0])
+    return widgets.model_picker(prefix, options, default, label=label)
 
 
 def sampling_controls(
@@ -59,56 +31,55 @@ def sampling_controls(
     seed: int | None = None,
     max_tokens_limit: int = 4096,
 ) -> GenerationParams:
-    """Generation settings in an expander, defaulting to the original demo's values."""
+    """Generation settings in an expander, defaulting to the original demo's values.
+
+    Not the shared ``widgets.sampling_controls``: XComposer needs a greedy switch that
+    keeps the temperature, a seed (composition is reproducible by design) and token limits
+    typed as numbers. Every value is kept across pages like the shared ones."""
     with st.expander("Generation settings"):
         do_sample = st.checkbox(
             "Sampling",
-            value=defaults.do_sample,
-            key=f"{prefix}_sample",
             help="Off: always the most likely token (greedy).",
+            **kept(f"{prefix}_sample", defaults.do_sample),
         )
         c1, c2, c3 = st.columns(3)
         temperature = c1.slider(
             "Temperature",
             0.05,
             2.0,
-            float(defaults.temperature),
-            0.05,
-            key=f"{prefix}_temp",
+            step=0.05,
             disabled=not do_sample,
+            **kept(f"{prefix}_temp", float(defaults.temperature)),
         )
         top_p = c2.slider(
             "Top-p",
             0.05,
             1.0,
-            float(defaults.top_p),
-            0.05,
-            key=f"{prefix}_top_p",
+            step=0.05,
             disabled=not do_sample,
+            **kept(f"{prefix}_top_p", float(defaults.top_p)),
         )
         top_k = c3.number_input(
-            "Top-k", 1, 500, int(defaults.top_k), key=f"{prefix}_top_k", disabled=not do_sample
+            "Top-k", 1, 500, disabled=not do_sample, **kept(f"{prefix}_top_k", int(defaults.top_k))
         )
         c4, c5, c6 = st.columns(3)
         rep = c4.number_input(
             "Repetition penalty",
             1.0,
             2.0,
-            float(defaults.repetition_penalty),
-            0.001,
+            step=0.001,
             format="%.3f",
-            key=f"{prefix}_rep",
+            **kept(f"{prefix}_rep", float(defaults.repetition_penalty)),
         )
         max_new = c5.number_input(
             "Max new tokens",
             1,
             max_tokens_limit,
-            int(defaults.max_new_tokens),
-            16,
-            key=f"{prefix}_max_new",
+            step=16,
+            **kept(f"{prefix}_max_new", int(defaults.max_new_tokens)),
         )
         chosen_seed = (
-            c6.number_input("Seed", 1, 20000, int(seed), key=f"{prefix}_seed")
+            c6.number_input("Seed", 1, 20000, **kept(f"{prefix}_seed", int(seed)))
             if seed is not None
             else None
         )

@@ -23,7 +23,7 @@ from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import to_html, to_zip
 from demo_core.xcomposer.library import library_dir, load_library
 from demo_core.xcomposer.online import OnlineImageSearch
-from demo_ui.widgets import load_engine, show_images
+from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
     current_job,
@@ -72,7 +72,7 @@ def _collect(job: Job) -> None:
     elif job.kind == "edit" and job.result:
         uid, kind, text = job.result
         st.session_state.setdefault(f"{P}_proposals", {})[uid] = (kind, text)
-        st.session_state[f"{P}_prop_{uid}"] = text
+        forget(f"{P}_prop_{uid}")  # the text box starts from the new proposal
 
 
 def _job() -> Job | None:
@@ -125,12 +125,16 @@ def _edit_panel(key: str, article: Article, i: int, params: GenerationParams, bu
     p = article.paragraphs[i]
     u = p.uid
     kind = st.radio(
-        "Change", C.EDIT_KINDS, format_func=C.EDIT_LABELS.get, horizontal=True, key=f"{P}_kind_{u}"
+        "Change",
+        C.EDIT_KINDS,
+        format_func=C.EDIT_LABELS.get,
+        horizontal=True,
+        **kept(f"{P}_kind_{u}", C.EDIT_KINDS[0]),
     )
     instruction = st.text_input(
         "Material or outline (needed to insert a paragraph)",
-        key=f"{P}_instr_{u}",
         disabled=kind == "shorten",
+        **kept(f"{P}_instr_{u}", ""),
     )
     proposals = st.session_state.setdefault(f"{P}_proposals", {})
     if st.button("✍️ Write it", key=f"{P}_run_{u}", disabled=busy):
@@ -145,11 +149,11 @@ def _edit_panel(key: str, article: Article, i: int, params: GenerationParams, bu
                     )
                 )
     if u in proposals:
-        pkind, _ = proposals[u]
+        pkind, proposed = proposals[u]
         st.text_area(
             f"Proposed ({C.EDIT_LABELS[pkind].lower()}); edit before accepting",
-            key=f"{P}_prop_{u}",
             height=120,
+            **kept(f"{P}_prop_{u}", proposed),
         )
         c1, c2 = st.columns(2)
         if c1.button("✅ Accept", key=f"{P}_accept_{u}", disabled=busy):
@@ -181,7 +185,7 @@ def _image_panel(key: str, article: Article, i: int, params: GenerationParams, b
                 _start(T.add_image_job(composer, article, u, refs, params, session_alive_probe()))
         return
     caption = st.text_input(
-        "Caption (used to search for images)", value=slot.caption, key=f"{P}_cap_{u}"
+        "Caption (used to search for images)", **kept(f"{P}_cap_{u}", slot.caption)
     )
     c1, c2 = st.columns(2)
     if c1.button("🔎 Re-pick with this caption", key=f"{P}_repick_{u}", disabled=busy):
@@ -190,6 +194,7 @@ def _image_panel(key: str, article: Article, i: int, params: GenerationParams, b
             _start(T.repick_job(composer, article, u, caption, refs, params, session_alive_probe()))
     if c2.button("🗑 Delete image", key=f"{P}_delimg_{u}", disabled=busy):
         article.delete_image(i)
+        forget(f"{P}_cap_{u}")  # a new image here gets its own caption
         st.rerun()
     if len(slot.candidates) > 1:
         st.caption("Candidates (the model's pick is highlighted in the article):")
@@ -247,10 +252,11 @@ def _export(article: Article) -> None:
 
 def render_compose_tab() -> None:
     ss = st.session_state
-    key = model_picker("xcomposer2", f"{P}_model", "Composition model")
-    ss.setdefault(f"{P}_instruction", EXAMPLE)
+    key = model_picker("xcomposer2", P, "Composition model")
     instruction = st.text_area(
-        "Instruction: a title, an outline, material to use", key=f"{P}_instruction", height=140
+        "Instruction: a title, an outline, material to use",
+        height=140,
+        **kept(f"{P}_instruction", EXAMPLE),
     )
     files = st.file_uploader(
         "Reference images (optional; also offered as illustrations)",
@@ -259,15 +265,16 @@ def render_compose_tab() -> None:
         key=f"{P}_files",
     )
     c1, c2, c3 = st.columns([1, 1, 2])
-    ss.setdefault(f"{P}_num", C.DEFAULT_IMAGES)
     image_num = c1.selectbox(
         "Number of images",
         NUM_CHOICES,
-        key=f"{P}_num",
         format_func=lambda v: "Automatic" if v == C.AUTO else str(v),
+        **kept(f"{P}_num", C.DEFAULT_IMAGES),
     )
     text_only = c2.checkbox(
-        "Text only", key=f"{P}_text_only", help="Write the article without looking for images."
+        "Text only",
+        help="Write the article without looking for images.",
+        **kept(f"{P}_text_only", False),
     )
     lib = load_library()
     c3.caption(
@@ -277,11 +284,10 @@ def render_compose_tab() -> None:
     source = OnlineImageSearch.from_settings()
     c3.checkbox(
         "Also search online" + (f" ({source.url})" if source else ""),
-        key=f"{P}_online",
-        value=False,
         disabled=source is None,
         help="Off by default: composition works offline. To enable, set "
         '"image_search": {"url": ...} in settings.json.',
+        **kept(f"{P}_online", False),
     )
     params = sampling_controls(P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED)
     job = _job()

@@ -21,7 +21,7 @@ from demo_core.xcomposer.images import ImageError, from_data_url
 from demo_core.xcomposer.prompt import QA_PLACEHOLDER, PromptFormatError
 from demo_core.xcomposer.qa import QA_DEFAULTS, QATurn
 from demo_ui.paste import paste_box
-from demo_ui.widgets import load_engine, show_images
+from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
     current_job,
@@ -124,7 +124,7 @@ def _pasted_images() -> None:
 
 def render_qa_tab() -> None:
     ss = _state()
-    key = model_picker("xcomposer2-vl", f"{P}_model", "Image Q&A model")
+    key = model_picker("xcomposer2-vl", P, "Image Q&A model")
     params = sampling_controls(P, QA_DEFAULTS)
     job = _job()
 
@@ -150,7 +150,7 @@ def render_qa_tab() -> None:
         st.rerun()
 
     if ss.pop(f"{P}_clear_question", False):
-        ss[f"{P}_question"] = ""
+        forget(f"{P}_question")
     files = st.file_uploader(
         "Images for your question (one or more)",
         type=IMAGE_TYPES,
@@ -160,7 +160,7 @@ def render_qa_tab() -> None:
     _pasted_images()
     question = st.text_area(
         "Your question",
-        key=f"{P}_question",
+        **kept(f"{P}_question", ""),
         height=90,
         placeholder=f"What is in this picture? (write {QA_PLACEHOLDER} where an image belongs, "
         "or leave it out: the images then go in front of the question)",

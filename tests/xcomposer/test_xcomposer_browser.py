@@ -31,7 +31,7 @@ def test_compose_from_uploads_and_download_zip(tmp_path):
         browser_page(viewport={"width": 1300, "height": 1800}, accept_downloads=True) as page,
     ):
         page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
-        expect(page.get_by_text("random weights").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
         box = page.get_by_label("Instruction: a title, an outline, material to use")
         box.fill("Write a short article about the sun and the sea.")
         uploader = page.get_by_test_id("stFileUploader").filter(has_text="Reference images")
