@@ -106,8 +106,7 @@ def _ask(key: str, turn: QATurn, params: GenerationParams, *, clear_inputs: bool
 def _pasted_images() -> None:
     """The paste box and the images pasted so far (kept until the question is sent)."""
     ss = st.session_state
-    got = paste_box(f"{P}_paste")
-    if got:
+    for got in paste_box(f"{P}_paste") or []:
         try:
             n = len(ss[f"{P}_pasted"]) + 1
             ss[f"{P}_pasted"].append(from_data_url(got.get("url"), f"pasted-{n}.png"))

@@ -99,3 +99,42 @@ def test_paste_an_image_and_ask(tmp_path):
         expect(user_turn.locator("img")).to_have_count(1)
         expect(page.get_by_text("pasted-1.png")).to_have_count(1)  # the box was emptied
         screenshot(page, "xcomposer-paste")
+
+
+PASTE_MANY = """
+async (files) => {
+  const data = new DataTransfer();
+  for (const [b64, name, type] of files) {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    data.items.add(new File([bytes], name, {type}));
+  }
+  const box = document.querySelector('[data-testid="pasteImageBox"]');
+  box.focus();
+  box.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+}
+"""
+
+
+def test_pasting_several_images_at_once_keeps_them_all(tmp_path):
+    """One paste with three images: each used to go to Python as its own trigger value,
+    and only the last one arrived."""
+    import base64
+
+    from playwright.sync_api import expect
+
+    files = []
+    for color in ("red", "green", "blue"):
+        buf = io.BytesIO()
+        Image.new("RGB", (30, 20), color).save(buf, format="PNG")
+        files.append([base64.b64encode(buf.getvalue()).decode(), f"{color}.png", "image/png"])
+    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
+    with running_app(tmp_path / "home", env) as url, browser_page() as page:
+        page.goto(f"{url}/XComposer2")
+        page.get_by_role("tab", name=re.compile("Image Q&A")).click()
+        page.get_by_test_id("pasteImageBox").wait_for()
+        page.evaluate(PASTE_MANY, files)
+        for n in (1, 2, 3):
+            expect(page.get_by_text(f"pasted-{n}").first).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1000)
+        expect(page.get_by_text("pasted-4")).to_have_count(0)
+        screenshot(page, "xcomposer-paste-many")
