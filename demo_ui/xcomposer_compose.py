@@ -18,7 +18,7 @@ from demo_core.engine.base import GenerationParams
 from demo_core.jobs import Job
 from demo_core.xcomposer import compose as C
 from demo_core.xcomposer import tasks as T
-from demo_core.xcomposer.article import Article, Paragraph
+from demo_core.xcomposer.article import Article, EmptyText, Paragraph
 from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import to_html, to_zip
 from demo_core.xcomposer.library import library_dir, load_library
@@ -87,6 +87,9 @@ def _job() -> Job | None:
 
 def _start(job: Job) -> None:
     st.session_state[f"{P}_notes"] = []
+    article = _article()
+    if article is not None and job.kind in ("illustrate", "add_image", "repick"):
+        article.forget_undo()  # the model is about to change it
     start_job(JOB, job, _collect)
     st.rerun()
 
@@ -158,13 +161,19 @@ def _edit_panel(key: str, article: Article, i: int, params: GenerationParams, bu
         c1, c2 = st.columns(2)
         if c1.button("✅ Accept", key=f"{P}_accept_{u}", disabled=busy):
             new_text = st.session_state.get(f"{P}_prop_{u}", "")
-            proposals.pop(u)
-            if pkind in ("insert_before", "insert_after"):
-                if new_text.strip():
+            try:
+                if pkind in ("insert_before", "insert_after"):
                     article.insert(i, new_text, after=pkind == "insert_after")
+                else:
+                    article.replace_text(i, new_text)
+            except EmptyText:
+                st.warning(
+                    "The proposed text is empty, so there is nothing to accept: write some "
+                    "text, or Discard it. To remove the paragraph, use 🗑 Delete this paragraph."
+                )
             else:
-                article.replace_text(i, new_text)
-            st.rerun()
+                proposals.pop(u)
+                st.rerun()
         if c2.button("✖ Discard", key=f"{P}_discard_{u}"):
             proposals.pop(u)
             st.rerun()
@@ -320,6 +329,11 @@ def render_compose_tab() -> None:
                         session_alive_probe(),
                     )
                 )
+    if article.undo_label and st.button(
+        f"↩ Undo: {article.undo_label}", key=f"{P}_undo", disabled=busy
+    ):
+        article.undo()
+        st.rerun()
     for i, p in enumerate(list(article.paragraphs)):
         _show_paragraph(key, article, i, p, params, busy)
     st.divider()

@@ -145,7 +145,7 @@ def test_article_edits():
     assert a.texts[-1] == "end"
     a.replace_text(0, "  P0 ")
     assert a.texts[0] == "P0"
-    a.replace_text(0, "")  # empty deletes, as in the original
+    a.delete(0)
     assert a.texts[0] == "new"
     a.replace_image(0, img("mine.png"))
     assert a.paragraphs[0].image.image.name == "mine.png"
@@ -155,6 +155,39 @@ def test_article_edits():
         a.choose(2, 0)
     with pytest.raises(IndexError):
         a.delete(99)
+
+
+def test_an_empty_rewrite_is_refused_not_a_silent_delete():
+    """The original deleted the paragraph (and its image) when a rewrite was emptied."""
+    from demo_core.xcomposer.article import EmptyText
+
+    a = Article.from_texts("t", ["p0", "p1"])
+    a.set_slot(1, ImageSlot("cap", [img("x.png")], 0))
+    for empty in ("", "   \n "):
+        with pytest.raises(EmptyText, match="delete it instead"):
+            a.replace_text(1, empty)
+        with pytest.raises(EmptyText):
+            a.insert(0, empty, after=True)
+    assert a.texts == ["p0", "p1"] and a.slots == [1]
+    assert a.undo_label is None  # nothing happened, nothing to undo
+
+
+def test_the_last_edit_can_be_undone():
+    a = Article.from_texts("t", ["p0", "p1", "p2"])
+    a.set_slot(1, ImageSlot("cap", [img("x.png"), img("y.png")], 0))
+    before = [(p.uid, p.text) for p in a.paragraphs]
+    a.delete(1)
+    assert a.undo_label == "Delete paragraph 2" and a.texts == ["p0", "p2"]
+    assert a.undo() == "Delete paragraph 2"
+    assert [(p.uid, p.text) for p in a.paragraphs] == before
+    assert a.paragraphs[1].image.image.name == "x.png" and a.undo() is None
+    a.replace_text(0, "new")
+    a.choose(1, 1)  # only the last edit is kept
+    a.undo()
+    assert a.texts[0] == "new" and a.paragraphs[1].image.chosen == 0
+    a.delete_image(1)
+    a.forget_undo()  # the model changed the article since
+    assert a.undo() is None and a.slots == []
 
 
 # -- library --------------------------------------------------------------------------------

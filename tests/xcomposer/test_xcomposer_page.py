@@ -332,3 +332,29 @@ def test_inputs_survive_a_visit_to_another_page(app):
     assert not at.exception, at.exception
     for (kind, key), value in values.items():
         assert getattr(at, kind)(key=key).value == value, key
+
+
+def test_accepting_an_empty_rewrite_keeps_the_paragraph_and_delete_can_be_undone(app):
+    at = _compose(app, text_only=True)
+    article = at.session_state["xc_cmp_article"]
+    article.paragraphs[1:] = []
+    article.insert(0, "Second paragraph.", after=True)
+    n = len(article.paragraphs)
+    uid = article.paragraphs[0].uid
+    at.run()
+    at.button(key=f"xc_cmp_run_{uid}").click()  # rewrite
+    settle(at.run())
+    at.text_area(key=f"xc_cmp_prop_{uid}").set_value("   ")
+    at.button(key=f"xc_cmp_accept_{uid}").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert len(at.session_state["xc_cmp_article"].paragraphs) == n
+    assert any("nothing to accept" in w.value for w in at.warning)
+    assert at.text_area(key=f"xc_cmp_prop_{uid}").value == "   "  # the proposal is still there
+    at.button(key=f"xc_cmp_delp_{uid}").click()
+    at.run()
+    assert len(at.session_state["xc_cmp_article"].paragraphs) == n - 1
+    at.button(key="xc_cmp_undo").click()
+    at.run()
+    article = at.session_state["xc_cmp_article"]
+    assert len(article.paragraphs) == n and article.paragraphs[0].uid == uid
