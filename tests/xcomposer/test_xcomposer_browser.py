@@ -138,3 +138,30 @@ def test_pasting_several_images_at_once_keeps_them_all(tmp_path):
         page.wait_for_timeout(1000)
         expect(page.get_by_text("pasted-4")).to_have_count(0)
         screenshot(page, "xcomposer-paste-many")
+
+
+def test_a_closed_tab_cancels_its_job_an_open_idle_one_does_not(tmp_path):
+    """The watchdog asks Streamlit whether the browser session is still connected: an
+    open tab that does nothing keeps its job past the grace period (the user may be on
+    another page), a closed one loses it within it -- so the model is not kept busy for
+    nobody until max_new_tokens."""
+    import time
+
+    from playwright.sync_api import expect
+
+    out = tmp_path / "job-end.txt"
+    env = {"DEMO_STUDIO_JOB_GRACE_S": "2", "JOB_PROBE_OUT": str(out)}
+    with (
+        running_app(tmp_path / "home", env, script="tests/job_probe_app.py") as url,
+        browser_page() as page,
+    ):
+        page.goto(url)
+        expect(page.get_by_text("job running")).to_be_visible(timeout=30_000)
+        time.sleep(5)  # no rerun, no poll: only the connection says the user is there
+        assert not out.exists(), f"an open tab lost its job: {out.read_text()}"
+        page.context.close()
+        deadline = time.monotonic() + 15
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert out.exists(), "the job outlived its closed tab"
+        assert out.read_text() == "abandoned"
