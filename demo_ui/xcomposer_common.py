@@ -9,6 +9,7 @@ import streamlit as st
 from demo_core.engine.base import GenerationParams
 from demo_core.jobs import REPLACED, Job
 from demo_core.specs import SPECS
+from demo_core.xcomposer.export import markdown_text
 from demo_core.xcomposer.images import ImageError, ImageInput, load_image
 from demo_ui import widgets
 from demo_ui.widgets import kept
@@ -147,13 +148,14 @@ def start_job(slot: str, job: Job, collect: Callable[[Job], None]) -> Job:
     return job
 
 
-def show_job(job: Job, stop_key: str) -> None:
+def show_job(job: Job, stop_key: str, *, plain: bool = False) -> None:
     """The live view of a running job: its steps as they stream and a Stop button.
 
     A fragment polls the job every ``POLL_S`` seconds (each poll is a sign of life for
     the job's watchdog) and reruns the whole page once the job is over, so the result is
     collected. The first step (e.g. the article) and the current one show their text,
-    the others only their label."""
+    the others only their label. ``plain``: show the text as text, one line per line,
+    as the composition tab shows articles (not as Markdown, like a chat answer)."""
 
     @st.fragment(run_every=POLL_S)
     def live() -> None:
@@ -168,7 +170,8 @@ def show_job(job: Job, stop_key: str) -> None:
             mark = "✓" if step.done else "⏳"
             st.caption(f"{mark} {step.label}")
             if n in (0, len(steps) - 1) and step.text:
-                st.markdown(step.text + ("" if step.done else "▌"))
+                text = markdown_text(step.text).replace("\n", "  \n") if plain else step.text
+                st.markdown(text + ("" if step.done else "▌"))
         if not steps:
             st.caption(f"⏳ {job.label}…")
 

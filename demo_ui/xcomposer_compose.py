@@ -20,7 +20,7 @@ from demo_core.xcomposer import compose as C
 from demo_core.xcomposer import tasks as T
 from demo_core.xcomposer.article import Article, EmptyText, Paragraph
 from demo_core.xcomposer.composer import Composer
-from demo_core.xcomposer.export import to_html, to_zip
+from demo_core.xcomposer.export import markdown_text, to_html, to_zip
 from demo_core.xcomposer.library import library_dir, load_library
 from demo_core.xcomposer.online import OnlineImageSearch
 from demo_ui.widgets import forget, kept, load_engine, show_images
@@ -227,7 +227,7 @@ def _image_panel(key: str, article: Article, i: int, params: GenerationParams, b
 def _show_paragraph(
     key: str, article: Article, i: int, p: Paragraph, params, busy: bool = False
 ) -> None:
-    st.markdown(p.text)
+    st.markdown(markdown_text(p.text))  # as the export shows it: text, never markup
     if p.image is not None:
         if p.image.image is not None:
             show_images([p.image.image], captions=[p.image.caption], width=480)
@@ -304,7 +304,7 @@ def render_compose_tab() -> None:
     if go:
         _compose(key, instruction, files, image_num, text_only, params)
     if job is not None:
-        show_job(job, f"{P}_stop")
+        show_job(job, f"{P}_stop", plain=True)
     _show_notes()
 
     article = _article()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 import zipfile
@@ -13,7 +14,7 @@ from PIL import Image
 
 from demo_core.engine.base import GenerationParams
 from demo_core.xcomposer import compose as C
-from demo_core.xcomposer.article import Article, ImageSlot
+from demo_core.xcomposer.article import Article, ImageSlot, Paragraph
 from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import to_html, to_markdown, to_zip
 from demo_core.xcomposer.images import ImageInput
@@ -231,6 +232,54 @@ def test_markdown_zip_export():
     for ref in re.findall(r"\]\((images/[^)]+)\)", zf.read("article.md").decode()):
         assert ref in names
     assert zf.read("images/02_photo.jpg")[:2] == b"\xff\xd8"
+
+
+def test_title_comes_from_the_instruction_not_its_first_line():
+    from demo_core.xcomposer.export import title_of
+    from demo_ui.xcomposer_compose import EXAMPLE
+
+    def title(instruction: str) -> str:
+        return title_of(Article(instruction))
+
+    # the page's own example: the first line is the instruction, the title is quoted in it
+    assert title(EXAMPLE) == "中国水墨画：流动的诗意与东方美学"
+    assert title('Write an essay titled "The Sea", about 500 words') == "The Sea"
+    assert title("题目：「山水之间」。要求：800字") == "山水之间"
+    assert title("写一篇关于《红楼梦》的读后感") == "红楼梦"
+    assert title("## My heading\nmore") == "My heading"
+    long = "Write a very long article about the history of ink painting in China and Japan"
+    assert title(long) == "Write a very long article about the history of ink painting…"
+    assert len(title("水" * 200)) == 61
+    assert title("") == "Illustrated article"
+    # a quote that is material, not a title, is not taken for one
+    assert title("Use this quote: “ink is water”\nand more").startswith("Use this quote")
+
+
+def test_markdown_export_keeps_text_as_text():
+    """Raw HTML in a paragraph went into article.md as HTML; it renders as text now, and
+    so do emphasis, list and heading marks (as in the HTML export, which escapes)."""
+    from markdown_it import MarkdownIt
+
+    from demo_core.xcomposer.export import markdown_text
+
+    texts = [
+        "<script>alert(1)</script><img src=x onerror=alert(2)>",
+        "# not a heading",
+        "1. not a list",
+        "- not a list\n=== not a rule",
+        "*not em* _nor this_ `nor code` [no](link) $no math$ a|b \\ and &amp; &copy; & <",
+    ]
+    md = MarkdownIt("commonmark")
+    for text in texts:
+        rendered = md.render(markdown_text(text))
+        assert "<script" not in rendered and "<img" not in rendered and "<h1" not in rendered
+        assert "<em>" not in rendered and "<code>" not in rendered and "<a " not in rendered
+        assert "<li>" not in rendered and "<h2" not in rendered
+        shown = html.unescape(re.sub(r"<[^>]+>", "", rendered).strip())
+        assert shown.replace("\n", " ") == text.replace("\n", " ")
+    a = Article("## Title: <b>x</b>", [Paragraph("<b>bold?</b> # no")])
+    out = to_markdown(a)
+    assert out.startswith("# Title: &lt;b&gt;x&lt;/b&gt;\n") and "<b>" not in out
 
 
 def test_html_export_is_self_contained():

@@ -358,3 +358,16 @@ def test_accepting_an_empty_rewrite_keeps_the_paragraph_and_delete_can_be_undone
     at.run()
     article = at.session_state["xc_cmp_article"]
     assert len(article.paragraphs) == n and article.paragraphs[0].uid == uid
+
+
+def test_the_page_shows_paragraphs_as_the_export_does(app):
+    """A paragraph starting with "#" was a big heading on the page (and raw HTML in the
+    Markdown export): the page now renders the export's escaped text."""
+    from demo_core.xcomposer.article import Article
+    from demo_core.xcomposer.export import markdown_text
+
+    text = "# Not a heading <b>nor bold</b>"
+    app.session_state["xc_cmp_article"] = Article.from_texts("x", [text])
+    at = app.run()
+    shown = [m.value for m in at.markdown]
+    assert markdown_text(text) in shown and text not in shown
