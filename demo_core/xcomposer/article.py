@@ -149,12 +149,18 @@ class Article:
         self.paragraphs[i].image.chosen = k  # type: ignore[union-attr]
 
     def replace_image(self, i: int, image: ImageInput) -> None:
-        """Put the user's own image in the slot (kept as an extra candidate)."""
+        """Put the user's own image in the slot (kept as an extra candidate). The same
+        picture again -- "Use my image" pressed twice, or an image that already is a
+        candidate -- is chosen, not added once more (compared by content, not name)."""
         self._check(i)
         self._remember(f"New image for paragraph {i + 1}")
         slot = self.paragraphs[i].image or ImageSlot()
-        slot.candidates = [*slot.candidates, image]
-        slot.chosen = len(slot.candidates) - 1
+        same = [k for k, c in enumerate(slot.candidates) if c.digest == image.digest]
+        if same:
+            slot.chosen = same[0]
+        else:
+            slot.candidates = [*slot.candidates, image]
+            slot.chosen = len(slot.candidates) - 1
         self.paragraphs[i].image = slot
 
     def delete_image(self, i: int) -> None:

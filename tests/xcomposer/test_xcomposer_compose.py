@@ -173,6 +173,18 @@ def test_an_empty_rewrite_is_refused_not_a_silent_delete():
     assert a.undo_label is None  # nothing happened, nothing to undo
 
 
+def test_the_same_own_image_twice_is_one_candidate():
+    a = Article.from_texts("t", ["p0"])
+    a.set_slot(0, ImageSlot("cap", [img("x.png", "red"), img("y.png", "blue")], 0))
+    for _ in range(3):  # "Use my image" pressed again and again
+        a.replace_image(0, img("mine.png", "green"))
+    slot = a.paragraphs[0].image
+    assert [c.name for c in slot.candidates] == ["x.png", "y.png", "mine.png"]
+    assert slot.chosen == 2
+    a.replace_image(0, img("copy-of-y.png", "blue"))  # same picture as a candidate
+    assert len(slot.candidates) == 3 and slot.chosen == 1
+
+
 def test_the_last_edit_can_be_undone():
     a = Article.from_texts("t", ["p0", "p1", "p2"])
     a.set_slot(1, ImageSlot("cap", [img("x.png"), img("y.png")], 0))
