@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -82,11 +84,27 @@ def forget(*keys: str) -> None:
         st.session_state.pop(f"_kept_{key}", None)
 
 
+@functools.lru_cache(maxsize=64)
+def _at_most(data: bytes, max_width: int) -> bytes:
+    """A copy of the image no wider than ``max_width`` (PNG), for display only."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        if img.width <= max_width:
+            return data
+        height = max(1, round(img.height * max_width / img.width))
+        small = img.convert("RGB").resize((max_width, height), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    small.save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def show_images(
     images: Sequence,
     *,
     captions: Sequence[str] | None = None,
     width: int | str = "content",
+    max_width: int | None = None,
     where=None,
 ) -> None:
     """Show images (``ImageInput``-like: ``.data``/``.name``, or raw bytes) and never raise.
@@ -96,11 +114,20 @@ def show_images(
     stored before that, or any other surprise, must not crash every rerun of the session
     (the image is already part of a turn or an article, so it is drawn on every run):
     here a failure becomes a caption in the image's place instead.
+
+    ``max_width``: shown at most that wide and never wider than the column (a fixed
+    ``width`` overflows a phone screen): the image is scaled down to it and shown at its
+    own size, which Streamlit caps at the container's width.
     """
     where = where if where is not None else st
     if not images:
         return
     datas = [getattr(i, "data", i) for i in images]
+    if max_width is not None:
+        try:
+            datas = [_at_most(d, max_width) for d in datas]
+        except Exception:  # unreadable: st.image below fails too and says so
+            pass
     names = list(captions) if captions is not None else [getattr(i, "name", "") for i in images]
     try:
         where.image(

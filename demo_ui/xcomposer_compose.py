@@ -230,7 +230,7 @@ def _show_paragraph(
     st.markdown(markdown_text(p.text))  # as the export shows it: text, never markup
     if p.image is not None:
         if p.image.image is not None:
-            show_images([p.image.image], captions=[p.image.caption], width=480)
+            show_images([p.image.image], captions=[p.image.caption], max_width=480)
         else:
             st.caption(f"🖼 {p.image.caption} (no image yet)")
     with st.expander(f"✏️ Edit paragraph {i + 1}"):

@@ -165,3 +165,39 @@ def test_a_closed_tab_cancels_its_job_an_open_idle_one_does_not(tmp_path):
             time.sleep(0.2)
         assert out.exists(), "the job outlived its closed tab"
         assert out.read_text() == "abandoned"
+
+
+def test_article_images_fit_a_phone_screen(tmp_path):
+    """Article images were a fixed 480 px and were cut off on a 390 px wide screen."""
+    from playwright.sync_api import expect
+
+    wide = tmp_path / "wide_field.png"
+    Image.new("RGB", (1200, 800), "orange").save(wide)
+    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
+    with (
+        running_app(tmp_path / "home", env) as url,
+        browser_page(viewport={"width": 390, "height": 844}) as page,
+    ):
+        page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
+        expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
+        page.get_by_label("Instruction: a title, an outline, material to use").fill("A field.")
+        uploader = page.get_by_test_id("stFileUploader").filter(has_text="Reference images")
+        uploader.locator("input[type=file]").set_input_files([str(wide)])
+        expect(page.get_by_text("wide_field.png").first).to_be_visible(timeout=30_000)
+        page.get_by_text("Generation settings").first.click()
+        max_new = page.get_by_label("Max new tokens").first
+        max_new.fill("40")
+        max_new.press("Enter")
+        page.wait_for_timeout(500)
+        page.get_by_role("button", name=re.compile("Compose")).click()
+        expect(page.get_by_role("button", name=re.compile(r"Markdown \+ images"))).to_be_visible(
+            timeout=120_000
+        )
+        sizes = page.evaluate(
+            """() => Array.from(document.querySelectorAll('[data-testid="stImage"] img'))
+                .map((i) => [i.getBoundingClientRect().right, i.naturalWidth])"""
+        )
+        screenshot(page, "xcomposer-phone")
+    assert sizes, "no article image was shown"
+    for right, natural in sizes:
+        assert right <= 390 and natural <= 480, sizes
