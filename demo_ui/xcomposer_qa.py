@@ -139,9 +139,9 @@ def render_qa_tab() -> None:
     if flash:
         st.error(flash[1])
 
-    c1, c2, _ = st.columns([1, 1, 4])
-    regenerate = c1.button("🔄 Regenerate", key=f"{P}_regen", disabled=not turns)
-    if c2.button("🗑 Clear conversation", key=f"{P}_clear", disabled=not turns):
+    row = st.container(horizontal=True)  # buttons as wide as their labels (columns cut them)
+    regenerate = row.button("🔄 Regenerate", key=f"{P}_regen", disabled=not turns)
+    if row.button("🗑 Clear conversation", key=f"{P}_clear", disabled=not turns):
         if job is not None:
             job.stop()
         ss.pop(JOB, None)

@@ -98,6 +98,14 @@ def test_paste_an_image_and_ask(tmp_path):
         expect(user_turn.get_by_text("What colour is this?")).to_be_visible()
         expect(user_turn.locator("img")).to_have_count(1)
         expect(page.get_by_text("pasted-1.png")).to_have_count(1)  # the box was emptied
+        for label in ("Regenerate", "Clear conversation"):  # labels were cut ("Clear conversa…")
+            button = page.get_by_role("button", name=re.compile(label))
+            expect(button).to_be_visible()
+            cut = button.evaluate(
+                "(b) => Array.from(b.querySelectorAll('*')).concat([b])"
+                ".some((e) => e.scrollWidth > e.clientWidth + 1)"
+            )
+            assert not cut, f"the {label} button's label is cut off"
         screenshot(page, "xcomposer-paste")
 
 
