@@ -53,9 +53,12 @@ def _show_turn(turn: QATurn) -> None:
     with st.chat_message("user"):
         show_images(turn.images, width=140)
         st.markdown(turn.question or "_(images only)_")
-    if turn.answer or turn.note:
+    if turn.answer or turn.note or turn.error:
         with st.chat_message("assistant"):
-            st.markdown(turn.answer or "_(no text)_")
+            if turn.answer or not turn.error:
+                st.markdown(turn.answer or "_(no text)_")
+            if turn.error:
+                st.error(turn.error, icon="⚠️")  # once: here, not again above the input
             if turn.note:
                 st.caption(turn.note)
 
@@ -72,8 +75,10 @@ def _job() -> Job | None:
 
 
 def _collect(job: Job) -> None:
-    for _, msg in job.notes:
-        st.session_state[f"{P}_flash"] = ("error", msg)
+    """A failure outside the model call (a bug) still ends up on its turn."""
+    turn = job.data.get("turn")
+    if job.error and turn is not None and not turn.error:
+        turn.error = job.error
 
 
 def _stop_current() -> None:
@@ -90,7 +95,7 @@ def _ask(key: str, turn: QATurn, params: GenerationParams, *, clear_inputs: bool
     ss = st.session_state
     engine = load_engine(key)
     if engine is None:  # shown as an error already; keep the question as a turn
-        turn.note = "⚠️ the model could not be loaded; press Regenerate to retry"
+        turn.error = "The model could not be loaded; press Regenerate to retry."
         _turns().append(turn)
     else:
         history = list(_turns())
@@ -127,7 +132,6 @@ def render_qa_tab() -> None:
     params = sampling_controls(P, QA_DEFAULTS)
     job = _job()
 
-    flash = ss.pop(f"{P}_flash", None)
     turns = _turns()
     for turn in turns:
         if job is not None and turn is job.data.get("turn"):
@@ -136,8 +140,6 @@ def render_qa_tab() -> None:
                 show_job(job, f"{P}_stop")
         else:
             _show_turn(turn)
-    if flash:
-        st.error(flash[1])
 
     row = st.container(horizontal=True)  # buttons as wide as their labels (columns cut them)
     regenerate = row.button("🔄 Regenerate", key=f"{P}_regen", disabled=not turns)

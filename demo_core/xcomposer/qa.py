@@ -36,7 +36,8 @@ class QATurn:
     question: str  # exactly as typed
     images: list[ImageInput] = field(default_factory=list)
     answer: str = ""
-    note: str = ""  # "stopped", an error message, ...
+    note: str = ""  # how it ended: stats, "stopped", ...
+    error: str = ""  # why there is no (full) answer, shown once, as an error
 
     @property
     def prompt_question(self) -> str:
@@ -96,9 +97,10 @@ def stats_caption(gen: Generation) -> str:
 
 def turn_note(gen: Generation, interrupted: str = "") -> str:
     """The line under an answer: how it ended (``interrupted`` says why a cancelled one
-    was cancelled, e.g. "Stopped") and what was left out of its prompt."""
+    was cancelled, e.g. "Stopped") and what was left out of its prompt. A failure is not
+    a note: it goes to ``QATurn.error``, shown once."""
     if gen.error is not None:
-        note = f"⚠️ {gen.error}"
+        note = ""
     elif gen.stats.finish_reason == "cancelled":
         note = f"⏹ {(interrupted or 'Stopped').lower()}"
     elif gen.stats.finish_reason == "length":

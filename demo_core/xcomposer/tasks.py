@@ -232,8 +232,7 @@ def answer_job(
         gen = job.stream(ask(engine, list(history), turn, params, job.cancel_token), "Answering")
         turn.answer = gen.text
         turn.note = turn_note(gen, job.why if job.cancelled else "")
-        if gen.error is not None:
-            job.note("error", str(gen.error))
+        turn.error = str(gen.error) if gen.error is not None else ""
         return turn
 
     job = Job("answer", "Answering", work, alive=alive)

@@ -171,8 +171,9 @@ def test_failed_answer_keeps_the_question_as_a_turn(app):
     assert not at.exception, at.exception
     (turn,) = at.session_state["xc_qa_turns"]
     assert turn.question.startswith("word") and turn.images[0].name == "red.png"
-    assert "context window" in turn.note
-    assert any("context window" in e.value for e in at.error)
+    assert "context window" in turn.error
+    assert [e.value for e in at.error if "context window" in e.value] == [turn.error]  # once
+    assert not [c.value for c in at.caption if "context window" in c.value]
 
 
 def test_add_image_repick_and_replace_by_upload(app):
