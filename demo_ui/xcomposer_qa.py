@@ -17,7 +17,7 @@ from demo_core.engine.base import GenerationParams
 from demo_core.jobs import REPLACED, Job
 from demo_core.specs import SPECS
 from demo_core.xcomposer import tasks as T
-from demo_core.xcomposer.images import ImageError, from_data_url
+from demo_core.xcomposer.images import read_pasted
 from demo_core.xcomposer.prompt import QA_PLACEHOLDER, PromptFormatError
 from demo_core.xcomposer.qa import QA_DEFAULTS, QATurn
 from demo_ui.paste import paste_box
@@ -111,12 +111,12 @@ def _ask(key: str, turn: QATurn, params: GenerationParams, *, clear_inputs: bool
 def _pasted_images() -> None:
     """The paste box and the images pasted so far (kept until the question is sent)."""
     ss = st.session_state
-    for got in paste_box(f"{P}_paste") or []:
-        try:
-            n = len(ss[f"{P}_pasted"]) + 1
-            ss[f"{P}_pasted"].append(from_data_url(got.get("url"), f"pasted-{n}.png"))
-        except ImageError as exc:
-            st.error(f"{exc}. Copy an image (not text or a file link) and paste again.")
+    got = paste_box(f"{P}_paste")
+    if got:
+        images, errors = read_pasted(got, already=len(ss[f"{P}_pasted"]))
+        ss[f"{P}_pasted"] += images
+        for msg in errors:
+            st.error(f"{msg}. Copy an image (not text or a file link) and paste again.")
     pasted = ss[f"{P}_pasted"]
     if pasted:
         c1, c2 = st.columns([5, 1])

@@ -22,7 +22,8 @@ import hashlib
 import io
 import re
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -84,6 +85,26 @@ def from_data_url(data_url: object, name: str = "pasted image") -> ImageInput:
     except (binascii.Error, ValueError) as exc:
         raise ImageError(f"{name}: the pasted data is damaged ({exc})") from None
     return load_image(data, name)
+
+
+def read_pasted(items: Sequence[dict], already: int = 0) -> tuple[list[ImageInput], list[str]]:
+    """The images of one paste (``{"url": data URL}`` each, as the paste box sends them)
+    and a message per item that is not one. Accepted images are named ``pasted-N.<ext>``:
+    N counts on from the ``already`` pasted ones, counting accepted images only, and the
+    extension is the image's real format (a pasted JPEG is not a ``.png``). A refused
+    item is named by its place in the paste, never by a number it did not get."""
+    images: list[ImageInput] = []
+    errors: list[str] = []
+    for k, item in enumerate(items, start=1):
+        what = "The pasted item" if len(items) == 1 else f"Pasted item {k} of {len(items)}"
+        try:
+            image = from_data_url(item.get("url") if isinstance(item, dict) else None, what)
+        except ImageError as exc:
+            errors.append(str(exc))
+            continue
+        n = already + len(images) + 1
+        images.append(replace(image, name=f"pasted-{n}.{image.extension}"))
+    return images, errors
 
 
 def load_image(data: bytes, name: str = "image") -> ImageInput:
