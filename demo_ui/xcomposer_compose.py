@@ -206,11 +206,17 @@ def _image_panel(key: str, article: Article, i: int, params: GenerationParams, b
         forget(f"{P}_cap_{u}")  # a new image here gets its own caption
         st.rerun()
     if len(slot.candidates) > 1:
-        st.caption("Candidates (the model's pick is highlighted in the article):")
+        st.caption(
+            "Candidates: ✓ is the one in the article"
+            + (", 🤖 the model's pick" if slot.picked is not None else "")
+            + ". Use puts another one there."
+        )
         cols = st.columns(min(4, len(slot.candidates)))
         for k, cand in enumerate(slot.candidates):
             col = cols[k % len(cols)]
-            show_images([cand], captions=[f"{chr(65 + k)} · {cand.name}"], width=120, where=col)
+            marks = ("✓ " if k == slot.chosen else "") + ("🤖 " if k == slot.picked else "")
+            label = f"{marks}{chr(65 + k)} · {cand.name}"
+            show_images([cand], captions=[label], width=120, where=col)
             if col.button("Use", key=f"{P}_use_{u}_{k}", disabled=busy or k == slot.chosen):
                 article.choose(i, k)
                 st.rerun()

@@ -21,6 +21,7 @@ class ImageSlot:
     caption: str = ""
     candidates: list[ImageInput] = field(default_factory=list)
     chosen: int | None = None  # index into candidates
+    picked: int | None = None  # the model's choice (the user may have chosen another)
 
     @property
     def image(self) -> ImageInput | None:

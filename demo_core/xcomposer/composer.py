@@ -215,13 +215,14 @@ class Composer:
             slot.caption, uploads, exclude, context=article.paragraphs[pos].text
         )
         slot.chosen = 0 if slot.candidates else None
+        slot.picked = None
         gen = self.pick(article, pos, slot.candidates, params, cancel)
         if gen is None:
             return
         yield Step("pick", pos, gen, f"Picking the image for paragraph {pos + 1}")
         answer = _finish(gen)
         if answer is not None:
-            slot.chosen = C.parse_choice(answer, len(slot.candidates))
+            slot.chosen = slot.picked = C.parse_choice(answer, len(slot.candidates))
 
     def caption_for(
         self,

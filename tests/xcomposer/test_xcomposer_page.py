@@ -146,10 +146,18 @@ def test_image_edits_pick_use_and_delete(app):
     article = at.session_state["xc_cmp_article"]
     (i,) = article.slots
     p = article.paragraphs[i]
+    picked = p.image.picked
+    assert picked == p.image.chosen and picked is not None  # the model picked among three
     other = next(k for k in range(len(p.image.candidates)) if k != p.image.chosen)
     at.button(key=f"xc_cmp_use_{p.uid}_{other}").click()
     at.run()
     assert at.session_state["xc_cmp_article"].paragraphs[i].image.chosen == other
+    # the hint tells which is which, truthfully: ✓ in the article, 🤖 the model's pick
+    assert any("✓ is the one in the article, 🤖 the model's pick" in c.value for c in at.caption)
+    imgs = at.get("image")
+    captions = [c.caption for el in imgs for c in el.proto.imgs]
+    assert any(c.startswith(f"✓ {chr(65 + other)} ·") for c in captions), captions
+    assert any(c.startswith(f"🤖 {chr(65 + picked)} ·") for c in captions), captions
     at.button(key=f"xc_cmp_delimg_{p.uid}").click()
     at.run()
     assert at.session_state["xc_cmp_article"].slots == []
