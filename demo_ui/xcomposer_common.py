@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -93,6 +94,51 @@ def sampling_controls(
         do_sample=bool(do_sample),
         seed=int(chosen_seed) if chosen_seed is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class KeptFile:
+    """An uploaded file's name and bytes, kept after its uploader forgot it."""
+
+    name: str
+    data: bytes
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+def image_uploads(label: str, key: str, store: str, *, help: str | None = None) -> list:
+    """A multi-image uploader whose files survive a visit to another page.
+
+    Streamlit empties a file uploader whose page is not shown, and unlike other inputs it
+    cannot be given its files back. So the files are mirrored under ``store``; when the
+    page comes back with an empty uploader, the mirrored ones are listed as kept (with a
+    button to drop them) and returned with whatever is uploaded next."""
+    ss = st.session_state
+    live, kept = f"_kept_{store}", f"_kept_{store}_restored"
+    if key not in ss and ss.get(live):  # we come back from another page
+        ss[kept] = list(ss.pop(live).values())
+    files = st.file_uploader(
+        label, type=IMAGE_TYPES, accept_multiple_files=True, key=key, help=help
+    )
+    before: dict = ss.get(live, {})
+    ss[live] = {
+        f.file_id: before.get(f.file_id) or KeptFile(f.name, f.getvalue()) for f in files or []
+    }
+    restored = ss.get(kept, [])
+    if restored:
+        c1, c2 = st.columns([5, 1], vertical_alignment="center")
+        c1.caption("📎 Kept from before you left this page: " + ", ".join(f.name for f in restored))
+        if c2.button("✖ Remove", key=f"{store}_drop_kept", help="Drop the kept files"):
+            ss.pop(kept, None)
+            st.rerun()
+    return [*restored, *ss[live].values()]
+
+
+def forget_uploads(store: str) -> None:
+    """The uploads were used (e.g. sent with a question): nothing to keep any more."""
+    st.session_state.pop(f"_kept_{store}", None)
+    st.session_state.pop(f"_kept_{store}_restored", None)
 
 
 def read_uploads(files: Sequence | None) -> tuple[list[ImageInput], list[str]]:

@@ -27,6 +27,7 @@ from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
     current_job,
+    image_uploads,
     model_picker,
     read_uploads,
     sampling_controls,
@@ -273,11 +274,8 @@ def render_compose_tab() -> None:
         height=140,
         **kept(f"{P}_instruction", EXAMPLE),
     )
-    files = st.file_uploader(
-        "Reference images (optional; also offered as illustrations)",
-        type=IMAGE_TYPES,
-        accept_multiple_files=True,
-        key=f"{P}_files",
+    files = image_uploads(
+        "Reference images (optional; also offered as illustrations)", f"{P}_files", f"{P}_files"
     )
     c1, c2, c3 = st.columns([1, 1, 2])
     image_num = c1.selectbox(

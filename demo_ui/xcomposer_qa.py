@@ -23,8 +23,9 @@ from demo_core.xcomposer.qa import QA_DEFAULTS, QATurn
 from demo_ui.paste import paste_box
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
-    IMAGE_TYPES,
     current_job,
+    forget_uploads,
+    image_uploads,
     model_picker,
     read_uploads,
     sampling_controls,
@@ -104,6 +105,7 @@ def _ask(key: str, turn: QATurn, params: GenerationParams, *, clear_inputs: bool
     if clear_inputs:
         ss[f"{P}_clear_question"] = True
         ss[f"{P}_uploads_gen"] += 1
+        forget_uploads(f"{P}_files")
         ss[f"{P}_pasted"] = []
     st.rerun()
 
@@ -152,11 +154,10 @@ def render_qa_tab() -> None:
 
     if ss.pop(f"{P}_clear_question", False):
         forget(f"{P}_question")
-    files = st.file_uploader(
+    files = image_uploads(
         "Images for your question (one or more)",
-        type=IMAGE_TYPES,
-        accept_multiple_files=True,
-        key=f"{P}_files_{ss[f'{P}_uploads_gen']}",
+        f"{P}_files_{ss[f'{P}_uploads_gen']}",
+        f"{P}_files",
     )
     _pasted_images()
     question = st.text_area(

@@ -380,3 +380,27 @@ def test_the_page_shows_paragraphs_as_the_export_does(app):
     at = app.run()
     shown = [m.value for m in at.markdown]
     assert markdown_text(text) in shown and text not in shown
+
+
+def test_uploaded_images_survive_a_visit_to_another_page(app):
+    """A file uploader cannot be given its files back; they are kept beside it."""
+    at = app
+    at.file_uploader(key="xc_cmp_files").set_value([("ref.png", png_bytes("red"), "image/png")])
+    at.file_uploader(key="xc_qa_files_0").set_value([("q.png", png_bytes("blue"), "image/png")])
+    at.run()
+    at.switch_page("pages/5_Models.py")
+    at.run()
+    at.switch_page("pages/4_XComposer2.py")
+    at.run()
+    assert not at.exception, at.exception
+    kept = [c.value for c in at.caption if c.value.startswith("📎 Kept")]
+    assert any("ref.png" in c for c in kept) and any("q.png" in c for c in kept), kept
+    at.text_area(key="xc_qa_question").set_value("What is it?")
+    at.number_input(key="xc_qa_max_new").set_value(4)
+    at.button(key="xc_qa_ask").click()
+    settle(at.run())
+    (turn,) = at.session_state["xc_qa_turns"]
+    assert [i.name for i in turn.images] == ["q.png"]
+    assert not any("q.png" in c.value for c in at.caption if c.value.startswith("📎 Kept"))
+    at = _compose(at, text_only=True)
+    assert [r.name for r in at.session_state["xc_cmp_refs"]] == ["ref.png"]
