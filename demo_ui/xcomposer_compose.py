@@ -316,6 +316,11 @@ def render_compose_tab() -> None:
         return  # a new article is being written: it replaces this one
     busy = job is not None
     st.divider()
+    if article.undo_label and st.button(
+        f"↩ Undo: {article.undo_label}", key=f"{P}_undo", disabled=busy
+    ):
+        article.undo()
+        st.rerun()
     if not article.paragraphs:
         st.info("The article is empty.")
         return
@@ -333,11 +338,6 @@ def render_compose_tab() -> None:
                         session_alive_probe(),
                     )
                 )
-    if article.undo_label and st.button(
-        f"↩ Undo: {article.undo_label}", key=f"{P}_undo", disabled=busy
-    ):
-        article.undo()
-        st.rerun()
     for i, p in enumerate(list(article.paragraphs)):
         _show_paragraph(key, article, i, p, params, busy)
     st.divider()

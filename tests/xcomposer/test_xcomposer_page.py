@@ -367,6 +367,13 @@ def test_accepting_an_empty_rewrite_keeps_the_paragraph_and_delete_can_be_undone
     at.run()
     article = at.session_state["xc_cmp_article"]
     assert len(article.paragraphs) == n and article.paragraphs[0].uid == uid
+    article.paragraphs[1:] = []  # the last paragraph deleted: Undo must still be offered
+    at.button(key=f"xc_cmp_delp_{uid}").click()
+    at.run()
+    assert at.session_state["xc_cmp_article"].paragraphs == []
+    at.button(key="xc_cmp_undo").click()
+    at.run()
+    assert [p.uid for p in at.session_state["xc_cmp_article"].paragraphs] == [uid]
 
 
 def test_the_page_shows_paragraphs_as_the_export_does(app):
