@@ -3,7 +3,11 @@
 ``st.file_uploader`` cannot receive a paste, and ``st.chat_input`` can but clears the
 typed question on submit. This small component only listens for a paste on itself, so
 pasting text anywhere else on the page is untouched; each pasted image is sent to
-Python once, as a data URL, and the page keeps it with the question's other images.
+Python as a data URL, and the page keeps it with the question's other images.
+
+All images of one paste travel in one trigger value (a list): a trigger value is what
+Python sees of the component on its next run, so one value per image kept only the last
+image of a multi-image paste.
 """
 
 from __future__ import annotations
@@ -34,17 +38,21 @@ export default function(component) {
   const box = parentElement.querySelector('.paste-box');
   if (!box || box.dataset.ready) return;
   box.dataset.ready = '1';
-  box.addEventListener('paste', (event) => {
+  box.addEventListener('paste', async (event) => {
     const items = Array.from((event.clipboardData || {}).items || []);
     const images = items.filter((i) => i.kind === 'file' && i.type.startsWith('image/'));
-    if (images.length === 0) { setTriggerValue('pasted', {error: 'no image'}); return; }
+    if (images.length === 0) { setTriggerValue('pasted', [{error: 'no image'}]); return; }
     event.preventDefault();
-    images.forEach((item) => {
-      const file = item.getAsFile();
+    // getAsFile() must run now, while the clipboard data is still readable
+    const read = (file) => new Promise((resolve) => {
+      if (!file) { resolve({error: 'unreadable'}); return; }
       const reader = new FileReader();
-      reader.onload = () => setTriggerValue('pasted', {name: file.name || 'pasted.png', url: reader.result});
+      reader.onload = () => resolve({name: file.name || '', type: file.type, url: reader.result});
+      reader.onerror = () => resolve({name: file.name || '', type: file.type, error: 'unreadable'});
       reader.readAsDataURL(file);
     });
+    const pasted = await Promise.all(images.map((item) => read(item.getAsFile())));
+    setTriggerValue('pasted', pasted);
   });
 }
 """
@@ -54,8 +62,13 @@ _paste_box = st.components.v2.component(
 )
 
 
-def paste_box(key: str) -> dict | None:
-    """Render the box; returns ``{"name", "url"}`` (or ``{"error"}``) in the run that
-    follows a paste, else None."""
+def paste_box(key: str) -> list[dict] | None:
+    """Render the box; in the run that follows a paste, returns one dict per pasted item
+    (``{"name", "type", "url"}``, or ``{"error"}`` for something that was not an image),
+    else None."""
     result = _paste_box(key=key, on_pasted_change=lambda: None)
-    return getattr(result, "pasted", None)
+    value = getattr(result, "pasted", None)
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    return [i if isinstance(i, dict) else {"error": "unexpected"} for i in items]

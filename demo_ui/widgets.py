@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -73,6 +75,85 @@ def _remember(key: str) -> None:
     st.session_state[f"_kept_{key}"] = st.session_state[key]
 
 
+def kept(key: str, default) -> dict:
+    """Widget keyword arguments for an input that survives switching pages:
+    ``st.text_area("Label", **kept("my_key", "default"))``.
+
+    :func:`keep` restores the value; the ``on_change`` mirrors a change made just before
+    leaving the page (the run that would mirror it is the other page's). Pass no
+    ``value=``: the value comes from the session state."""
+    keep(key, default)
+    return {"key": key, "on_change": _remember, "args": (key,)}
+
+
+def forget(*keys: str) -> None:
+    """Drop inputs and their kept copies, so they start again from their defaults."""
+    for key in keys:
+        st.session_state.pop(key, None)
+        st.session_state.pop(f"_kept_{key}", None)
+
+
+@functools.lru_cache(maxsize=64)
+def _at_most(data: bytes, max_width: int) -> bytes:
+    """A copy of the image no wider than ``max_width`` (PNG), for display only."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        if img.width <= max_width:
+            return data
+        height = max(1, round(img.height * max_width / img.width))
+        small = img.convert("RGB").resize((max_width, height), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    small.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def show_images(
+    images: Sequence,
+    *,
+    captions: Sequence[str] | None = None,
+    width: int | str = "content",
+    max_width: int | None = None,
+    where=None,
+) -> None:
+    """Show images (``ImageInput``-like: ``.data``/``.name``, or raw bytes) and never raise.
+
+    ``st.image`` re-encodes what it shows and raises on images it cannot convert (e.g.
+    16-bit greyscale as JPEG). Images are normalised when they enter the app, but one
+    stored before that, or any other surprise, must not crash every rerun of the session
+    (the image is already part of a turn or an article, so it is drawn on every run):
+    here a failure becomes a caption in the image's place instead.
+
+    ``max_width``: shown at most that wide and never wider than the column (a fixed
+    ``width`` overflows a phone screen): the image is scaled down to it and shown at its
+    own size, which Streamlit caps at the container's width.
+    """
+    where = where if where is not None else st
+    if not images:
+        return
+    datas = [getattr(i, "data", i) for i in images]
+    if max_width is not None:
+        try:
+            datas = [_at_most(d, max_width) for d in datas]
+        except Exception:  # unreadable: st.image below fails too and says so
+            pass
+    names = list(captions) if captions is not None else [getattr(i, "name", "") for i in images]
+    try:
+        where.image(
+            datas if len(datas) > 1 else datas[0],
+            caption=names if len(datas) > 1 else (names[0] or None),
+            width=width,
+        )
+        return
+    except Exception:  # one bad image in a list fails the whole call: show them one by one
+        pass
+    for data, name in zip(datas, names, strict=True):
+        try:
+            where.image(data, caption=name or None, width=width)
+        except Exception:
+            where.caption(f"🖼 {name or 'image'} (this image cannot be shown)")
+
+
 def model_label(key: str) -> str:
     spec = SPECS[key]
     if spec.is_random:
@@ -107,14 +188,15 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def model_picker(prefix: str, keys: Sequence[str], default: str) -> str:
-    """A selectbox of models; says which are missing or random."""
+def model_picker(prefix: str, keys: Sequence[str], default: str, label: str = "Model") -> str:
+    """A selectbox of models (kept across pages); says which are missing or random."""
     wkey = f"{prefix}_model"
-    keep(wkey, first_available(keys, default))
     key = st.selectbox(
-        "Model", list(keys), key=wkey, format_func=model_label, on_change=_remember, args=(wkey,)
+        label, list(keys), format_func=model_label, **kept(wkey, first_available(keys, default))
     )
-    if key != default and resolve_path(default) is None:
+    if not SPECS[key].is_random and resolve_path(key) is None:
+        missing_model_notice(key)
+    elif key != default and resolve_path(default) is None:
         missing_model_notice(default)
     if SPECS[key].is_random:
         st.warning(

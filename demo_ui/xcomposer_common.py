@@ -1,55 +1,29 @@
-"""Streamlit pieces both XComposer2 tabs use: model choice, loading, settings, streaming."""
+"""Streamlit pieces both XComposer2 tabs use: model choice, settings, uploads, background jobs."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import streamlit as st
 
-from demo_core.engine.base import Generation, GenerationParams
-from demo_core.specs import SPECS, resolve_path
-from demo_core.xcomposer.images import ImageError, ImageInput, open_image
+from demo_core.engine.base import GenerationParams
+from demo_core.jobs import REPLACED, Job
+from demo_core.specs import SPECS
+from demo_core.xcomposer.export import markdown_text
+from demo_core.xcomposer.images import ImageError, ImageInput, load_image
+from demo_ui import widgets
+from demo_ui.widgets import kept
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
-RANDOM_NOTICE = (
-    "**{label}** has random weights: it exists to try the page without downloading a model, "
-    "and everything it writes is noise."
-)
 
 
-def model_options(kind: str) -> list[str]:
-    return [k for k, s in SPECS.items() if s.kind == kind]
-
-
-def _present(key: str) -> bool:
-    try:
-        return resolve_path(key) is not None
-    except Exception:
-        return False
-
-
-def model_picker(kind: str, key: str, label: str) -> str:
-    """Choose a model of ``kind``: the first real one found on disk, else the tiny one."""
-    options = model_options(kind)
-    present = {k: SPECS[k].is_random or _present(k) for k in options}
-    real = [k for k in options if present[k] and not SPECS[k].is_random]
-    default = real[0] if real else next(k for k in options if SPECS[k].is_random)
-    if key not in st.session_state:
-        st.session_state[key] = default
-
-    def fmt(k: str) -> str:
-        return SPECS[k].label + ("" if present[k] else " (not downloaded)")
-
-    choice = st.selectbox(label, options, format_func=fmt, key=key)
-    if SPECS[choice].is_random:
-        st.warning(RANDOM_NOTICE.format(label=SPECS[choice].label), icon="🎲")
-    elif not present[choice]:
-        st.info(
-            f"{SPECS[choice].label} is not on this machine: download it on the Models page "
-            f"or set {SPECS[choice].env_var}."
-        )
-    return choice
+def model_picker(kind: str, prefix: str, label: str) -> str:
+    """The shared model picker over the models of ``kind``, preferring the first real one
+    that is on this machine (else the tiny random one); its choice is kept across pages."""
+    options = [k for k, s in SPECS.items() if s.kind == kind]
+    default = next((k for k in options if not SPECS[k].is_random), options[0])
+    return widgets.model_picker(prefix, options, default, label=label)
 
 
 def sampling_controls(
@@ -59,56 +33,55 @@ def sampling_controls(
     seed: int | None = None,
     max_tokens_limit: int = 4096,
 ) -> GenerationParams:
-    """Generation settings in an expander, defaulting to the original demo's values."""
+    """Generation settings in an expander, defaulting to the original demo's values.
+
+    Not the shared ``widgets.sampling_controls``: XComposer needs a greedy switch that
+    keeps the temperature, a seed (composition is reproducible by design) and token limits
+    typed as numbers. Every value is kept across pages like the shared ones."""
     with st.expander("Generation settings"):
         do_sample = st.checkbox(
             "Sampling",
-            value=defaults.do_sample,
-            key=f"{prefix}_sample",
             help="Off: always the most likely token (greedy).",
+            **kept(f"{prefix}_sample", defaults.do_sample),
         )
         c1, c2, c3 = st.columns(3)
         temperature = c1.slider(
             "Temperature",
             0.05,
             2.0,
-            float(defaults.temperature),
-            0.05,
-            key=f"{prefix}_temp",
+            step=0.05,
             disabled=not do_sample,
+            **kept(f"{prefix}_temp", float(defaults.temperature)),
         )
         top_p = c2.slider(
             "Top-p",
             0.05,
             1.0,
-            float(defaults.top_p),
-            0.05,
-            key=f"{prefix}_top_p",
+            step=0.05,
             disabled=not do_sample,
+            **kept(f"{prefix}_top_p", float(defaults.top_p)),
         )
         top_k = c3.number_input(
-            "Top-k", 1, 500, int(defaults.top_k), key=f"{prefix}_top_k", disabled=not do_sample
+            "Top-k", 1, 500, disabled=not do_sample, **kept(f"{prefix}_top_k", int(defaults.top_k))
         )
         c4, c5, c6 = st.columns(3)
         rep = c4.number_input(
             "Repetition penalty",
             1.0,
             2.0,
-            float(defaults.repetition_penalty),
-            0.001,
+            step=0.001,
             format="%.3f",
-            key=f"{prefix}_rep",
+            **kept(f"{prefix}_rep", float(defaults.repetition_penalty)),
         )
         max_new = c5.number_input(
             "Max new tokens",
             1,
             max_tokens_limit,
-            int(defaults.max_new_tokens),
-            16,
-            key=f"{prefix}_max_new",
+            step=16,
+            **kept(f"{prefix}_max_new", int(defaults.max_new_tokens)),
         )
         chosen_seed = (
-            c6.number_input("Seed", 1, 20000, int(seed), key=f"{prefix}_seed")
+            c6.number_input("Seed", 1, 20000, **kept(f"{prefix}_seed", int(seed)))
             if seed is not None
             else None
         )
@@ -123,47 +96,129 @@ def sampling_controls(
     )
 
 
+@dataclass(frozen=True)
+class KeptFile:
+    """An uploaded file's name and bytes, kept after its uploader forgot it."""
+
+    name: str
+    data: bytes
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+def image_uploads(label: str, key: str, store: str, *, help: str | None = None) -> list:
+    """A multi-image uploader whose files survive a visit to another page.
+
+    Streamlit empties a file uploader whose page is not shown, and unlike other inputs it
+    cannot be given its files back. So the files are mirrored under ``store``; when the
+    page comes back with an empty uploader, the mirrored ones are listed as kept (with a
+    button to drop them) and returned with whatever is uploaded next."""
+    ss = st.session_state
+    live, kept = f"_kept_{store}", f"_kept_{store}_restored"
+    if key not in ss and ss.get(live):  # we come back from another page
+        ss[kept] = list(ss.pop(live).values())
+    files = st.file_uploader(
+        label, type=IMAGE_TYPES, accept_multiple_files=True, key=key, help=help
+    )
+    before: dict = ss.get(live, {})
+    ss[live] = {
+        f.file_id: before.get(f.file_id) or KeptFile(f.name, f.getvalue()) for f in files or []
+    }
+    restored = ss.get(kept, [])
+    if restored:
+        c1, c2 = st.columns([5, 1], vertical_alignment="center")
+        c1.caption("📎 Kept from before you left this page: " + ", ".join(f.name for f in restored))
+        if c2.button("✖ Remove", key=f"{store}_drop_kept", help="Drop the kept files"):
+            ss.pop(kept, None)
+            st.rerun()
+    return [*restored, *ss[live].values()]
+
+
+def forget_uploads(store: str) -> None:
+    """The uploads were used (e.g. sent with a question): nothing to keep any more."""
+    st.session_state.pop(f"_kept_{store}", None)
+    st.session_state.pop(f"_kept_{store}_restored", None)
+
+
 def read_uploads(files: Sequence | None) -> tuple[list[ImageInput], list[str]]:
-    """Uploaded files -> images; unreadable ones become messages (and are not used)."""
+    """Uploaded files -> normalised images (see ``load_image``); unreadable ones become
+    messages (and are not used)."""
     images: list[ImageInput] = []
     errors: list[str] = []
     for f in files or []:
-        item = ImageInput(f.name, f.getvalue())
         try:
-            open_image(item.data, item.name)
+            images.append(load_image(f.getvalue(), f.name))
         except ImageError as exc:
             errors.append(str(exc))
-            continue
-        images.append(item)
     return images, errors
 
 
-def stream_to(placeholder, gen: Generation, cursor: str = "▌") -> str:
-    """Show a generation as it streams (and the queue position while it waits)."""
-    text = ""
-    for kind, value in gen.events():
-        if kind == "position":
-            if value:
-                placeholder.info(f"Waiting for the model: {value} request(s) ahead of yours…")
-            continue
-        text += value  # type: ignore[operator]
-        placeholder.markdown(text + cursor)
-    placeholder.markdown(text if text.strip() else "_(no text)_")
-    return text
+POLL_S = 0.5  # how often a page showing a running job looks at it again
 
 
-def drain(gen: Generation, timeout_s: float = 30.0) -> None:
-    """Finish a generation whose viewer went away (a rerun); cancel it first if asked."""
-    deadline = time.monotonic() + timeout_s
+def session_alive_probe() -> Callable[[], bool] | None:
+    """ "Is this browser session still connected?", callable from any thread, for a
+    job's watchdog: a user on another page of the app is still connected (their job goes
+    on), a closed or reloaded tab is not. None outside a real server (AppTest), where
+    only the page's own polls count as signs of life."""
     try:
-        for _ in gen.events(timeout=max(0.1, deadline - time.monotonic())):
-            if time.monotonic() > deadline:
-                gen.cancel()
-    except Exception:  # queue.Empty: the worker is gone; keep what we have
-        gen.cancel()
+        from streamlit.runtime import Runtime, exists
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+    except ImportError:
+        return None
+    ctx = get_script_run_ctx()
+    if ctx is None or not exists():
+        return None
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: runtime.is_active_session(session_id) is True
 
 
-def stats_caption(gen: Generation) -> str:
-    s = gen.stats
-    speed = f", {s.tokens_per_s:.1f} tok/s" if s.tokens_per_s else ""
-    return f"{s.new_tokens} tokens in {s.total_s:.1f} s{speed}"
+def current_job(slot: str) -> Job | None:
+    """The job in ``slot`` (running or finished, not yet collected); a sign of life."""
+    job = st.session_state.get(slot)
+    if job is not None:
+        job.beat()
+    return job
+
+
+def start_job(slot: str, job: Job, collect: Callable[[Job], None]) -> Job:
+    """Start ``job`` in ``slot``. A job still running there is replaced: stopped, waited
+    for, and its partial result handed to ``collect`` so nothing it made is lost."""
+    old = st.session_state.pop(slot, None)
+    if old is not None:
+        old.stop(REPLACED)
+        old.wait(30)
+        collect(old)
+    st.session_state[slot] = job.start()
+    return job
+
+
+def show_job(job: Job, stop_key: str, *, plain: bool = False) -> None:
+    """The live view of a running job: its steps as they stream and a Stop button.
+
+    A fragment polls the job every ``POLL_S`` seconds (each poll is a sign of life for
+    the job's watchdog) and reruns the whole page once the job is over, so the result is
+    collected. The first step (e.g. the article) and the current one show their text,
+    the others only their label. ``plain``: show the text as text, one line per line,
+    as the composition tab shows articles (not as Markdown, like a chat answer)."""
+
+    @st.fragment(run_every=POLL_S)
+    def live() -> None:
+        job.beat()
+        if job.done:
+            st.rerun()
+        st.button("⏹ Stop", key=stop_key, on_click=job.stop)
+        if job.position:
+            st.info(f"Waiting for the model: {job.position} request(s) ahead of yours…")
+        steps = list(job.steps)
+        for n, step in enumerate(steps):
+            mark = "✓" if step.done else "⏳"
+            st.caption(f"{mark} {step.label}")
+            if n in (0, len(steps) - 1) and step.text:
+                text = markdown_text(step.text).replace("\n", "  \n") if plain else step.text
+                st.markdown(text + ("" if step.done else "▌"))
+        if not steps:
+            st.caption(f"⏳ {job.label}…")
+
+    live()

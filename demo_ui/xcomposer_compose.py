@@ -1,33 +1,43 @@
 """The composition tab: instruction -> streamed article -> images -> edits -> export.
 
-Everything the model produced is stored in session state as soon as it exists (the
-article right after it is written, each image slot as it is filled), so pressing Stop or
-touching a widget mid-way keeps the work done so far. Edits are proposals: the streamed
-result is shown for the user to accept (optionally after touching it up) or discard.
+Every model request (the article, its images, an edit, a new or re-picked image) runs as
+a background job owned by the browser session (``demo_core.xcomposer.tasks``): touching
+any widget, asking in the Q&A tab or visiting another page no longer cancels it. Only
+Stop, starting a new article, or the session going away (the tab closed) does; what was
+made until then is kept and a message says so, shown until the next request. While a job
+works on the article its edit controls are disabled, so nothing moves under it. Edits are
+proposals: the result is shown for the user to accept (optionally after touching it up)
+or discard.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from demo_core.engine.base import CancelToken, EngineError, GenerationParams
+from demo_core.engine.base import GenerationParams
+from demo_core.jobs import Job
 from demo_core.xcomposer import compose as C
-from demo_core.xcomposer.article import Article, ImageSlot, Paragraph
+from demo_core.xcomposer import tasks as T
+from demo_core.xcomposer.article import Article, EmptyText, Paragraph
 from demo_core.xcomposer.composer import Composer
-from demo_core.xcomposer.export import to_html, to_zip
+from demo_core.xcomposer.export import markdown_text, to_html, to_zip
 from demo_core.xcomposer.library import library_dir, load_library
 from demo_core.xcomposer.online import OnlineImageSearch
-from demo_ui.widgets import load_engine
+from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
-    drain,
+    current_job,
+    image_uploads,
     model_picker,
     read_uploads,
     sampling_controls,
-    stream_to,
+    session_alive_probe,
+    show_job,
+    start_job,
 )
 
 P = "xc_cmp"
+JOB = f"{P}_job"  # the tab's background job (one at a time)
 EXAMPLE = (
     "根据以下标题：“中国水墨画：流动的诗意与东方美学”，创作长文章，字数不少于800字。请结合以下文本素材：\n"
     "“水墨画是由水和墨调配成不同深浅的墨色所画出的画，是绘画的一种形式，更多时候，水墨画被视为中国传统绘画，"
@@ -40,28 +50,49 @@ def _article() -> Article | None:
     return st.session_state.get(f"{P}_article")
 
 
-def _flash(kind: str, msg: str) -> None:
-    st.session_state.setdefault(f"{P}_flash", []).append((kind, msg))
+def _note(kind: str, msg: str) -> None:
+    """A message that stays on screen until the next request (not a one-run flash: the
+    run that would show it may be cut short by a rerun from the other tab)."""
+    st.session_state.setdefault(f"{P}_notes", []).append((kind, msg))
 
 
-def _show_flashes() -> None:
-    for kind, msg in st.session_state.pop(f"{P}_flash", []):
+def _show_notes() -> None:
+    for kind, msg in st.session_state.get(f"{P}_notes", []):
         getattr(st, kind)(msg)
 
 
-def _settle_pending() -> None:
-    pending = st.session_state.pop(f"{P}_pending", None)
-    if pending is None:
-        return
-    gen = pending["gen"]
-    gen.cancel()
-    drain(gen)
-    if pending["kind"] == "write" and gen.text.strip():
-        texts = C.split_paragraphs(gen.text)
-        st.session_state[f"{P}_article"] = Article.from_texts(pending["instruction"], texts)
-        _flash("warning", "Stopped: the article below is what was written until then.")
-    elif pending["kind"] == "illustrate":
-        _flash("warning", "Stopped: the images chosen so far are kept.")
+def _collect(job: Job) -> None:
+    """Take a finished (or replaced) job's result into the page state, and its messages."""
+    for kind, msg in job.notes:
+        _note(kind, msg)
+    if job.error:
+        _note("error", job.error)
+    if job.kind == "write" and isinstance(job.result, Article):
+        st.session_state[f"{P}_article"] = job.result
+        st.session_state[f"{P}_refs"] = job.data.get("refs", [])
+    elif job.kind == "edit" and job.result:
+        uid, kind, text = job.result
+        st.session_state.setdefault(f"{P}_proposals", {})[uid] = (kind, text)
+        forget(f"{P}_prop_{uid}")  # the text box starts from the new proposal
+
+
+def _job() -> Job | None:
+    """The running job, after collecting a finished one."""
+    job = current_job(JOB)
+    if job is not None and job.done:
+        st.session_state.pop(JOB, None)
+        _collect(job)
+        return None
+    return job
+
+
+def _start(job: Job) -> None:
+    st.session_state[f"{P}_notes"] = []
+    article = _article()
+    if article is not None and job.kind in ("illustrate", "add_image", "repick"):
+        article.forget_undo()  # the model is about to change it
+    start_job(JOB, job, _collect)
+    st.rerun()
 
 
 def _composer(key: str) -> Composer | None:
@@ -70,34 +101,6 @@ def _composer(key: str) -> Composer | None:
         return None
     online = OnlineImageSearch.from_settings() if st.session_state.get(f"{P}_online") else None
     return Composer(engine, load_library(), online)
-
-
-def _stop_button(cancel: CancelToken, key: str) -> None:
-    st.button("⏹ Stop", key=key, on_click=cancel.cancel)
-
-
-def _run_illustrate(composer: Composer, article: Article, refs, image_num, params, cancel) -> None:
-    with st.status("Adding images…", expanded=True) as status:
-        try:
-            for step in composer.illustrate(article, refs, image_num, params, cancel):
-                st.session_state[f"{P}_pending"] = {"kind": "illustrate", "gen": step.gen}
-                st.write(step.label)
-                stream_to(st.empty(), step.gen)
-        except EngineError as exc:
-            _flash("error", f"Adding images stopped: {exc}")
-        finally:
-            st.session_state.pop(f"{P}_pending", None)
-        for note in dict.fromkeys(composer.notices):  # once each
-            _flash("warning", f"Online image search: {note}")
-        missing = [i + 1 for i, p in enumerate(article.paragraphs) if p.image and not p.image.image]
-        if missing:
-            _flash(
-                "info",
-                f"No candidate image was found for paragraph(s) {', '.join(map(str, missing))}: "
-                f"upload images, or put images (with captions in same-named .txt files) in "
-                f"{library_dir()}.",
-            )
-        status.update(label="Images added", state="complete")
 
 
 def _compose(
@@ -114,125 +117,112 @@ def _compose(
     composer = _composer(key)
     if composer is None:
         return
-    if refs and (image_num == C.AUTO or int(image_num) > len(refs)):
-        image_num = len(refs)  # as the original: no more images than were uploaded
-    cancel = CancelToken()
-    _stop_button(cancel, f"{P}_stop")
-    gen = composer.write(instruction, refs, params, cancel)
-    st.session_state[f"{P}_pending"] = {"kind": "write", "gen": gen, "instruction": instruction}
-    text = stream_to(st.empty(), gen)
-    st.session_state.pop(f"{P}_pending", None)
-    if gen.error is not None:
-        st.error(str(gen.error))
-        return
-    texts = C.split_paragraphs(text)
-    if not texts:
-        st.warning("The model wrote nothing usable; try again with another seed.")
-        return
-    article = Article.from_texts(instruction, texts)
-    st.session_state[f"{P}_article"] = article
-    st.session_state[f"{P}_refs"] = refs
-    if not text_only and not cancel.cancelled:
-        _run_illustrate(composer, article, refs, image_num, params, cancel)
-    st.rerun()
+    job = T.compose_job(
+        composer, instruction, refs, image_num, text_only, params, session_alive_probe()
+    )
+    job.data["refs"] = refs
+    _start(job)
 
 
 # -- per-paragraph and per-image editing -------------------------------------------------
-def _edit_panel(key: str, article: Article, i: int, params: GenerationParams) -> None:
+def _edit_panel(key: str, article: Article, i: int, params: GenerationParams, busy: bool) -> None:
     p = article.paragraphs[i]
     u = p.uid
     kind = st.radio(
-        "Change", C.EDIT_KINDS, format_func=C.EDIT_LABELS.get, horizontal=True, key=f"{P}_kind_{u}"
+        "Change",
+        C.EDIT_KINDS,
+        format_func=C.EDIT_LABELS.get,
+        horizontal=True,
+        **kept(f"{P}_kind_{u}", C.EDIT_KINDS[0]),
     )
     instruction = st.text_input(
         "Material or outline (needed to insert a paragraph)",
-        key=f"{P}_instr_{u}",
         disabled=kind == "shorten",
+        **kept(f"{P}_instr_{u}", ""),
     )
     proposals = st.session_state.setdefault(f"{P}_proposals", {})
-    if st.button("✍️ Write it", key=f"{P}_run_{u}"):
+    if st.button("✍️ Write it", key=f"{P}_run_{u}", disabled=busy):
         if kind in ("insert_before", "insert_after") and not instruction.strip():
             st.warning("Write an outline for the new paragraph first.")
         else:
             composer = _composer(key)
             if composer is not None:
-                cancel = CancelToken()
-                _stop_button(cancel, f"{P}_stop_edit_{u}")
-                gen = composer.edit(article, i, kind, instruction, params, cancel)
-                text = stream_to(st.empty(), gen)
-                if gen.error is not None:
-                    st.error(str(gen.error))
-                elif C.clean_edit(text):
-                    proposals[u] = (kind, C.clean_edit(text))
-                    st.session_state[f"{P}_prop_{u}"] = C.clean_edit(text)
-                    st.rerun()
-                else:
-                    st.warning("The model returned no text; try again.")
+                _start(
+                    T.edit_job(
+                        composer, article, u, kind, instruction, params, session_alive_probe()
+                    )
+                )
     if u in proposals:
-        pkind, _ = proposals[u]
+        pkind, proposed = proposals[u]
         st.text_area(
             f"Proposed ({C.EDIT_LABELS[pkind].lower()}); edit before accepting",
-            key=f"{P}_prop_{u}",
             height=120,
+            **kept(f"{P}_prop_{u}", proposed),
         )
         c1, c2 = st.columns(2)
-        if c1.button("✅ Accept", key=f"{P}_accept_{u}"):
+        if c1.button("✅ Accept", key=f"{P}_accept_{u}", disabled=busy):
             new_text = st.session_state.get(f"{P}_prop_{u}", "")
-            proposals.pop(u)
-            if pkind in ("insert_before", "insert_after"):
-                if new_text.strip():
+            try:
+                if pkind in ("insert_before", "insert_after"):
                     article.insert(i, new_text, after=pkind == "insert_after")
+                else:
+                    article.replace_text(i, new_text)
+            except EmptyText:
+                st.warning(
+                    "The proposed text is empty, so there is nothing to accept: write some "
+                    "text, or Discard it. To remove the paragraph, use 🗑 Delete this paragraph."
+                )
             else:
-                article.replace_text(i, new_text)
-            st.rerun()
+                proposals.pop(u)
+                st.rerun()
         if c2.button("✖ Discard", key=f"{P}_discard_{u}"):
             proposals.pop(u)
             st.rerun()
-    if st.button("🗑 Delete this paragraph", key=f"{P}_delp_{u}"):
+    if st.button("🗑 Delete this paragraph", key=f"{P}_delp_{u}", disabled=busy):
         article.delete(i)
         st.rerun()
 
 
-def _image_panel(key: str, article: Article, i: int, params: GenerationParams) -> None:
+def _image_panel(key: str, article: Article, i: int, params: GenerationParams, busy: bool) -> None:
     p = article.paragraphs[i]
     u = p.uid
     slot = p.image
     refs = st.session_state.get(f"{P}_refs", [])
     if slot is None:
-        if st.button("🖼 Add an image below", key=f"{P}_addimg_{u}"):
+        if st.button("🖼 Add an image below", key=f"{P}_addimg_{u}", disabled=busy):
             composer = _composer(key)
             if composer is not None:
-                gen = composer.caption_for(article, i, params)
-                answer = stream_to(st.empty(), gen)
-                if gen.error is not None:
-                    st.error(str(gen.error))
-                    return
-                article.set_slot(i, ImageSlot(caption=C.parse_caption(answer, p.text)))
-                _fill(composer, article, i, refs, params)
+                _start(T.add_image_job(composer, article, u, refs, params, session_alive_probe()))
         return
     caption = st.text_input(
-        "Caption (used to search for images)", value=slot.caption, key=f"{P}_cap_{u}"
+        "Caption (used to search for images)", **kept(f"{P}_cap_{u}", slot.caption)
     )
     c1, c2 = st.columns(2)
-    if c1.button("🔎 Re-pick with this caption", key=f"{P}_repick_{u}"):
+    if c1.button("🔎 Re-pick with this caption", key=f"{P}_repick_{u}", disabled=busy):
         composer = _composer(key)
         if composer is not None:
-            slot.caption = caption.strip() or slot.caption
-            _fill(composer, article, i, refs, params)
-    if c2.button("🗑 Delete image", key=f"{P}_delimg_{u}"):
+            _start(T.repick_job(composer, article, u, caption, refs, params, session_alive_probe()))
+    if c2.button("🗑 Delete image", key=f"{P}_delimg_{u}", disabled=busy):
         article.delete_image(i)
+        forget(f"{P}_cap_{u}")  # a new image here gets its own caption
         st.rerun()
     if len(slot.candidates) > 1:
-        st.caption("Candidates (the model's pick is highlighted in the article):")
+        st.caption(
+            "Candidates: ✓ is the one in the article"
+            + (", 🤖 the model's pick" if slot.picked is not None else "")
+            + ". Use puts another one there."
+        )
         cols = st.columns(min(4, len(slot.candidates)))
         for k, cand in enumerate(slot.candidates):
             col = cols[k % len(cols)]
-            col.image(cand.data, caption=f"{chr(65 + k)} · {cand.name}", width=120)
-            if col.button("Use", key=f"{P}_use_{u}_{k}", disabled=k == slot.chosen):
+            marks = ("✓ " if k == slot.chosen else "") + ("🤖 " if k == slot.picked else "")
+            label = f"{marks}{chr(65 + k)} · {cand.name}"
+            show_images([cand], captions=[label], width=120, where=col)
+            if col.button("Use", key=f"{P}_use_{u}_{k}", disabled=busy or k == slot.chosen):
                 article.choose(i, k)
                 st.rerun()
     mine = st.file_uploader("Replace with my own image", type=IMAGE_TYPES, key=f"{P}_rep_{u}")
-    if mine is not None and st.button("Use my image", key=f"{P}_userep_{u}"):
+    if mine is not None and st.button("Use my image", key=f"{P}_userep_{u}", disabled=busy):
         images, errors = read_uploads([mine])
         if errors:
             st.error(errors[0])
@@ -241,34 +231,21 @@ def _image_panel(key: str, article: Article, i: int, params: GenerationParams) -
             st.rerun()
 
 
-def _fill(composer: Composer, article: Article, i: int, refs, params) -> None:
-    try:
-        for step in composer.fill_slot(article, i, refs, params):
-            stream_to(st.empty(), step.gen)
-    except EngineError as exc:
-        st.error(str(exc))
-        return
-    slot = article.paragraphs[i].image
-    if slot is not None and not slot.image:
-        _flash(
-            "info",
-            f"No image matched “{slot.caption}”: upload one below the paragraph, "
-            f"or add images to {library_dir()}.",
-        )
-    st.rerun()
-
-
-def _show_paragraph(key: str, article: Article, i: int, p: Paragraph, params) -> None:
-    st.markdown(p.text)
+def _show_paragraph(
+    key: str, article: Article, i: int, p: Paragraph, params, busy: bool = False
+) -> None:
+    st.markdown(markdown_text(p.text))  # as the export shows it: text, never markup
     if p.image is not None:
         if p.image.image is not None:
-            st.image(p.image.image.data, caption=p.image.caption or None, width=480)
+            show_images([p.image.image], captions=[p.image.caption], max_width=480)
         else:
             st.caption(f"🖼 {p.image.caption} (no image yet)")
     with st.expander(f"✏️ Edit paragraph {i + 1}"):
-        _edit_panel(key, article, i, params)
+        if busy:
+            st.caption("The model is working on this article: editing resumes when it is done.")
+        _edit_panel(key, article, i, params, busy)
         st.divider()
-        _image_panel(key, article, i, params)
+        _image_panel(key, article, i, params, busy)
 
 
 def _export(article: Article) -> None:
@@ -291,27 +268,26 @@ def _export(article: Article) -> None:
 
 def render_compose_tab() -> None:
     ss = st.session_state
-    key = model_picker("xcomposer2", f"{P}_model", "Composition model")
-    ss.setdefault(f"{P}_instruction", EXAMPLE)
+    key = model_picker("xcomposer2", P, "Composition model")
     instruction = st.text_area(
-        "Instruction: a title, an outline, material to use", key=f"{P}_instruction", height=140
+        "Instruction: a title, an outline, material to use",
+        height=140,
+        **kept(f"{P}_instruction", EXAMPLE),
     )
-    files = st.file_uploader(
-        "Reference images (optional; also offered as illustrations)",
-        type=IMAGE_TYPES,
-        accept_multiple_files=True,
-        key=f"{P}_files",
+    files = image_uploads(
+        "Reference images (optional; also offered as illustrations)", f"{P}_files", f"{P}_files"
     )
     c1, c2, c3 = st.columns([1, 1, 2])
-    ss.setdefault(f"{P}_num", C.DEFAULT_IMAGES)
     image_num = c1.selectbox(
         "Number of images",
         NUM_CHOICES,
-        key=f"{P}_num",
         format_func=lambda v: "Automatic" if v == C.AUTO else str(v),
+        **kept(f"{P}_num", C.DEFAULT_IMAGES),
     )
     text_only = c2.checkbox(
-        "Text only", key=f"{P}_text_only", help="Write the article without looking for images."
+        "Text only",
+        help="Write the article without looking for images.",
+        **kept(f"{P}_text_only", False),
     )
     lib = load_library()
     c3.caption(
@@ -321,37 +297,48 @@ def render_compose_tab() -> None:
     source = OnlineImageSearch.from_settings()
     c3.checkbox(
         "Also search online" + (f" ({source.url})" if source else ""),
-        key=f"{P}_online",
-        value=False,
         disabled=source is None,
         help="Off by default: composition works offline. To enable, set "
         '"image_search": {"url": ...} in settings.json.',
+        **kept(f"{P}_online", False),
     )
     params = sampling_controls(P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED)
-    _settle_pending()
+    job = _job()
     go = st.button("📝 Compose", type="primary", key=f"{P}_go")
-    _show_flashes()
     if go:
         _compose(key, instruction, files, image_num, text_only, params)
+    if job is not None:
+        show_job(job, f"{P}_stop", plain=True)
+    _show_notes()
 
     article = _article()
-    if article is None:
-        return
+    if article is None or (job is not None and job.kind == "write"):
+        return  # a new article is being written: it replaces this one
+    busy = job is not None
     st.divider()
+    if article.undo_label and st.button(
+        f"↩ Undo: {article.undo_label}", key=f"{P}_undo", disabled=busy
+    ):
+        article.undo()
+        st.rerun()
     if not article.paragraphs:
         st.info("The article is empty.")
         return
     if not text_only and not any(p.image for p in article.paragraphs):
-        if st.button("🖼 Add images to this article", key=f"{P}_illustrate"):
+        if st.button("🖼 Add images to this article", key=f"{P}_illustrate", disabled=busy):
             composer = _composer(key)
             if composer is not None:
-                cancel = CancelToken()
-                _stop_button(cancel, f"{P}_stop_ill")
-                _run_illustrate(
-                    composer, article, ss.get(f"{P}_refs", []), image_num, params, cancel
+                _start(
+                    T.illustrate_job(
+                        composer,
+                        article,
+                        ss.get(f"{P}_refs", []),
+                        image_num,
+                        params,
+                        session_alive_probe(),
+                    )
                 )
-                st.rerun()
     for i, p in enumerate(list(article.paragraphs)):
-        _show_paragraph(key, article, i, p, params)
+        _show_paragraph(key, article, i, p, params, busy)
     st.divider()
     _export(article)

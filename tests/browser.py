@@ -36,7 +36,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(home: Path, extra_env: dict | None = None) -> Iterator[str]:
+def running_app(home: Path, extra_env: dict | None = None, script: str = "app.py") -> Iterator[str]:
     port = free_port()
     env = {
         **os.environ,
@@ -51,7 +51,7 @@ def running_app(home: Path, extra_env: dict | None = None) -> Iterator[str]:
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            script,
             "--server.port",
             str(port),
             "--server.fileWatcherType",

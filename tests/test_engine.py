@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import replace
 
 import pytest
 import torch
@@ -44,6 +46,47 @@ def test_seeded_sampling_is_reproducible(engine):
     p = GenerationParams(max_new_tokens=16, seed=8909)
     msgs = [{"role": "user", "content": "hi"}]
     assert engine.stream_chat(msgs, p).result() == engine.stream_chat(msgs, p).result()
+
+
+def test_seeded_sampling_samples_and_leaves_the_global_generator_alone(engine):
+    msgs = [{"role": "user", "content": "Write a story."}]
+    p = GenerationParams(max_new_tokens=24, temperature=1.5, top_p=1.0, top_k=0)
+    state = torch.get_rng_state()
+    texts = {engine.stream_chat(msgs, replace(p, seed=s)).result() for s in (1, 2, 3)}
+    assert torch.equal(torch.get_rng_state(), state)  # no process-wide torch.manual_seed
+    assert len(texts) > 1  # different seeds, different draws: it does sample
+    greedy = engine.stream_chat(msgs, replace(p, do_sample=False, seed=1)).result()
+    assert greedy == engine.stream_chat(msgs, replace(p, do_sample=False)).result()
+
+
+def test_seed_is_reproducible_while_another_engine_samples(engine, tiny_model_dir):
+    """Two models generating at once (two pages): a seeded answer must not depend on the
+    other one's draws, which torch.manual_seed's shared generator made it do."""
+    other = TransformersEngine(
+        load_internlm2(tiny_model_dir), EngineInfo("tiny2", "Tiny 2", "transformers")
+    )
+    msgs = [{"role": "user", "content": "Tell me a long story."}]
+    p = GenerationParams(max_new_tokens=48, temperature=1.2, seed=4242)
+    alone = engine.stream_chat(msgs, p).result()
+    stop = threading.Event()
+    draws = 0
+
+    def sample_elsewhere() -> None:
+        nonlocal draws
+        while not stop.is_set():
+            other.stream_chat(msgs, GenerationParams(max_new_tokens=8, temperature=1.5)).result()
+            draws += 1
+
+    noise = threading.Thread(target=sample_elsewhere, daemon=True)
+    noise.start()
+    try:
+        while draws == 0:  # the other engine is really sampling
+            time.sleep(0.01)
+        together = [engine.stream_chat(msgs, p).result() for _ in range(3)]
+    finally:
+        stop.set()
+        noise.join(30)
+    assert together == [alone] * 3
 
 
 def test_cancel_stops_generate_thread(engine):

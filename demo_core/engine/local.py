@@ -4,6 +4,12 @@
 text deltas from a :class:`Generation`. Streamlit cannot stop that thread (a rerun only
 kills the consumer), so cancellation is a StoppingCriteria that polls the cancel flag
 once per token. Requests take turns through a :class:`FairQueue`.
+
+A seed must give the same text whatever else runs: ``torch.manual_seed`` seeds the one
+process-wide generator that every engine's worker thread samples from, so a second model
+generating at the same time changed the draws. A seeded request therefore samples with
+its own ``torch.Generator`` (see :func:`seeded_sampling`); unseeded ones use transformers'
+sampling unchanged.
 """
 
 from __future__ import annotations
@@ -14,7 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import torch
-from transformers import StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    LogitsProcessor,
+    LogitsProcessorList,
+    StoppingCriteria,
+    StoppingCriteriaList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 from transformers.generation.streamers import BaseStreamer
 
 from demo_core.engine.base import (
@@ -97,6 +111,39 @@ class _StopWhen(StoppingCriteria):
         if not stop:
             self._keep_going = result
         return result
+
+
+class _DrawWith(LogitsProcessor):
+    """The last step of seeded sampling: draw one token per row from the (already
+    warped) distribution with a private generator, and leave only that token finite, so
+    ``generate()``'s greedy step picks exactly it."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._generator: torch.Generator | None = None
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self._generator is None or self._generator.device != scores.device:
+            self._generator = torch.Generator(device=scores.device)
+            self._generator.manual_seed(self.seed)
+        probs = torch.softmax(scores.float(), dim=-1)
+        token = torch.multinomial(probs, 1, generator=self._generator)
+        chosen = torch.full_like(scores, float("-inf"))
+        return chosen.scatter_(1, token, 0.0)
+
+
+def seeded_sampling(params: GenerationParams, seed: int) -> LogitsProcessorList:
+    """Sampling as ``generate(do_sample=True)`` does it -- temperature, top-k, top-p after
+    the usual processors (repetition penalty...), under the same conditions -- but drawn
+    with a generator of our own, for ``generate(do_sample=False)``."""
+    warpers: list[LogitsProcessor] = []
+    if params.temperature != 1.0:
+        warpers.append(TemperatureLogitsWarper(params.temperature))
+    if params.top_k:
+        warpers.append(TopKLogitsWarper(top_k=params.top_k))
+    if params.top_p < 1.0:
+        warpers.append(TopPLogitsWarper(top_p=params.top_p))
+    return LogitsProcessorList([*warpers, _DrawWith(seed)])
 
 
 DECODE_MODES = ("eager", "static", "compiled")
@@ -244,7 +291,7 @@ class TransformersEngine:
             eos_token_id=stop_ids,
             pad_token_id=self.model.generation_config.pad_token_id,
         )
-        if params.do_sample and params.temperature > 0:
+        if params.do_sample and params.temperature > 0 and params.seed is None:
             kwargs.update(
                 do_sample=True,
                 temperature=params.temperature,
@@ -253,10 +300,10 @@ class TransformersEngine:
             )
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            if params.do_sample and params.temperature > 0:  # seeded: our own generator
+                kwargs["logits_processor"] = seeded_sampling(params, params.seed)  # type: ignore[arg-type]
         if self.decode != "eager":
             kwargs["cache_implementation"] = "static"
-        if params.seed is not None:
-            torch.manual_seed(params.seed)
         try:
             with torch.inference_mode(), self._prompt_inputs(ids) as inputs:
                 out = self.model.generate(

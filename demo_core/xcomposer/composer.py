@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from demo_core.engine.base import CancelToken, EngineError, Generation, GenerationParams
 from demo_core.xcomposer import compose as C
 from demo_core.xcomposer.article import Article, ImageSlot
-from demo_core.xcomposer.images import ImageInput
+from demo_core.xcomposer.images import ImageError, ImageInput
 from demo_core.xcomposer.library import ImageLibrary
 from demo_core.xcomposer.online import OnlineImageSearch, OnlineSearchError
 from demo_core.xcomposer.prompt import COMPOSE_PLACEHOLDER, split_interleaved
@@ -45,7 +45,7 @@ class Composer:
         self.library = library
         self.online = online  # None (the default): never touches the network
         self.markers = engine.markers
-        self.notices: list[str] = []  # problems the online source met, for the UI
+        self.notices: list[str] = []  # problems the image sources met, for the UI
 
     def _stream(
         self,
@@ -119,7 +119,12 @@ class Composer:
             if len(found) < k and context:
                 skip = set(exclude) | {i.path.name for i in found}
                 found += [item for _, item in self.library.search(context, k - len(found), skip)]
-        images = [item.load() for item in found]
+        images = []
+        for item in found:
+            try:
+                images.append(item.load())
+            except ImageError as exc:  # a broken file in the library: skip it, say so
+                self.notices.append(f"Image library: {exc}")
         if len(images) < k and self.online is not None:
             images += self._search_online(caption, k - len(images), exclude)
         return images
@@ -128,9 +133,9 @@ class Composer:
         try:
             found, problems = self.online.search(caption, k)
         except OnlineSearchError as exc:
-            self.notices.append(str(exc))
+            self.notices.append(f"Online image search: {exc}")
             return []
-        self.notices += problems
+        self.notices += [f"Online image search: {p}" for p in problems]
         return [i for i in found if i.name not in exclude]
 
     def pick(
@@ -210,13 +215,14 @@ class Composer:
             slot.caption, uploads, exclude, context=article.paragraphs[pos].text
         )
         slot.chosen = 0 if slot.candidates else None
+        slot.picked = None
         gen = self.pick(article, pos, slot.candidates, params, cancel)
         if gen is None:
             return
         yield Step("pick", pos, gen, f"Picking the image for paragraph {pos + 1}")
         answer = _finish(gen)
         if answer is not None:
-            slot.chosen = C.parse_choice(answer, len(slot.candidates))
+            slot.chosen = slot.picked = C.parse_choice(answer, len(slot.candidates))
 
     def caption_for(
         self,

@@ -107,10 +107,16 @@ class XComposerEngine(TransformersEngine):
             n = self.prompt_length(tokens)
             room = self.info.context_window - n
             if room < 1:
+                window = self.info.context_window
+                if images:
+                    raise PromptTooLong(
+                        f"the prompt needs {n} tokens ({len(images)} image(s) at "
+                        f"{self.tokens_per_image} each) but the context window is {window}. "
+                        "Use fewer images or shorter text."
+                    )
                 raise PromptTooLong(
-                    f"the prompt needs {n} tokens ({len(images)} image(s) at "
-                    f"{self.tokens_per_image} each) but the context window is "
-                    f"{self.info.context_window}. Use fewer images or shorter text."
+                    f"the prompt needs {n} tokens but the context window is {window}. "
+                    "Use a shorter text."
                 )
             pils = [i.open() if isinstance(i, ImageInput) else i for i in images]
         except EngineError as exc:

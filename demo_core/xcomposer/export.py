@@ -3,6 +3,11 @@
 The original saved ``io.MD`` (with ``<div><img src=...>`` tags) and the images into a zip.
 Here the Markdown uses standard image syntax with relative paths under ``images/``, and
 the HTML embeds every image as a data URL so it opens anywhere, offline, as one file.
+
+The model writes plain text: a paragraph that starts with "#" or holds ``<script>`` is
+text, not a heading or markup. :func:`markdown_text` escapes it so that every Markdown
+renderer -- the exported ``article.md`` and the page itself -- shows exactly the text,
+as the HTML export (which escapes it) does.
 """
 
 from __future__ import annotations
@@ -41,9 +46,59 @@ def safe_stem(name: str) -> str:
     return stem[:40] or "image"
 
 
+TITLE_CHARS = 60
+_QUOTES = re.compile(
+    r"“([^“”\n]{1,80})”|「([^「」\n]{1,80})」|『([^『』\n]{1,80})』|《([^《》\n]{1,80})》"
+    r"|\"([^\"\n]{1,80})\"|‘([^‘’\n]{1,80})’"
+)
+_TITLE_WORD = re.compile(r"(标题|题目|题为|title|titled|heading)", re.IGNORECASE)
+
+
 def title_of(article: Article) -> str:
-    first = article.instruction.strip().splitlines()[0] if article.instruction.strip() else ""
-    return first[:80] or "Illustrated article"
+    """The article's title, from the instruction: a quoted title in it (“…”, "…", 「…」,
+    《…》) after a word such as 标题/title, else a 《book title》, else its first line --
+    cut to ~60 characters and without Markdown heading marks. The first line alone is
+    usually the instruction itself ("根据以下标题：“…”，创作长文章…"), not a title."""
+    text = article.instruction.strip()
+    quoted = [(m.start(), next(g for g in m.groups() if g)) for m in _QUOTES.finditer(text)]
+    for start, inner in quoted:
+        if _TITLE_WORD.search(text[max(0, start - 12) : start]) and inner.strip():
+            return _short(inner)
+    for m in re.finditer(r"《([^《》\n]{1,80})》", text):
+        if m.group(1).strip():
+            return _short(m.group(1))
+    first = text.splitlines()[0] if text else ""
+    return _short(first) or "Illustrated article"
+
+
+def _short(text: str) -> str:
+    text = re.sub(r"^\s*#+\s*", "", text).strip()
+    if len(text) <= TITLE_CHARS:
+        return text
+    cut = text[:TITLE_CHARS]
+    space = cut.rfind(" ")
+    if space > TITLE_CHARS // 2:  # end at a word where there are words
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:，。；：、") + "…"
+
+
+_ENTITY = re.compile(r"&(?=#?\w+;)")
+_INLINE = re.compile(r"([\\`*_\[\]~$|])")
+_LINE_START = re.compile(r"^([#+\-=])|^(\d+)(?=[.)])", re.MULTILINE)
+
+
+def _escape_line_start(m: re.Match) -> str:
+    return "\\" + m.group(1) if m.group(1) else m.group(2) + "\\"
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as Markdown that renders as exactly that text: raw HTML and entities
+    escaped, emphasis/code/link/math characters backslash-escaped, and a line that would
+    start a heading, list or rule escaped too."""
+    out = _ENTITY.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
+    out = _INLINE.sub(r"\\\1", out)
+    out = "\n".join(line.lstrip() for line in out.split("\n"))  # no indented code blocks
+    return _LINE_START.sub(_escape_line_start, out)
 
 
 def _image_files(article: Article) -> list[tuple[int, str, ImageInput]]:
@@ -57,16 +112,11 @@ def _image_files(article: Article) -> list[tuple[int, str, ImageInput]]:
     return out
 
 
-def _md_text(text: str) -> str:
-    # a paragraph starting with "#", ">" or "1." must stay a paragraph
-    return re.sub(r"^([#>*+\-]|\d+\.)", r"\\\1", text)
-
-
 def to_markdown(article: Article) -> str:
     files = {i: path for i, path, _ in _image_files(article)}
-    lines = [f"# {title_of(article)}", ""]
+    lines = [f"# {markdown_text(title_of(article))}", ""]
     for i, p in enumerate(article.paragraphs):
-        lines += [_md_text(p.text), ""]
+        lines += [markdown_text(p.text), ""]
         if i in files:
             cap = p.image.caption if p.image else ""  # type: ignore[union-attr]
             alt = cap.replace("[", "(").replace("]", ")")

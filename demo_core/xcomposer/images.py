@@ -1,4 +1,12 @@
-"""Turn uploaded bytes into the pixel tensors the vision tower expects.
+"""Images entering the app, and the pixel tensors the vision tower expects.
+
+Every image the app keeps -- an upload, a paste, a library file, an online result -- goes
+through :func:`load_image` once, when it enters: checked (not empty, not truncated, not
+too large) and normalised to 8-bit RGB with its EXIF orientation applied. Streamlit's
+``st.image`` re-encodes what it shows and crashes on modes such as 16-bit greyscale;
+a phone photo would show sideways; the vision tower would see a clipped or rotated
+picture. Normalising at the door means everything later (display, the model, the
+export) sees the same, safe image.
 
 The original resized with torchvision (PIL bicubic), scaled to [0, 1] and normalised
 with CLIP's mean/std; torchvision is not a dependency here, so the same three steps are
@@ -10,18 +18,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import re
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import cached_property
 
+import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from demo_core.engine.base import EngineError
 from demo_core.xcomposer.config import CLIP_MEAN, CLIP_STD
 
 MAX_PIXELS = 80_000_000  # larger than any photo; stops decompression bombs
+READABLE = "PNG, JPEG, WebP, GIF, BMP"
+_KEEP_AS_IS = {"PNG", "JPEG", "WEBP"}  # formats whose RGB bytes every browser shows
+_ORIENTATION = 0x0112  # EXIF tag
 
 
 class ImageError(EngineError):
@@ -30,13 +45,24 @@ class ImageError(EngineError):
 
 @dataclass(frozen=True)
 class ImageInput:
-    """One image as the user gave it: a display name and the encoded bytes."""
+    """One image as the app keeps it: a display name and encoded bytes that decode to
+    8-bit RGB, upright (see :func:`load_image`)."""
 
     name: str
     data: bytes
 
     def open(self) -> Image.Image:
         return open_image(self.data, self.name)
+
+    @cached_property
+    def digest(self) -> str:
+        """Content hash: the same picture added twice is recognised whatever its name."""
+        return hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def extension(self) -> str:
+        """``png``/``jpg``/``webp`` from the bytes themselves (names can lie)."""
+        return {"JPEG": "jpg", "WEBP": "webp"}.get(_format_of(self.data), "png")
 
 
 MAX_PASTE_BYTES = 20 * 1024 * 1024
@@ -45,8 +71,8 @@ _DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,([A-Za-z0-9+/=\s]+)$"
 
 def from_data_url(data_url: object, name: str = "pasted image") -> ImageInput:
     """A pasted image (``data:image/...;base64,...`` from the browser) as an
-    :class:`ImageInput`, checked like an upload: a non-image, a malformed payload or an
-    over-large one is an :class:`ImageError` with a message, never a crash."""
+    :class:`ImageInput`, checked and normalised like an upload: a non-image, a malformed
+    payload or an over-large one is an :class:`ImageError` with a message, never a crash."""
     if not isinstance(data_url, str):
         raise ImageError(f"{name}: the clipboard held no image")
     if len(data_url) > MAX_PASTE_BYTES * 4 // 3 + 100:
@@ -58,37 +84,163 @@ def from_data_url(data_url: object, name: str = "pasted image") -> ImageInput:
         data = base64.b64decode(match.group(2), validate=False)
     except (binascii.Error, ValueError) as exc:
         raise ImageError(f"{name}: the pasted data is damaged ({exc})") from None
-    item = ImageInput(name, data)
-    open_image(item.data, item.name)  # decodes fully: truncation is caught now
-    return item
+    return load_image(data, name)
+
+
+def read_pasted(items: Sequence[dict], already: int = 0) -> tuple[list[ImageInput], list[str]]:
+    """The images of one paste (``{"url": data URL}`` each, as the paste box sends them)
+    and a message per item that is not one. Accepted images are named ``pasted-N.<ext>``:
+    N counts on from the ``already`` pasted ones, counting accepted images only, and the
+    extension is the image's real format (a pasted JPEG is not a ``.png``). A refused
+    item is named by its place in the paste, never by a number it did not get."""
+    images: list[ImageInput] = []
+    errors: list[str] = []
+    for k, item in enumerate(items, start=1):
+        what = "The pasted item" if len(items) == 1 else f"Pasted item {k} of {len(items)}"
+        try:
+            image = from_data_url(item.get("url") if isinstance(item, dict) else None, what)
+        except ImageError as exc:
+            errors.append(str(exc))
+            continue
+        n = already + len(images) + 1
+        images.append(replace(image, name=f"pasted-{n}.{image.extension}"))
+    return images, errors
+
+
+def load_image(data: bytes, name: str = "image") -> ImageInput:
+    """Check ``data`` and return it as the app keeps images: 8-bit RGB, upright.
+
+    Bytes that already are that (an RGB PNG/JPEG/WebP without a rotation tag) are kept
+    untouched, so nothing is recompressed for nothing; anything else is re-encoded once
+    -- JPEG stays JPEG (quality 92), every other format becomes PNG."""
+    img, source = _decode(data, name)
+    try:
+        upright = img.getexif().get(_ORIENTATION, 1) in (0, 1)
+    except Exception:  # a broken EXIF block: exif_transpose ignores it as well
+        upright = True
+    if img.mode == "RGB" and upright and source in _KEEP_AS_IS:
+        return ImageInput(name, data)
+    rgb = _normalise(img, name)
+    buf = io.BytesIO()
+    if source == "JPEG":
+        rgb.save(buf, format="JPEG", quality=92)
+    else:
+        rgb.save(buf, format="PNG")
+    return ImageInput(name, buf.getvalue())
 
 
 def open_image(data: bytes, name: str = "image") -> Image.Image:
-    """Decode fully (so truncation is caught now, not mid-generation) and convert to RGB;
-    transparent areas become white rather than undefined colours."""
+    """Decode fully (so truncation is caught now, not mid-generation) and normalise: 8-bit
+    RGB, EXIF orientation applied, transparent areas white rather than undefined colours,
+    16-bit and float images scaled down to 8 bits rather than clipped to white."""
+    img, _ = _decode(data, name)
+    return _normalise(img, name)
+
+
+def too_large(name: str, size: tuple[int, int] | None) -> ImageError:
+    limit = f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels"
+    if size is None:
+        return ImageError(f"{name} is too large; {limit}")
+    w, h = size
+    return ImageError(
+        f"{name} is too large: {w}×{h} pixels ({w * h / 1e6:.0f} megapixels); {limit}"
+    )
+
+
+def _decode(data: bytes, name: str) -> tuple[Image.Image, str]:
+    """The fully loaded image and its file format. The size is checked from the header
+    before any pixel is decoded: ``Image.open`` only reads the header, but Pillow's own
+    bomb check in it fires first (a warning above ~89 Mpx, an error above ~179 Mpx), so
+    it is silenced there and the app's smaller limit applies with a clear message."""
     if not data:
         raise ImageError(f"{name} is empty")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))
-            if img.width * img.height > MAX_PIXELS:
-                raise ImageError(f"{name} is too large ({img.width}x{img.height} pixels)")
-            img.load()
-    except ImageError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(
-            f"{name} is not an image this app can read (PNG, JPEG, WebP, GIF, BMP)"
-        ) from None
+    except Image.DecompressionBombError:
+        raise too_large(name, _header_size(data)) from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image this app can read ({READABLE})") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageError(f"{name} is damaged or truncated ({exc})") from None
-    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.split()[-1])
-        return background
-    return img.convert("RGB")
+    if img.width * img.height > MAX_PIXELS:
+        raise too_large(name, img.size)
+    source = (img.format or "").upper()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_large(name, img.size) from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"{name} is damaged or truncated ({exc})") from None
+    return img, source
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the header alone, past Pillow's bomb check (which
+    ``Image.open`` runs and which refuses to say the size)."""
+    Image.init()
+    prefix = data[:16]
+    for factory, accept in list(Image.OPEN.values()):
+        try:
+            if accept is not None and accept(prefix) is not True:
+                continue
+            return factory(io.BytesIO(data), "").size
+        except Exception:
+            continue
+    return None
+
+
+def _format_of(data: bytes) -> str:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return (Image.open(io.BytesIO(data)).format or "").upper()
+    except Exception:
+        return ""
+
+
+def _normalise(img: Image.Image, name: str) -> Image.Image:
+    """8-bit RGB, upright, alpha flattened on white."""
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # a malformed EXIF block: show the pixels as stored
+        pass
+    if img.mode in ("I", "F") or img.mode.startswith("I;16"):
+        img = _to_8bit(img)
+    try:
+        if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
+            rgba = img.convert("RGBA")
+            background = Image.new("RGB", rgba.size, (255, 255, 255))
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            return background
+        return img.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise ImageError(
+            f"{name} uses a colour mode this app cannot convert ({img.mode}: {exc})"
+        ) from None
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """Greyscale deeper than 8 bits -> 8-bit ``L``, scaled by the mode's range (16-bit:
+    0..65535; float: 0..1), not clipped: ``convert("RGB")`` of a 16-bit image saturates
+    everything above 255 to white. Values outside the expected range are stretched."""
+    arr = np.asarray(img, dtype=np.float64)
+    lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
+    if img.mode.startswith("I;16"):
+        top = 65535.0
+    elif img.mode == "F" and lo >= 0 and hi <= 1:
+        top = 1.0
+    elif lo >= 0 and hi <= 255:
+        top = 255.0
+    elif img.mode == "I" and lo >= 0 and hi <= 65535:
+        top = 65535.0
+    else:  # an unusual range (negative, 32-bit): stretch what is there
+        arr, top = arr - lo, max(hi - lo, 1e-12)
+    scaled = np.clip(np.rint(arr * (255.0 / top)), 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled, "L")
 
 
 def to_pixels(img: Image.Image, size: int) -> torch.Tensor:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo_core import settings
-from demo_core.xcomposer.images import ImageInput
+from demo_core.xcomposer.images import ImageError, ImageInput, load_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
 MAX_LIBRARY_IMAGES = 20_000
@@ -49,7 +49,13 @@ class LibraryImage:
     description: str
 
     def load(self) -> ImageInput:
-        return ImageInput(self.path.name, self.path.read_bytes())
+        """Read and normalise the file (see ``load_image``); a broken or unreadable file
+        raises :class:`ImageError`."""
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"{self.path.name} cannot be read ({exc.strerror or exc})") from None
+        return load_image(data, self.path.name)
 
 
 def describe(path: Path) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from demo_core import settings
 from demo_core.engine.base import EngineError
-from demo_core.xcomposer.images import ImageError, ImageInput, open_image
+from demo_core.xcomposer.images import ImageError, ImageInput, load_image
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 
@@ -69,12 +69,9 @@ class OnlineImageSearch:
                 continue
             name = f"online-{n}-" + (urllib.parse.urlparse(link).path.rsplit("/", 1)[-1] or "image")
             try:
-                data = self._get(link, MAX_IMAGE_BYTES)
-                open_image(data, name)
+                images.append(load_image(self._get(link, MAX_IMAGE_BYTES), name))
             except (OnlineSearchError, ImageError) as exc:
                 problems.append(str(exc))
-                continue
-            images.append(ImageInput(name, data))
         return images, problems
 
     def _get(self, url: str, limit: int) -> bytes:

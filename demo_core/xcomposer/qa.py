@@ -36,7 +36,8 @@ class QATurn:
     question: str  # exactly as typed
     images: list[ImageInput] = field(default_factory=list)
     answer: str = ""
-    note: str = ""  # "stopped", an error message, ...
+    note: str = ""  # how it ended: stats, "stopped", ...
+    error: str = ""  # why there is no (full) answer, shown once, as an error
 
     @property
     def prompt_question(self) -> str:
@@ -86,6 +87,30 @@ def fit_history(
                 "shorten the question."
             )
         kept.pop(0)
+
+
+def stats_caption(gen: Generation) -> str:
+    s = gen.stats
+    speed = f", {s.tokens_per_s:.1f} tok/s" if s.tokens_per_s else ""
+    return f"{s.new_tokens} tokens in {s.total_s:.1f} s{speed}"
+
+
+def turn_note(gen: Generation, interrupted: str = "") -> str:
+    """The line under an answer: how it ended (``interrupted`` says why a cancelled one
+    was cancelled, e.g. "Stopped") and what was left out of its prompt. A failure is not
+    a note: it goes to ``QATurn.error``, shown once."""
+    if gen.error is not None:
+        note = ""
+    elif gen.stats.finish_reason == "cancelled":
+        note = f"⏹ {(interrupted or 'Stopped').lower()}"
+    elif gen.stats.finish_reason == "length":
+        note = f"cut at the max-new-tokens limit · {stats_caption(gen)}"
+    else:
+        note = stats_caption(gen)
+    dropped = getattr(gen, "dropped_messages", 0)
+    if dropped:
+        note += f" · {dropped} oldest turn(s) left out to fit the context window"
+    return note
 
 
 def ask(

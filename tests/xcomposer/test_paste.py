@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from demo_core.xcomposer.images import MAX_PASTE_BYTES, ImageError, from_data_url
+from demo_core.xcomposer.images import MAX_PASTE_BYTES, ImageError, from_data_url, read_pasted
 
 
 def _png() -> bytes:
@@ -41,3 +41,23 @@ def test_pasted_png_becomes_an_image_input():
 def test_bad_pastes_are_clear_errors(payload, problem):
     with pytest.raises(ImageError, match=problem):
         from_data_url(payload, "pasted-1.png")
+
+
+def _jpeg() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 6), "blue").save(buf, format="JPEG")
+    return buf.getvalue()
+
+
+def test_pasted_images_are_named_by_their_format_and_counted_when_accepted():
+    """Every paste was called pasted-N.png, JPEGs too; a refused paste's error named the
+    number the next accepted image would get."""
+    items = [{"url": _url(_jpeg(), "image/jpeg")}, {"error": "no image"}, {"url": _url(_png())}]
+    images, errors = read_pasted(items, already=2)
+    assert [i.name for i in images] == ["pasted-3.jpg", "pasted-4.png"]
+    assert errors == ["Pasted item 2 of 3: the clipboard held no image"]
+    images, errors = read_pasted([{"url": "text"}], already=4)
+    assert images == [] and errors == [
+        "The pasted item: the clipboard held something that is not an image"
+    ]
+    assert "pasted-" not in errors[0]

@@ -31,7 +31,7 @@ def test_compose_from_uploads_and_download_zip(tmp_path):
         browser_page(viewport={"width": 1300, "height": 1800}, accept_downloads=True) as page,
     ):
         page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
-        expect(page.get_by_text("random weights").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
         box = page.get_by_label("Instruction: a title, an outline, material to use")
         box.fill("Write a short article about the sun and the sea.")
         uploader = page.get_by_test_id("stFileUploader").filter(has_text="Reference images")
@@ -98,4 +98,114 @@ def test_paste_an_image_and_ask(tmp_path):
         expect(user_turn.get_by_text("What colour is this?")).to_be_visible()
         expect(user_turn.locator("img")).to_have_count(1)
         expect(page.get_by_text("pasted-1.png")).to_have_count(1)  # the box was emptied
+        for label in ("Regenerate", "Clear conversation"):  # labels were cut ("Clear conversa…")
+            button = page.get_by_role("button", name=re.compile(label))
+            expect(button).to_be_visible()
+            cut = button.evaluate(
+                "(b) => Array.from(b.querySelectorAll('*')).concat([b])"
+                ".some((e) => e.scrollWidth > e.clientWidth + 1)"
+            )
+            assert not cut, f"the {label} button's label is cut off"
         screenshot(page, "xcomposer-paste")
+
+
+PASTE_MANY = """
+async (files) => {
+  const data = new DataTransfer();
+  for (const [b64, name, type] of files) {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    data.items.add(new File([bytes], name, {type}));
+  }
+  const box = document.querySelector('[data-testid="pasteImageBox"]');
+  box.focus();
+  box.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true}));
+}
+"""
+
+
+def test_pasting_several_images_at_once_keeps_them_all(tmp_path):
+    """One paste with three images: each used to go to Python as its own trigger value,
+    and only the last one arrived."""
+    import base64
+
+    from playwright.sync_api import expect
+
+    files = []
+    for color in ("red", "green", "blue"):
+        buf = io.BytesIO()
+        Image.new("RGB", (30, 20), color).save(buf, format="PNG")
+        files.append([base64.b64encode(buf.getvalue()).decode(), f"{color}.png", "image/png"])
+    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
+    with running_app(tmp_path / "home", env) as url, browser_page() as page:
+        page.goto(f"{url}/XComposer2")
+        page.get_by_role("tab", name=re.compile("Image Q&A")).click()
+        page.get_by_test_id("pasteImageBox").wait_for()
+        page.evaluate(PASTE_MANY, files)
+        for n in (1, 2, 3):
+            expect(page.get_by_text(f"pasted-{n}").first).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(1000)
+        expect(page.get_by_text("pasted-4")).to_have_count(0)
+        screenshot(page, "xcomposer-paste-many")
+
+
+def test_a_closed_tab_cancels_its_job_an_open_idle_one_does_not(tmp_path):
+    """The watchdog asks Streamlit whether the browser session is still connected: an
+    open tab that does nothing keeps its job past the grace period (the user may be on
+    another page), a closed one loses it within it -- so the model is not kept busy for
+    nobody until max_new_tokens."""
+    import time
+
+    from playwright.sync_api import expect
+
+    out = tmp_path / "job-end.txt"
+    env = {"DEMO_STUDIO_JOB_GRACE_S": "2", "JOB_PROBE_OUT": str(out)}
+    with (
+        running_app(tmp_path / "home", env, script="tests/job_probe_app.py") as url,
+        browser_page() as page,
+    ):
+        page.goto(url)
+        expect(page.get_by_text("job running")).to_be_visible(timeout=30_000)
+        time.sleep(5)  # no rerun, no poll: only the connection says the user is there
+        assert not out.exists(), f"an open tab lost its job: {out.read_text()}"
+        page.context.close()
+        deadline = time.monotonic() + 15
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert out.exists(), "the job outlived its closed tab"
+        assert out.read_text() == "abandoned"
+
+
+def test_article_images_fit_a_phone_screen(tmp_path):
+    """Article images were a fixed 480 px and were cut off on a 390 px wide screen."""
+    from playwright.sync_api import expect
+
+    wide = tmp_path / "wide_field.png"
+    Image.new("RGB", (1200, 800), "orange").save(wide)
+    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
+    with (
+        running_app(tmp_path / "home", env) as url,
+        browser_page(viewport={"width": 390, "height": 844}) as page,
+    ):
+        page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
+        expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
+        page.get_by_label("Instruction: a title, an outline, material to use").fill("A field.")
+        uploader = page.get_by_test_id("stFileUploader").filter(has_text="Reference images")
+        uploader.locator("input[type=file]").set_input_files([str(wide)])
+        expect(page.get_by_text("wide_field.png").first).to_be_visible(timeout=30_000)
+        page.get_by_text("Generation settings").first.click()
+        max_new = page.get_by_label("Max new tokens").first
+        max_new.fill("40")
+        max_new.press("Enter")
+        page.wait_for_timeout(500)
+        page.get_by_role("button", name=re.compile("Compose")).click()
+        expect(page.get_by_role("button", name=re.compile(r"Markdown \+ images"))).to_be_visible(
+            timeout=120_000
+        )
+        sizes = page.evaluate(
+            """() => Array.from(document.querySelectorAll('[data-testid="stImage"] img'))
+                .map((i) => [i.getBoundingClientRect().right, i.naturalWidth])"""
+        )
+        screenshot(page, "xcomposer-phone")
+    assert sizes, "no article image was shown"
+    for right, natural in sizes:
+        assert right <= 390 and natural <= 480, sizes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 import zipfile
@@ -13,7 +14,7 @@ from PIL import Image
 
 from demo_core.engine.base import GenerationParams
 from demo_core.xcomposer import compose as C
-from demo_core.xcomposer.article import Article, ImageSlot
+from demo_core.xcomposer.article import Article, ImageSlot, Paragraph
 from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import to_html, to_markdown, to_zip
 from demo_core.xcomposer.images import ImageInput
@@ -145,7 +146,7 @@ def test_article_edits():
     assert a.texts[-1] == "end"
     a.replace_text(0, "  P0 ")
     assert a.texts[0] == "P0"
-    a.replace_text(0, "")  # empty deletes, as in the original
+    a.delete(0)
     assert a.texts[0] == "new"
     a.replace_image(0, img("mine.png"))
     assert a.paragraphs[0].image.image.name == "mine.png"
@@ -155,6 +156,51 @@ def test_article_edits():
         a.choose(2, 0)
     with pytest.raises(IndexError):
         a.delete(99)
+
+
+def test_an_empty_rewrite_is_refused_not_a_silent_delete():
+    """The original deleted the paragraph (and its image) when a rewrite was emptied."""
+    from demo_core.xcomposer.article import EmptyText
+
+    a = Article.from_texts("t", ["p0", "p1"])
+    a.set_slot(1, ImageSlot("cap", [img("x.png")], 0))
+    for empty in ("", "   \n "):
+        with pytest.raises(EmptyText, match="delete it instead"):
+            a.replace_text(1, empty)
+        with pytest.raises(EmptyText):
+            a.insert(0, empty, after=True)
+    assert a.texts == ["p0", "p1"] and a.slots == [1]
+    assert a.undo_label is None  # nothing happened, nothing to undo
+
+
+def test_the_same_own_image_twice_is_one_candidate():
+    a = Article.from_texts("t", ["p0"])
+    a.set_slot(0, ImageSlot("cap", [img("x.png", "red"), img("y.png", "blue")], 0))
+    for _ in range(3):  # "Use my image" pressed again and again
+        a.replace_image(0, img("mine.png", "green"))
+    slot = a.paragraphs[0].image
+    assert [c.name for c in slot.candidates] == ["x.png", "y.png", "mine.png"]
+    assert slot.chosen == 2
+    a.replace_image(0, img("copy-of-y.png", "blue"))  # same picture as a candidate
+    assert len(slot.candidates) == 3 and slot.chosen == 1
+
+
+def test_the_last_edit_can_be_undone():
+    a = Article.from_texts("t", ["p0", "p1", "p2"])
+    a.set_slot(1, ImageSlot("cap", [img("x.png"), img("y.png")], 0))
+    before = [(p.uid, p.text) for p in a.paragraphs]
+    a.delete(1)
+    assert a.undo_label == "Delete paragraph 2" and a.texts == ["p0", "p2"]
+    assert a.undo() == "Delete paragraph 2"
+    assert [(p.uid, p.text) for p in a.paragraphs] == before
+    assert a.paragraphs[1].image.image.name == "x.png" and a.undo() is None
+    a.replace_text(0, "new")
+    a.choose(1, 1)  # only the last edit is kept
+    a.undo()
+    assert a.texts[0] == "new" and a.paragraphs[1].image.chosen == 0
+    a.delete_image(1)
+    a.forget_undo()  # the model changed the article since
+    assert a.undo() is None and a.slots == []
 
 
 # -- library --------------------------------------------------------------------------------
@@ -198,6 +244,54 @@ def test_markdown_zip_export():
     for ref in re.findall(r"\]\((images/[^)]+)\)", zf.read("article.md").decode()):
         assert ref in names
     assert zf.read("images/02_photo.jpg")[:2] == b"\xff\xd8"
+
+
+def test_title_comes_from_the_instruction_not_its_first_line():
+    from demo_core.xcomposer.export import title_of
+    from demo_ui.xcomposer_compose import EXAMPLE
+
+    def title(instruction: str) -> str:
+        return title_of(Article(instruction))
+
+    # the page's own example: the first line is the instruction, the title is quoted in it
+    assert title(EXAMPLE) == "中国水墨画：流动的诗意与东方美学"
+    assert title('Write an essay titled "The Sea", about 500 words') == "The Sea"
+    assert title("题目：「山水之间」。要求：800字") == "山水之间"
+    assert title("写一篇关于《红楼梦》的读后感") == "红楼梦"
+    assert title("## My heading\nmore") == "My heading"
+    long = "Write a very long article about the history of ink painting in China and Japan"
+    assert title(long) == "Write a very long article about the history of ink painting…"
+    assert len(title("水" * 200)) == 61
+    assert title("") == "Illustrated article"
+    # a quote that is material, not a title, is not taken for one
+    assert title("Use this quote: “ink is water”\nand more").startswith("Use this quote")
+
+
+def test_markdown_export_keeps_text_as_text():
+    """Raw HTML in a paragraph went into article.md as HTML; it renders as text now, and
+    so do emphasis, list and heading marks (as in the HTML export, which escapes)."""
+    from markdown_it import MarkdownIt
+
+    from demo_core.xcomposer.export import markdown_text
+
+    texts = [
+        "<script>alert(1)</script><img src=x onerror=alert(2)>",
+        "# not a heading",
+        "1. not a list",
+        "- not a list\n=== not a rule",
+        "*not em* _nor this_ `nor code` [no](link) $no math$ a|b \\ and &amp; &copy; & <",
+    ]
+    md = MarkdownIt("commonmark")
+    for text in texts:
+        rendered = md.render(markdown_text(text))
+        assert "<script" not in rendered and "<img" not in rendered and "<h1" not in rendered
+        assert "<em>" not in rendered and "<code>" not in rendered and "<a " not in rendered
+        assert "<li>" not in rendered and "<h2" not in rendered
+        shown = html.unescape(re.sub(r"<[^>]+>", "", rendered).strip())
+        assert shown.replace("\n", " ") == text.replace("\n", " ")
+    a = Article("## Title: <b>x</b>", [Paragraph("<b>bold?</b> # no")])
+    out = to_markdown(a)
+    assert out.startswith("# Title: &lt;b&gt;x&lt;/b&gt;\n") and "<b>" not in out
 
 
 def test_html_export_is_self_contained():

@@ -91,7 +91,13 @@ def test_bad_prompts_and_images_finish_with_clear_errors(vl_engine):
         QA_PLACEHOLDER * 200, many, p, placeholder=QA_PLACEHOLDER, bos="each"
     )
     list(gen)
-    assert "context window" in str(gen.error)
+    assert "context window" in str(gen.error) and "fewer images" in str(gen.error)
+    words = vl_engine.stream_interleaved(
+        "word " * 3000, [], p, placeholder=QA_PLACEHOLDER, bos="each"
+    )
+    list(words)
+    assert "context window" in str(words.error) and "shorter text" in str(words.error)
+    assert "image" not in str(words.error)  # it said "Use fewer images" with none
 
 
 def test_concurrent_requests_take_turns(vl_engine):

@@ -1,0 +1,240 @@
+"""The XComposer2 page's model work as background :class:`~demo_core.jobs.Job` s.
+
+Writing an article with a 7B model takes minutes; run by the Streamlit script it was
+cancelled by any click (and the "Stopped" message was lost with the run). Each function
+here builds a job that does one user request on its own thread, updates the article (or
+the Q&A turn) in place as results arrive, and leaves a message whenever it was
+interrupted, saying what was kept. Only the page knows Streamlit; these only know the
+composer, the article and the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from demo_core.engine.base import EngineError, Generation, GenerationParams
+from demo_core.jobs import Job
+from demo_core.xcomposer import compose as C
+from demo_core.xcomposer.article import Article, ImageSlot
+from demo_core.xcomposer.composer import Composer
+from demo_core.xcomposer.images import ImageInput
+from demo_core.xcomposer.library import library_dir
+from demo_core.xcomposer.qa import QATurn, ask, turn_note
+
+Alive = Callable[[], bool] | None
+
+
+def _raise(gen: Generation) -> None:
+    if gen.error is not None:
+        raise gen.error
+
+
+def _illustrate(
+    job: Job,
+    composer: Composer,
+    article: Article,
+    refs: Sequence[ImageInput],
+    image_num: int | str,
+    params: GenerationParams,
+) -> None:
+    try:
+        for step in composer.illustrate(article, refs, image_num, params, job.cancel_token):
+            job.stream(step.gen, step.label)
+    except EngineError as exc:
+        job.note("error", f"Adding images stopped: {exc}")
+    for note in composer.notices:
+        job.note("warning", note)
+    if job.cancelled:
+        job.note("warning", f"{job.why} while adding images: the images chosen so far are kept.")
+        return
+    missing = [i + 1 for i, p in enumerate(article.paragraphs) if p.image and not p.image.image]
+    if missing:
+        job.note(
+            "info",
+            f"No candidate image was found for paragraph(s) {', '.join(map(str, missing))}: "
+            f"upload images, or put images (with captions in same-named .txt files) in "
+            f"{library_dir()}.",
+        )
+
+
+def compose_job(
+    composer: Composer,
+    instruction: str,
+    refs: Sequence[ImageInput],
+    image_num: int | str,
+    text_only: bool,
+    params: GenerationParams,
+    alive: Alive = None,
+) -> Job:
+    """Write the article, then (unless ``text_only``) place, caption and pick images.
+    ``job.result`` is the :class:`Article` as soon as the text is written."""
+    if refs and (image_num == C.AUTO or int(image_num) > len(refs)):
+        image_num = len(refs)  # as the original: no more images than were uploaded
+
+    def work(job: Job) -> Article | None:
+        gen = job.stream(
+            composer.write(instruction, refs, params, job.cancel_token), "Writing the article"
+        )
+        _raise(gen)
+        texts = C.split_paragraphs(gen.text)
+        if not texts:
+            if job.cancelled:
+                job.note("warning", f"{job.why} before the model wrote anything.")
+            else:
+                job.note("warning", "The model wrote nothing usable; try again with another seed.")
+            return None
+        article = Article.from_texts(instruction, texts)
+        job.result = article  # the page may show it while images are being added
+        if job.cancelled:
+            job.note("warning", f"{job.why}: the article below is what was written until then.")
+        elif not text_only:
+            _illustrate(job, composer, article, refs, image_num, params)
+        return article
+
+    return Job("write", "Writing the article", work, alive=alive)
+
+
+def illustrate_job(
+    composer: Composer,
+    article: Article,
+    refs: Sequence[ImageInput],
+    image_num: int | str,
+    params: GenerationParams,
+    alive: Alive = None,
+) -> Job:
+    """Add images to an article that has none (e.g. one written with Text only)."""
+
+    def work(job: Job) -> Article:
+        _illustrate(job, composer, article, refs, image_num, params)
+        return article
+
+    return Job("illustrate", "Adding images", work, alive=alive)
+
+
+def edit_job(
+    composer: Composer,
+    article: Article,
+    uid: str,
+    kind: str,
+    instruction: str,
+    params: GenerationParams,
+    alive: Alive = None,
+) -> Job:
+    """A proposed new text for one paragraph; ``job.result`` is ``(uid, kind, text)``."""
+    label = f"{C.EDIT_LABELS[kind]}: paragraph {article.index_of(uid) + 1}"
+
+    def work(job: Job) -> tuple[str, str, str] | None:
+        i = article.index_of(uid)
+        gen = job.stream(
+            composer.edit(article, i, kind, instruction, params, job.cancel_token), label
+        )
+        _raise(gen)
+        text = C.clean_edit(gen.text)
+        if not text:
+            if job.cancelled:
+                job.note("warning", f"{job.why} before the model wrote anything.")
+            else:
+                job.note("warning", "The model returned no text; try again.")
+            return None
+        if job.cancelled:
+            job.note("warning", f"{job.why}: the proposal holds what was written until then.")
+        return uid, kind, text
+
+    return Job("edit", label, work, alive=alive)
+
+
+def _fill(
+    job: Job,
+    composer: Composer,
+    article: Article,
+    uid: str,
+    refs: Sequence[ImageInput],
+    params: GenerationParams,
+) -> None:
+    i = article.index_of(uid)
+    for step in composer.fill_slot(article, i, refs, params, job.cancel_token):
+        job.stream(step.gen, step.label)
+    for note in composer.notices:
+        job.note("warning", note)
+    slot = article.paragraphs[article.index_of(uid)].image
+    if job.cancelled:
+        job.note("warning", f"{job.why}: the first candidate is used; pick another below.")
+    elif slot is not None and not slot.image:
+        job.note(
+            "info",
+            f"No image matched “{slot.caption}”: upload one below the paragraph, "
+            f"or add images to {library_dir()}.",
+        )
+
+
+def add_image_job(
+    composer: Composer,
+    article: Article,
+    uid: str,
+    refs: Sequence[ImageInput],
+    params: GenerationParams,
+    alive: Alive = None,
+) -> Job:
+    """Caption a new image after paragraph ``uid`` and fill it."""
+    label = f"Adding an image after paragraph {article.index_of(uid) + 1}"
+
+    def work(job: Job) -> None:
+        i = article.index_of(uid)
+        gen = job.stream(
+            composer.caption_for(article, i, params, job.cancel_token), "Writing a caption"
+        )
+        _raise(gen)
+        if job.cancelled and not gen.text.strip():
+            job.note("warning", f"{job.why} before a caption was written; no image was added.")
+            return
+        caption = C.parse_caption(gen.text, article.paragraphs[i].text)
+        article.set_slot(i, ImageSlot(caption=caption))
+        if job.cancelled:
+            job.note("warning", f"{job.why}: the caption is kept; press Re-pick to find images.")
+            return
+        _fill(job, composer, article, uid, refs, params)
+
+    return Job("add_image", label, work, alive=alive)
+
+
+def repick_job(
+    composer: Composer,
+    article: Article,
+    uid: str,
+    caption: str,
+    refs: Sequence[ImageInput],
+    params: GenerationParams,
+    alive: Alive = None,
+) -> Job:
+    """Find new candidates for the image of paragraph ``uid`` with ``caption``."""
+    i = article.index_of(uid)
+    slot = article.paragraphs[i].image or ImageSlot()
+    slot.caption = caption.strip() or slot.caption
+    article.set_slot(i, slot)
+
+    def work(job: Job) -> None:
+        _fill(job, composer, article, uid, refs, params)
+
+    return Job("repick", f"Finding images for paragraph {i + 1}", work, alive=alive)
+
+
+def answer_job(
+    engine,
+    history: Sequence[QATurn],
+    turn: QATurn,
+    params: GenerationParams,
+    alive: Alive = None,
+) -> Job:
+    """Answer ``turn``; the answer and its note are written into the turn itself, so it
+    is complete (or says why not) whatever happens to the page."""
+
+    def work(job: Job) -> QATurn:
+        gen = job.stream(ask(engine, list(history), turn, params, job.cancel_token), "Answering")
+        turn.answer = gen.text
+        turn.note = turn_note(gen, job.why if job.cancelled else "")
+        turn.error = str(gen.error) if gen.error is not None else ""
+        return turn
+
+    job = Job("answer", "Answering", work, alive=alive)
+    job.data["turn"] = turn
+    return job
