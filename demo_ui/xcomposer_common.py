@@ -182,14 +182,30 @@ def current_job(slot: str) -> Job | None:
     return job
 
 
-def start_job(slot: str, job: Job, collect: Callable[[Job], None]) -> Job:
-    """Start ``job`` in ``slot``. A job still running there is replaced: stopped, waited
-    for, and its partial result handed to ``collect`` so nothing it made is lost."""
+def running_job(slot: str, collect: Callable[[Job], None]) -> Job | None:
+    """The job in ``slot`` while it runs; a finished one is handed to ``collect`` and
+    the slot emptied."""
+    job = current_job(slot)
+    if job is not None and job.done:
+        st.session_state.pop(slot, None)
+        collect(job)
+        return None
+    return job
+
+
+def stop_job(slot: str, collect: Callable[[Job], None]) -> None:
+    """Stop the job in ``slot`` (as replaced), wait for it, and hand its partial result
+    to ``collect`` so nothing it made is lost."""
     old = st.session_state.pop(slot, None)
     if old is not None:
         old.stop(REPLACED)
         old.wait(30)
         collect(old)
+
+
+def start_job(slot: str, job: Job, collect: Callable[[Job], None]) -> Job:
+    """Start ``job`` in ``slot``, replacing (:func:`stop_job`) one still running there."""
+    stop_job(slot, collect)
     st.session_state[slot] = job.start()
     return job
 

@@ -26,10 +26,10 @@ from demo_core.xcomposer.online import OnlineImageSearch
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
-    current_job,
     image_uploads,
     model_picker,
     read_uploads,
+    running_job,
     sampling_controls,
     session_alive_probe,
     show_job,
@@ -74,16 +74,6 @@ def _collect(job: Job) -> None:
         uid, kind, text = job.result
         st.session_state.setdefault(f"{P}_proposals", {})[uid] = (kind, text)
         forget(f"{P}_prop_{uid}")  # the text box starts from the new proposal
-
-
-def _job() -> Job | None:
-    """The running job, after collecting a finished one."""
-    job = current_job(JOB)
-    if job is not None and job.done:
-        st.session_state.pop(JOB, None)
-        _collect(job)
-        return None
-    return job
 
 
 def _start(job: Job) -> None:
@@ -303,7 +293,7 @@ def render_compose_tab() -> None:
         **kept(f"{P}_online", False),
     )
     params = sampling_controls(P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED)
-    job = _job()
+    job = running_job(JOB, _collect)
     go = st.button("📝 Compose", type="primary", key=f"{P}_go")
     if go:
         _compose(key, instruction, files, image_num, text_only, params)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 from demo_core.engine.base import GenerationParams
-from demo_core.jobs import REPLACED, Job
+from demo_core.jobs import Job
 from demo_core.specs import SPECS
 from demo_core.xcomposer import tasks as T
 from demo_core.xcomposer.images import read_pasted
@@ -23,15 +23,16 @@ from demo_core.xcomposer.qa import QA_DEFAULTS, QATurn
 from demo_ui.paste import paste_box
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
-    current_job,
     forget_uploads,
     image_uploads,
     model_picker,
     read_uploads,
+    running_job,
     sampling_controls,
     session_alive_probe,
     show_job,
     start_job,
+    stop_job,
 )
 
 P = "xc_qa"  # session-state prefix
@@ -64,30 +65,11 @@ def _show_turn(turn: QATurn) -> None:
                 st.caption(turn.note)
 
 
-def _job() -> Job | None:
-    """The running answer, after collecting a finished one (its turn already holds the
-    answer; only its messages are left to show)."""
-    job = current_job(JOB)
-    if job is not None and job.done:
-        st.session_state.pop(JOB, None)
-        _collect(job)
-        return None
-    return job
-
-
 def _collect(job: Job) -> None:
     """A failure outside the model call (a bug) still ends up on its turn."""
     turn = job.data.get("turn")
     if job.error and turn is not None and not turn.error:
         turn.error = job.error
-
-
-def _stop_current() -> None:
-    job = st.session_state.pop(JOB, None)
-    if job is not None:
-        job.stop(REPLACED)
-        job.wait(30)
-        _collect(job)
 
 
 def _ask(key: str, turn: QATurn, params: GenerationParams, *, clear_inputs: bool) -> None:
@@ -132,7 +114,7 @@ def render_qa_tab() -> None:
     ss = _state()
     key = model_picker("xcomposer2-vl", P, "Image Q&A model")
     params = sampling_controls(P, QA_DEFAULTS)
-    job = _job()
+    job = running_job(JOB, _collect)  # a finished answer is already on its turn
 
     turns = _turns()
     for turn in turns:
@@ -170,7 +152,7 @@ def render_qa_tab() -> None:
     asked = st.button("Ask", type="primary", key=f"{P}_ask")
 
     if regenerate and _turns():
-        _stop_current()
+        stop_job(JOB, _collect)
         last = _turns().pop()
         _ask(key, QATurn(last.question, last.images), params, clear_inputs=False)
     elif asked:
@@ -190,7 +172,7 @@ def render_qa_tab() -> None:
         except PromptFormatError as exc:
             st.error(str(exc))
             return
-        _stop_current()  # a new question replaces the one being answered (kept, marked)
+        stop_job(JOB, _collect)  # a new question replaces the one being answered (kept, marked)
         _ask(key, turn, params, clear_inputs=True)
     if SPECS[key].is_random and not _turns():
         st.caption("Tip: the tiny random model answers instantly, with noise.")
