@@ -70,6 +70,15 @@ def stop_ids_for(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     return sorted({i for i in ids if i is not None and i != tokenizer.unk_token_id})
 
 
+def set_stop_ids(model, tokenizer: PreTrainedTokenizerBase, stop: list[int]) -> None:
+    """Generation ends on any of ``stop``; padding uses the tokenizer's pad token, or the
+    first stop id when it has none (InternLM2's tokenizer has one, tiny ones may not)."""
+    model.generation_config.eos_token_id = stop
+    model.generation_config.pad_token_id = (
+        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop[0]
+    )
+
+
 def build_llama(cfg: dict, dtype: torch.dtype) -> LlamaForCausalLM:
     """An empty (meta-device) Llama shaped like the InternLM2 config."""
     config = LlamaConfig(**llama_config_kwargs(cfg))
@@ -143,10 +152,7 @@ def load_internlm2(
     rebuild_rotary(model, device)
     model.eval()
     stop = stop_ids_for(tokenizer)
-    model.generation_config.eos_token_id = stop
-    model.generation_config.pad_token_id = (
-        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop[0]
-    )
+    set_stop_ids(model, tokenizer, stop)
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,

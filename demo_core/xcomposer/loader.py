@@ -23,6 +23,7 @@ from demo_core.internlm2.loader import (
     build_llama,
     materialise_state,
     rebuild_rotary,
+    set_stop_ids,
     stop_ids_for,
 )
 from demo_core.xcomposer.config import XComposerConfig, load_config
@@ -133,10 +134,7 @@ def load_xcomposer2(
     root.eval()
 
     stop = xcomposer_stop_ids(tokenizer)
-    llm.generation_config.eos_token_id = stop
-    llm.generation_config.pad_token_id = (
-        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop[0]
-    )
+    set_stop_ids(llm, tokenizer, stop)
     return LoadedXComposer(
         model=llm,
         tokenizer=tokenizer,
