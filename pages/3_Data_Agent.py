@@ -147,7 +147,7 @@ with st.sidebar:
                         st.session_state[P + "messages"].append(("error", f"Not deleted: {exc}"))
                     st.rerun()
     col1, col2 = st.columns(2)
-    too_big = session.files_size() > MAX_ZIP_BYTES
+    too_big = used > MAX_ZIP_BYTES
     col1.download_button(
         "Files",
         icon=":material/download:",
