@@ -20,3 +20,13 @@ def get_pref(key: str, default: Any = None) -> Any:
 
 def set_pref(key: str, value: Any) -> None:
     st.session_state[_PREFIX + key] = value
+
+
+def workspace_id() -> str:
+    """The id of the workspace this browser session works in (everything the user makes
+    belongs to it). A per-tab id for now; the workspace store makes it outlive the tab."""
+    import uuid
+
+    if "_workspace_id" not in st.session_state:
+        st.session_state["_workspace_id"] = uuid.uuid4().hex
+    return st.session_state["_workspace_id"]
