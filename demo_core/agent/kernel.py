@@ -2,11 +2,15 @@
 
 lagent's ``IPythonInterpreter`` shares one unsandboxed kernel between every user and
 times out with ``SIGALRM``, which only works in the main thread (Streamlit runs scripts
-in worker threads). Here each session gets its own kernel, started through
-:mod:`demo_core.agent.kernel_launcher` (network namespace, rlimits, own uid when root,
-audit hook), in its own work folder. Timeouts are a deadline on the message loop: on
-expiry the kernel is interrupted (SIGINT), and if it does not answer within a grace
-period it is killed and restarted -- from whichever thread is calling.
+in worker threads). Here each session gets its own kernel inside an operating-system
+sandbox (:mod:`demo_core.agent.sandbox`: bubblewrap namespaces, seccomp, an unprivileged
+uid, rlimits and cgroups), in its own work folder. Where no sandbox can be had the kernel
+starts only when the user has agreed (``allow_unsandboxed``), never silently.
+
+Timeouts are a deadline on the message loop: on expiry the kernel is interrupted
+(SIGINT), and if it does not answer within a grace period it is killed and restarted --
+from whichever thread is calling. The folder quota is checked while a cell runs, and
+every output is measured before it is kept: what is over a limit is refused, not stored.
 """
 
 from __future__ import annotations
@@ -27,27 +31,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from demo_core.agent import safefs, sandbox
+from demo_core.agent.kernel_startup import startup_code
+
 log = logging.getLogger(__name__)
 
 LAUNCHER = Path(__file__).with_name("kernel_launcher.py")
+SANDBOX_EXEC = Path(__file__).with_name("sandbox_exec.py")
 KERNEL_NAME = "demo-studio-sandbox"
 MiB = 1024**2
 GiB = 1024**3
-
-# Imported once at start so that the first analysis does not pay for them (and their
-# import time never counts against a cell's timeout). Tables are sent as the Table
-# Schema JSON pandas produces, so the UI shows them as data, never as raw HTML.
-SETUP_CODE = """\
-import matplotlib
-matplotlib.use("module://matplotlib_inline.backend_inline")
-import numpy as np
-import pandas as pd
-import matplotlib.pyplot as plt
-pd.set_option("display.html.table_schema", True)
-pd.set_option("display.max_rows", 60)
-pd.set_option("display.max_columns", 30)
-plt.rcParams["figure.dpi"] = 100
-"""
+MAX_MESSAGE_BYTES = 64 * MiB  # a larger message from the kernel drops the connection
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
@@ -67,8 +61,10 @@ class KernelLimits:
     file_size_bytes: int = 200 * MiB  # largest single file it may write
     folder_bytes: int = 1 * GiB  # all files of the session together (uploads included)
     open_files: int = 256
-    output_chars: int = 200_000  # output kept per cell; a flood beyond is interrupted
+    processes: int = 256  # tasks (processes and threads) of the kernel's uid
+    output_chars: int = 200_000  # text kept per cell (streams, displays, tables, errors)
     max_images: int = 20
+    image_bytes: int = 5 * MiB  # one figure; a larger one is refused, not saved
     interrupt_grace_s: float = 3.0  # after SIGINT, wait this long before a restart
     start_timeout_s: float = 60.0
 
@@ -94,6 +90,8 @@ class ExecutionResult:
     cancelled: bool = False
     restarted: bool = False
     truncated: bool = False
+    quota_hit: bool = False  # the folder grew past its quota while the cell ran
+    refused_images: int = 0
     notice: str = ""  # what the user (and the model) should know about the kernel
     duration_s: float = 0.0
 
@@ -137,25 +135,10 @@ def _signal_name(code: int | None) -> str:
         return f"signal {-code}"
 
 
-def folder_size(folder: Path) -> int:
-    """Bytes of every regular file under ``folder`` (links not followed; files that vanish
-    while counting are skipped): what the session holds on the shared disk."""
-    total = 0
-    stack = [folder]
-    while stack:
-        try:
-            entries = list(os.scandir(stack.pop()))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False):
-                    total += entry.stat(follow_symlinks=False).st_size
-            except OSError:
-                continue
-    return total
+def folder_size(*folders: Path) -> int:
+    """Bytes of every regular file under ``folders`` (links not followed, hard links
+    counted each time): what the session holds on the shared disk."""
+    return sum(safefs.tree_size(Path(f)) for f in folders)
 
 
 def _death_reason(code: int | None, limits: KernelLimits) -> str:
@@ -168,28 +151,6 @@ def _death_reason(code: int | None, limits: KernelLimits) -> str:
     return f"it stopped ({_signal_name(code)})"
 
 
-def readable_roots() -> list[str]:
-    """Folders sandboxed code may read besides its own: the Python installation and the
-    system data that plotting and file formats need (fonts, time zones, the MIME table
-    that openpyxl reads for every ``read_excel``)."""
-    import mimetypes
-    import site
-    import sysconfig
-
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        p = sysconfig.get_paths().get(key)
-        if p:
-            roots.add(p)
-    roots.update(site.getsitepackages())
-    for p in ("/usr/share/fonts", "/usr/local/share/fonts", "/etc/fonts", "/usr/share/zoneinfo"):
-        roots.add(p)
-    for p in ("/dev/null", "/dev/urandom", "/dev/random", "/etc/localtime"):
-        roots.add(p)
-    roots.update(mimetypes.knownfiles)
-    return sorted(r for r in roots if r)
-
-
 def sandbox_uid_for(name: str) -> int | None:
     """When the app runs as root, each kernel gets its own unprivileged uid (no passwd
     entry needed), so the OS keeps sessions apart; otherwise the app's own uid is kept."""
@@ -197,6 +158,47 @@ def sandbox_uid_for(name: str) -> int | None:
         return None
     base = int(os.environ.get("DEMO_STUDIO_SANDBOX_UID_BASE", "200000"))
     return base + (int.from_bytes(name.encode()[-8:].rjust(8, b"\0"), "big") % 50000)
+
+
+class SandboxUnavailable(KernelError):
+    """No OS sandbox here and the user has not agreed to run code without one."""
+
+
+_BPF: bytes | None = None
+
+
+def _seccomp_program() -> bytes:
+    global _BPF
+    if _BPF is None:
+        _BPF = sandbox.seccomp_bpf()
+    return _BPF
+
+
+def _capped_context():
+    """A ZeroMQ context whose sockets drop a peer sending a message over
+    :data:`MAX_MESSAGE_BYTES`, so a kernel cannot make the app hold a huge message."""
+    import zmq
+
+    class CappedContext(zmq.Context):
+        def socket(self, *args, **kwargs):  # type: ignore[override]
+            sock = super().socket(*args, **kwargs)
+            sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+            return sock
+
+    return CappedContext()
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        try:
+            kids = [int(k) for k in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        except (OSError, ValueError):
+            kids = []
+        out += kids
+        todo += kids
+    return out
 
 
 class SandboxKernel:
@@ -210,21 +212,24 @@ class SandboxKernel:
         limits: KernelLimits | None = None,
         *,
         sandbox_uid: int | None = None,
-        isolate_network: bool = True,
+        allow_unsandboxed: bool = False,
     ) -> None:
         self.work_dir = Path(work_dir)
         self.runtime_dir = Path(runtime_dir)
+        self.tmp_dir = self.work_dir.parent / "tmp"  # the kernel's /tmp, in the quota
         self.limits = limits or KernelLimits()
         self.sandbox_uid = sandbox_uid
-        self.isolate_network = isolate_network
+        self.allow_unsandboxed = allow_unsandboxed
         self.km = None
         self.kc = None
-        self.network_isolation = ""  # "namespace" | "audit-hook" after start
-        self.kernel_uid: int | None = None
+        self.isolation = ""  # "bubblewrap" | "none" once started
         self.restarts = 0
         self.last_used = time.time()
         self.figure_count = 0
         self._ipc_dir: str | None = None
+        self._cgroups: list[str] = []
+        self._inner_pid: int | None = None
+        self._context = None
         self._exec_lock = threading.Lock()
         self._state_lock = threading.RLock()
         self._busy = False
@@ -243,12 +248,38 @@ class SandboxKernel:
 
     @property
     def pid(self) -> int | None:
+        """The process Jupyter started (bwrap); killing it ends the whole sandbox."""
         prov = getattr(self.km, "provisioner", None)
         return getattr(prov, "pid", None)
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.isolation == "bubblewrap"
 
     def is_alive(self) -> bool:
         with self._state_lock:
             return self.km is not None and bool(self.km.is_alive())
+
+    def kernel_pid(self) -> int | None:
+        """The Python kernel's own pid as the app sees it (bwrap's grandchild)."""
+        if self._inner_pid is not None and Path(f"/proc/{self._inner_pid}").exists():
+            return self._inner_pid
+        pid = self.pid
+        if not pid or self.isolation != "bubblewrap":
+            return pid
+        for p in _descendants(pid):
+            try:
+                cmd = Path(f"/proc/{p}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"launcher.py" in cmd:
+                self._inner_pid = p
+                return p
+        return None
+
+    def quota_folders(self) -> list[Path]:
+        """Every folder the kernel can write to: all of it counts against the quota."""
+        return [self.work_dir, self.tmp_dir] + ([Path(self._ipc_dir)] if self._ipc_dir else [])
 
     def start(self) -> None:
         from jupyter_client import KernelManager
@@ -259,44 +290,33 @@ class SandboxKernel:
                 raise KernelError("this session's kernel was shut down")
             if self.km is not None:
                 return
-            self.work_dir.mkdir(parents=True, exist_ok=True)
-            for sub in ("", "home", "tmp", "specs/" + KERNEL_NAME):
-                (self.runtime_dir / sub).mkdir(parents=True, exist_ok=True)
+            avail = sandbox.availability()
+            if not avail.ok and not self.allow_unsandboxed:
+                raise SandboxUnavailable(
+                    f"Code was not run: {avail.reason}. Agree on the page to run code "
+                    "without a sandbox, or install bubblewrap."
+                )
+            for d in (self.work_dir, self.tmp_dir):
+                d.mkdir(parents=True, exist_ok=True)
+            self.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(self.runtime_dir, 0o700)
+            spec_dir = self.runtime_dir / "specs" / KERNEL_NAME
+            spec_dir.mkdir(parents=True, exist_ok=True)
             # Unix socket paths are limited to ~107 bytes: keep them in a short folder.
             self._ipc_dir = tempfile.mkdtemp(prefix="dsk-")
-            if self.sandbox_uid is not None and not others_can_reach(
-                [Path(sys.executable), Path(os.__file__), LAUNCHER, self.work_dir]
-            ):
-                log.info(
-                    "kernel keeps the app's uid: python or %s is not reachable by other users",
-                    self.work_dir,
-                )
-                self.sandbox_uid = None
-            config = {
-                "work_dir": str(self.work_dir),
-                "runtime_dir": str(self.runtime_dir),
-                "readable": readable_roots(),
-                "memory_bytes": self.limits.memory_bytes,
-                "cpu_seconds": self.limits.kernel_cpu_s,
-                "file_size_bytes": self.limits.file_size_bytes,
-                "open_files": self.limits.open_files,
-                "network": self.isolate_network,
-                "sandbox_uid": self.sandbox_uid,
-            }
-            cfg_path = self.runtime_dir / "sandbox-config.json"
-            cfg_path.write_text(json.dumps(config), encoding="utf-8")
+            uid = self.sandbox_uid if avail.ok else None
+            if uid is not None:
+                for d in (self.work_dir, self.tmp_dir, Path(self._ipc_dir)):
+                    safefs.chown_dir(d, uid)
+            plan_path = self._write_plan(avail, uid)
             spec = {
-                "argv": [sys.executable, "-I", str(LAUNCHER), str(cfg_path), "-f"]
+                "argv": [sys.executable, "-I", str(SANDBOX_EXEC), str(plan_path)]
                 + ["{connection_file}"],
                 "display_name": "Demo Studio sandbox",
                 "language": "python",
-                "interrupt_mode": "signal",
+                "interrupt_mode": "message",
             }
-            spec_dir = self.runtime_dir / "specs" / KERNEL_NAME
             (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-            if self.sandbox_uid is not None:
-                for p in (self.work_dir, self.runtime_dir, Path(self._ipc_dir)):
-                    _chown_tree(p, self.sandbox_uid)
             km = KernelManager(
                 kernel_name=KERNEL_NAME,
                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)]),
@@ -306,28 +326,82 @@ class SandboxKernel:
             )
             self._log_file = open(self.runtime_dir / "kernel.log", "ab")  # noqa: SIM115
             self.km = km
+            self.isolation = "bubblewrap" if avail.ok else "none"
             try:
-                km.start_kernel(
-                    env=self._env(),
-                    cwd=str(self.work_dir),
-                    stdout=self._log_file,
-                    stderr=self._log_file,
-                )
-                self._connect()
+                self._launch()
             except Exception as exc:
                 self._teardown()
                 raise KernelError(f"the Python kernel could not start: {exc}") from exc
 
-    def _env(self) -> dict[str, str]:
-        """A clean environment: nothing of the app's (tokens, proxies) leaks in."""
+    def _launch(self) -> None:
+        if self.isolation == "bubblewrap":
+            self._cgroups = sandbox.make_cgroup(
+                self.runtime_dir.parent.name + f"-{os.getpid()}-{id(self):x}",
+                self.limits.memory_bytes,
+                self.limits.processes,
+            )
+            plan = json.loads((self.runtime_dir / "plan.json").read_text(encoding="utf-8"))
+            plan["cgroups"] = self._cgroups
+            (self.runtime_dir / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
+        self._inner_pid = None
+        self.km.start_kernel(
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **self._env_outside()},
+            cwd=str(self.work_dir),
+            stdout=self._log_file,
+            stderr=self._log_file,
+        )
+        self._connect()
+
+    def _write_plan(self, avail: sandbox.Availability, uid: int | None) -> Path:
+        """What the exec wrapper and the launcher read: written where the kernel never
+        looks (the runtime folder is not mounted in the sandbox)."""
         rt = self.runtime_dir
+        inside = avail.ok
+        launcher_cfg = {
+            "work_dir": str(self.work_dir),
+            "connection_file": (sandbox.INSIDE_RUN if inside else str(rt))
+            + ("/connection.json" if inside else "/connection-inside.json"),
+            "drop_to_uid": uid,
+            "memory_bytes": self.limits.memory_bytes,
+            "cpu_seconds": self.limits.kernel_cpu_s,
+            "file_size_bytes": self.limits.file_size_bytes,
+            "open_files": self.limits.open_files,
+            "processes": self.limits.processes if inside else None,
+        }
+        (rt / "launcher.json").write_text(json.dumps(launcher_cfg), encoding="utf-8")
+        launcher_inside = sandbox.INSIDE_RUN + "/launcher.py"
+        cfg_inside = sandbox.INSIDE_RUN + "/config.json"
+        plan: dict = {"inside_connection": str(rt / "connection-inside.json"), "cgroups": []}
+        (rt / "connection-inside.json").write_text("{}", encoding="utf-8")
+        if inside:
+            (rt / "seccomp.bpf").write_bytes(_seccomp_program())
+            paths = sandbox.SandboxPaths(
+                work_dir=self.work_dir,
+                tmp_dir=self.tmp_dir,
+                ipc_dir=Path(self._ipc_dir),
+                launcher=LAUNCHER,
+                launcher_config=rt / "launcher.json",
+                inside_connection=rt / "connection-inside.json",
+            )
+            argv = sandbox.bwrap_argv(avail.bwrap, paths, self._env(), root=os.geteuid() == 0)
+            argv += ["--", sys.executable, "-I", launcher_inside, cfg_inside]
+            plan.update(argv=argv, seccomp=str(rt / "seccomp.bpf"))
+            plan["inside_ip"] = sandbox.INSIDE_RUN + "/ipc/k"
+        else:
+            plan["argv"] = [sys.executable, "-I", str(LAUNCHER), str(rt / "launcher.json")]
+        path = rt / "plan.json"
+        path.write_text(json.dumps(plan), encoding="utf-8")
+        return path
+
+    def _env(self) -> dict[str, str]:
+        """The kernel's whole environment: nothing of the app's (tokens, proxies) leaks in."""
+        tmp = "/tmp" if sandbox.availability().ok else str(self.tmp_dir)
         env = {
             "PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin",
-            "HOME": str(rt / "home"),
-            "TMPDIR": str(rt / "tmp"),
-            "MPLCONFIGDIR": str(rt / "home"),
-            "IPYTHONDIR": str(rt / "home" / ".ipython"),
-            "JUPYTER_RUNTIME_DIR": str(rt / "home"),
+            "HOME": tmp,
+            "TMPDIR": tmp,
+            "MPLCONFIGDIR": tmp + "/.matplotlib",
+            "IPYTHONDIR": tmp + "/.ipython",
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
             "LANG": "C.UTF-8",
             "PYTHONIOENCODING": "utf-8",
@@ -338,8 +412,14 @@ class SandboxKernel:
             env[var] = "2"  # thread pools reserve address space per thread
         return env
 
+    def _env_outside(self) -> dict[str, str]:
+        # bwrap clears the environment itself; without a sandbox the launcher gets it
+        return {} if self.isolation == "bubblewrap" else self._env()
+
     def _connect(self) -> None:
-        kc = self.km.client()
+        if self._context is None:
+            self._context = _capped_context()
+        kc = self.km.client(context=self._context)
         kc.start_channels()
         try:
             kc.wait_for_ready(timeout=self.limits.start_timeout_s)
@@ -347,14 +427,7 @@ class SandboxKernel:
             kc.stop_channels()
             raise KernelError(f"the kernel did not answer: {exc}") from exc
         self.kc = kc
-        report = self.runtime_dir / "sandbox.json"
-        try:
-            info = json.loads(report.read_text(encoding="utf-8"))
-            self.network_isolation = info.get("network", "")
-            self.kernel_uid = info.get("uid")
-        except (OSError, ValueError):
-            self.network_isolation = "unknown"
-        res = self._run(SETUP_CODE, self.limits.start_timeout_s, None, None, setup=True)
+        res = self._run(startup_code(), self.limits.start_timeout_s, None, None, setup=True)
         if not res.ok:
             raise KernelError(f"kernel setup failed: {res.error_name}: {res.error_value}")
 
@@ -369,8 +442,9 @@ class SandboxKernel:
                 self.kc.stop_channels()
                 self.kc = None
             try:
-                self.km.restart_kernel(now=True)
-                self._connect()
+                self.km.shutdown_kernel(now=True)
+                sandbox.kill_cgroups(self._cgroups)
+                self._launch()
             except Exception as exc:
                 self._teardown()
                 raise KernelError(f"the kernel could not be restarted: {exc}") from exc
@@ -379,11 +453,16 @@ class SandboxKernel:
     def interrupt(self) -> None:
         """SIGINT to the running cell (KeyboardInterrupt), from any thread."""
         km = self.km
-        if km is not None and self._busy:
-            try:
+        if km is None or not self._busy:
+            return
+        pid = self.kernel_pid()
+        try:
+            if pid:
+                os.kill(pid, signal.SIGINT)
+            else:
                 km.interrupt_kernel()
-            except Exception as exc:  # already dead: execute() notices and restarts
-                log.debug("interrupt failed: %s", exc)
+        except Exception as exc:  # already dead: execute() notices and restarts
+            log.debug("interrupt failed: %s", exc)
 
     def shutdown(self) -> None:
         with self._state_lock:
@@ -407,12 +486,20 @@ class SandboxKernel:
             except Exception:
                 pass
             self.km = None
+        sandbox.kill_cgroups(self._cgroups)
+        self._cgroups = []
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
         if self._ipc_dir:
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
             self._ipc_dir = None
+        if self._context is not None:
+            try:
+                self._context.term()
+            except Exception:
+                pass
+            self._context = None
 
     # -- execution ------------------------------------------------------------------
     def execute(
@@ -443,7 +530,7 @@ class SandboxKernel:
                 return ExecutionResult(ok=False, notice=str(exc))
             if should_stop is not None and should_stop():
                 return ExecutionResult(ok=False, cancelled=True, notice="Stopped by the user.")
-            used = folder_size(self.work_dir)
+            used = folder_size(*self.quota_folders())
             if used > self.limits.folder_bytes:
                 return ExecutionResult(ok=False, notice=self.folder_full_notice(used, ran=False))
             self.last_used = time.time()
@@ -453,7 +540,7 @@ class SandboxKernel:
             if notice:
                 res.notice = (notice + " " + res.notice).strip()
                 res.restarted = True
-            used = folder_size(self.work_dir)
+            used = folder_size(*self.quota_folders())
             if used > self.limits.folder_bytes:
                 res.notice = (res.notice + " " + self.folder_full_notice(used, ran=True)).strip()
             return res
@@ -470,7 +557,7 @@ class SandboxKernel:
     def _set_cell_cpu_limit(self) -> None:
         """Give this cell ``cell_cpu_s`` more CPU seconds than the kernel used so far.
         The launcher turns the soft-limit signal into an exception in the cell."""
-        pid = self.pid
+        pid = self.kernel_pid()
         if not pid or not hasattr(os, "sched_getaffinity"):
             return
         try:
@@ -498,7 +585,8 @@ class SandboxKernel:
         t0 = time.perf_counter()
         deadline = t0 + timeout_s
         interrupted_at: float | None = None
-        chars = 0
+        budget = _Budget(self.limits)
+        next_quota_check = t0 + 0.5
         self._busy = not setup
 
         def add(o: Output) -> None:
@@ -519,6 +607,13 @@ class SandboxKernel:
         try:
             msg_id = kc.execute(code, silent=False, store_history=not setup, allow_stdin=False)
             while True:
+                now = time.perf_counter()
+                if not setup and now >= next_quota_check:
+                    next_quota_check = now + 0.5
+                    used = folder_size(*self.quota_folders())
+                    if used > self.limits.folder_bytes and not res.quota_hit:
+                        res.quota_hit = True
+                        interrupt_once("folder quota")
                 try:
                     msg = kc.get_iopub_msg(timeout=0.1)
                 except queue.Empty:
@@ -558,26 +653,23 @@ class SandboxKernel:
                 if mtype == "status" and content.get("execution_state") == "idle":
                     break
                 if mtype == "stream":
-                    text = content.get("text", "")
-                    if chars + len(text) > self.limits.output_chars:
-                        text = text[: max(0, self.limits.output_chars - chars)]
-                        if not res.truncated:
-                            res.truncated = True
-                            interrupt_once("output flood")
-                    chars += len(text)
+                    text = budget.text(str(content.get("text", "")))
                     if text:
                         if res.outputs and res.outputs[-1].kind == "stream" and on_output is None:
                             res.outputs[-1].text += text
                         else:
                             add(Output("stream", text=text))
                 elif mtype in ("execute_result", "display_data"):
-                    self._add_display(content.get("data", {}), res, add)
+                    self._add_display(content.get("data", {}), res, add, budget)
                 elif mtype == "error":
                     res.ok = False
-                    res.error_name = content.get("ename", "")
-                    res.error_value = content.get("evalue", "")
-                    tb = _ANSI.sub("", "\n".join(content.get("traceback", [])))
-                    add(Output("error", text=tb))
+                    res.error_name = str(content.get("ename", ""))[:200]
+                    res.error_value = str(content.get("evalue", ""))[:2000]
+                    tb = _ANSI.sub("", "\n".join(map(str, content.get("traceback", []))))
+                    add(Output("error", text=budget.text(tb, force=2000)))
+                if budget.over and not res.truncated:
+                    res.truncated = True
+                    interrupt_once("output over the limit")
         except Exception as exc:  # zmq or protocol failure: treat as a dead kernel
             log.exception("kernel message loop failed")
             res.ok = False
@@ -588,6 +680,7 @@ class SandboxKernel:
         if should_stop is not None and not res.cancelled and should_stop():
             res.cancelled = True  # Stop interrupted the kernel directly
         res.duration_s = time.perf_counter() - t0
+        res.refused_images = budget.refused_images
         if res.restarted and not setup:
             try:
                 self.restart(res.notice)
@@ -600,7 +693,13 @@ class SandboxKernel:
     def _explain(self, res: ExecutionResult, timeout_s: float) -> None:
         """Turn limit hits into sentences a user (and the model) understands."""
         notes = []
-        if res.timed_out:
+        if res.quota_hit:
+            notes.append(
+                f"Stopped: the session's files grew past the {self.limits.folder_bytes / MiB:.0f}"
+                " MiB limit while the code ran."
+            )
+            res.ok = False
+        elif res.timed_out:
             notes.append(f"Stopped: the code ran longer than {timeout_s:g} s.")
             res.ok = False
         elif res.cancelled:
@@ -610,6 +709,11 @@ class SandboxKernel:
             notes.append(
                 f"Output was cut after {self.limits.output_chars} characters and the code was "
                 "interrupted."
+            )
+        if res.refused_images:
+            notes.append(
+                f"{res.refused_images} image(s) were refused: at most {self.limits.max_images} "
+                f"per run, each under {self.limits.image_bytes / MiB:.0f} MiB."
             )
         if res.error_name == "MemoryError":
             notes.append(
@@ -627,36 +731,57 @@ class SandboxKernel:
         if notes:
             res.notice = " ".join(notes + ([res.notice] if res.notice else []))
 
-    def _add_display(self, data: dict, res: ExecutionResult, add: Callable[[Output], None]) -> None:
+    def _add_display(
+        self, data: dict, res: ExecutionResult, add: Callable[[Output], None], budget: _Budget
+    ) -> None:
+        if not isinstance(data, dict):
+            return
         if "image/png" in data:
-            if len(res.images) >= self.limits.max_images:
-                res.truncated = True
+            png = budget.image(data["image/png"])
+            if png is None:
                 return
-            png = base64.b64decode(data["image/png"])
-            self.figure_count += 1
-            rel = f"figures/figure-{self.figure_count:03d}.png"
-            path = self.work_dir / rel
-            try:
-                path.parent.mkdir(exist_ok=True)
-                path.write_bytes(png)
-                if self.sandbox_uid is not None:
-                    _chown_tree(path.parent, self.sandbox_uid)
-            except OSError:
-                rel = None
+            rel = self._save_figure(png)
             add(Output("image", png=png, path=rel))
         elif "application/vnd.dataresource+json" in data:
             table = data["application/vnd.dataresource+json"]
-            fields = [f["name"] for f in table.get("schema", {}).get("fields", [])]
-            rows = [[row.get(f) for f in fields] for row in table.get("data", [])]
+            try:
+                fields = [str(f["name"]) for f in table.get("schema", {}).get("fields", [])]
+                rows = [[row.get(f) for f in fields] for row in table.get("data", [])]
+                size = len(json.dumps(rows, default=str)) + len(str(data.get("text/plain", "")))
+            except (AttributeError, KeyError, TypeError):
+                return
+            if not budget.take(size):
+                return
             add(
                 Output(
                     "table",
-                    text=data.get("text/plain", ""),
+                    text=str(data.get("text/plain", "")),
                     table={"columns": fields, "data": rows},
                 )
             )
         elif "text/plain" in data:
-            add(Output("text", text=data["text/plain"]))
+            text = budget.text(str(data["text/plain"]))
+            if text:
+                add(Output("text", text=text))
+
+    def _save_figure(self, png: bytes) -> str | None:
+        """Keep a figure in the work folder, written without following any link the code
+        may have planted there (figures/ may be a symlink: then it is not saved)."""
+        for _ in range(1000):
+            self.figure_count += 1
+            rel = f"figures/figure-{self.figure_count:03d}.png"
+            try:
+                safefs.write_new(self.work_dir, rel, png, uid=self._file_uid())
+                return rel
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                log.info("figure not saved: %s", exc)
+                return None
+        return None
+
+    def _file_uid(self) -> int | None:
+        return self.sandbox_uid if self.sandboxed else None
 
     def _drain_shell(self) -> None:
         """Discard execute replies (the iopub stream already told us everything)."""
@@ -670,39 +795,50 @@ class SandboxKernel:
                 return
 
     # -- files ----------------------------------------------------------------------
-    def grant(self, path: Path) -> None:
-        """Let the kernel's uid own a file the app put into the work folder."""
-        if self.sandbox_uid is not None:
-            _chown_tree(Path(path), self.sandbox_uid)
+    def write_file(self, rel: str, data: bytes) -> None:
+        """Put a file into the work folder for the kernel (uploads), never through a link."""
+        safefs.write_new(self.work_dir, rel, data, uid=self._file_uid() or self.sandbox_uid)
 
 
-def others_can_reach(paths: list[Path]) -> bool:
-    """Can an unprivileged uid traverse to (and read) each path? A private ``/root``
-    or a 0700 temp folder on the way makes the uid switch impossible."""
-    import stat
+class _Budget:
+    """What one cell may still send back: text characters and images, counted before
+    anything is kept; what does not fit is refused (and the cell interrupted)."""
 
-    for path in paths:
-        p = Path(os.path.realpath(path))
-        for parent in [*reversed(p.parents)][1:] + ([p] if p.is_dir() else []):
-            try:
-                if not os.stat(parent).st_mode & stat.S_IXOTH:
-                    return False
-            except OSError:
-                return False
-        try:
-            if p.is_file() and not os.stat(p).st_mode & stat.S_IROTH:
-                return False
-        except OSError:
+    def __init__(self, limits: KernelLimits) -> None:
+        self.limits = limits
+        self.chars = 0
+        self.images = 0
+        self.refused_images = 0
+        self.over = False
+
+    def take(self, n: int) -> bool:
+        if self.chars + n > self.limits.output_chars:
+            self.over = True
             return False
-    return True
+        self.chars += n
+        return True
 
+    def text(self, text: str, force: int = 0) -> str:
+        """The part of ``text`` that fits (``force``: keep at least that much, e.g. the end
+        of a traceback)."""
+        room = max(0, self.limits.output_chars - self.chars)
+        if len(text) > room:
+            self.over = True
+            text = text[-force:] if force and room < force else text[:room]
+        self.chars += len(text)
+        return text
 
-def _chown_tree(path: Path, uid: int) -> None:
-    try:
-        os.chown(path, uid, uid)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                for n in dirs + files:
-                    os.chown(os.path.join(root, n), uid, uid, follow_symlinks=False)
-    except OSError as exc:
-        log.warning("chown %s: %s", path, exc)
+    def image(self, b64: object) -> bytes | None:
+        if not isinstance(b64, str):
+            return None
+        if self.images >= self.limits.max_images or len(b64) > self.limits.image_bytes * 4 // 3 + 4:
+            self.refused_images += 1
+            return None
+        try:
+            png = base64.b64decode(b64, validate=False)
+        except ValueError:
+            return None
+        if not png.startswith(b"\x89PNG"):
+            return None
+        self.images += 1
+        return png

@@ -41,13 +41,12 @@ class KernelRegistry:
         idle_s: float = 20 * 60,
         purge_after_s: float = 24 * 3600,
         reap_every_s: float = 60.0,
-        isolate_network: bool = True,
     ) -> None:
         self.base_dir = Path(base_dir) if base_dir else default_base_dir()
         self.limits = limits or KernelLimits()
         self.idle_s = idle_s
         self.purge_after_s = purge_after_s
-        self.isolate_network = isolate_network
+        self._unsandboxed_ok: set[str] = set()  # sessions whose user agreed (no sandbox here)
         self._kernels: dict[str, SandboxKernel] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -78,11 +77,23 @@ class KernelRegistry:
                     d / "runtime",
                     self.limits,
                     sandbox_uid=sandbox_uid_for(session_id),
-                    isolate_network=self.isolate_network,
+                    allow_unsandboxed=session_id in self._unsandboxed_ok,
                 )
                 self._kernels[session_id] = k
             self._ensure_reaper()
             return k
+
+    def allow_unsandboxed(self, session_id: str) -> None:
+        """The user of this session agreed to run code although no OS sandbox is available
+        (the page asked in plain words); kept for the kernels this session starts later."""
+        with self._lock:
+            self._unsandboxed_ok.add(session_id)
+            k = self._kernels.get(session_id)
+            if k is not None:
+                k.allow_unsandboxed = True
+
+    def unsandboxed_allowed(self, session_id: str) -> bool:
+        return session_id in self._unsandboxed_ok
 
     def has_kernel(self, session_id: str) -> bool:
         k = self._kernels.get(session_id)
@@ -128,9 +139,7 @@ class KernelRegistry:
                 if d.name in self._kernels or not d.is_dir():
                     continue
                 try:
-                    age = now - max(
-                        (p.stat().st_mtime for p in d.rglob("*")), default=d.stat().st_mtime
-                    )
+                    age = now - _newest_mtime(d)
                 except OSError:
                     continue
                 if age > self.purge_after_s:
@@ -150,3 +159,15 @@ class KernelRegistry:
                 self.reap()
             except Exception:
                 log.exception("kernel reaper failed")
+
+
+def _newest_mtime(folder: Path) -> float:
+    """Latest change in a session folder; links are not followed (os.walk's default)."""
+    newest = folder.lstat().st_mtime
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            try:
+                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+            except OSError:
+                continue
+    return newest

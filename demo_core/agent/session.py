@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lagent.actions import ActionExecutor
 
+from demo_core.agent import safefs
 from demo_core.agent.actions import OFFLINE_PLUGINS, SandboxInterpreter
 from demo_core.agent.agent import (
     DEFAULT_INTERPRETER_PROMPT,
@@ -30,7 +31,7 @@ from demo_core.agent.kernel import SandboxKernel, folder_size
 from demo_core.agent.llm import AGENT_PARAMS, EngineLLM, PromptTooLongForAgent
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Turn, UploadInfo, to_markdown
-from demo_core.agent.uploads import MAX_UPLOAD_BYTES, UploadError, check_upload, unique_path
+from demo_core.agent.uploads import MAX_UPLOAD_BYTES, UploadError, check_upload, unique_name
 from demo_core.engine.base import CancelToken, ChatEngine, GenerationParams
 
 log = logging.getLogger(__name__)
@@ -109,12 +110,18 @@ class AgentSession:
     def add_upload(
         self, filename: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES
     ) -> UploadInfo:
-        """Validate and store an upload; raises :class:`UploadError` with the reason."""
+        """Validate and store an upload; raises :class:`UploadError` with the reason.
+        The file is created without following links (the kernel may have planted one
+        under the same name)."""
         checked = check_upload(filename, data, max_bytes)
         note = "; ".join(x for x in (checked.summary, checked.note) if x)
-        same = self.work_dir / checked.name
-        if same.is_file() and same.read_bytes() == checked.data:  # the same file again
-            return self._pending(UploadInfo(same.name, str(same), len(checked.data), note))
+        try:
+            same = safefs.read_file(self.work_dir, checked.name, len(checked.data) + 1)
+        except OSError:
+            same = None
+        if same == checked.data:  # the same file again
+            path = self.work_dir / checked.name
+            return self._pending(UploadInfo(checked.name, str(path), len(checked.data), note))
         quota = self.registry.limits.folder_bytes
         used = self.files_size()
         if used + len(checked.data) > quota:
@@ -123,17 +130,19 @@ class AgentSession:
                 f"{(used + len(checked.data)) / 1024**2:.0f} MiB, more than the "
                 f"{quota / 1024**2:.0f} MiB limit. Delete files under Session files first."
             )
-        path = unique_path(self.work_dir, checked.name)
+        name = unique_name(lambda n: safefs.exists(self.work_dir, n), checked.name)
         try:
-            path.write_bytes(checked.data)
+            self.kernel.write_file(name, checked.data)
+        except FileExistsError:
+            raise UploadError(
+                f"{name} appeared in the session folder meanwhile; try again."
+            ) from None
         except OSError as exc:
-            path.unlink(missing_ok=True)
             raise UploadError(
                 f"{checked.name} could not be saved in the session folder ({exc.strerror or exc})."
             ) from None
-        if self.kernel.sandbox_uid is not None:
-            self.kernel.grant(path)
-        return self._pending(UploadInfo(path.name, str(path), len(checked.data), note))
+        path = self.work_dir / name
+        return self._pending(UploadInfo(name, str(path), len(checked.data), note))
 
     def _pending(self, info: UploadInfo) -> UploadInfo:
         if all(f.path != info.path for f in self.pending_files):
@@ -147,32 +156,42 @@ class AgentSession:
         for info in self.pending_files:
             if info.name == name:
                 self.pending_files.remove(info)
-                Path(info.path).unlink(missing_ok=True)
+                try:
+                    safefs.delete(self.work_dir, info.name)
+                except OSError:
+                    pass
                 return True
         return False
 
+    def file_entries(self) -> list[safefs.Entry]:
+        """The session's plain files (links, special files and hard links are not listed:
+        the app never reads them)."""
+        return safefs.walk(self.work_dir)
+
     def files(self) -> list[Path]:
-        return sorted(p for p in self.work_dir.rglob("*") if p.is_file())
+        return [self.work_dir / e.rel for e in self.file_entries()]
 
     def files_size(self) -> int:
-        return folder_size(self.work_dir)
+        """All the kernel can write counts: work folder, its /tmp, its socket folder."""
+        return folder_size(*self.kernel.quota_folders())
 
     def delete_file(self, relative: str) -> None:
         """Remove one file of the session (to get under the folder limit, or tidy up).
-        Only paths inside the work folder; a file already gone is fine."""
-        root = self.work_dir.resolve()
-        target = (root / relative).resolve()
-        if root not in target.parents:
-            raise ValueError(f"{relative} is not a file of this session")
-        if not target.exists():
-            return
-        if not target.is_file():
-            raise ValueError(f"{relative} is a folder, not a file")
-        target.unlink(missing_ok=True)
+        Only paths inside the work folder, never through a link; a file already gone is
+        fine."""
+        try:
+            safefs.delete(self.work_dir, relative)
+        except IsADirectoryError:
+            raise ValueError(f"{relative} is a folder, not a file") from None
+        except safefs.UnsafePath:
+            raise ValueError(f"{relative} is not a file of this session") from None
+        target = self.work_dir / relative
         self.pending_files = [f for f in self.pending_files if Path(f.path) != target]
 
     def files_zip(self) -> bytes:
-        """The work folder (uploads, plots, whatever the code wrote) plus the transcript."""
+        """The work folder (uploads, plots, whatever the code wrote) plus the transcript.
+        Each file is read through :mod:`safefs`: links, special files and hard links are
+        left out, so the zip can only hold what the session itself wrote."""
         total = self.files_size()
         if total > MAX_ZIP_BYTES:
             raise ValueError(
@@ -180,9 +199,17 @@ class AgentSession:
                 f"{MAX_ZIP_BYTES / 1024**2:.0f} MiB a download may hold"
             )
         buf = io.BytesIO()
+        left = MAX_ZIP_BYTES
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-            for p in self.files():
-                zf.write(p, p.relative_to(self.work_dir).as_posix())
+            for e in self.file_entries():
+                try:
+                    data = safefs.read_file(self.work_dir, e.rel, left)
+                except OSError:
+                    continue  # replaced by a link or removed since the listing
+                left -= len(data)
+                zf.writestr(e.rel, data)
+                if left <= 0:
+                    break
             zf.writestr("transcript.md", self.transcript())
         return buf.getvalue()
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,12 +177,17 @@ def _check_xlsx(name: str, data: bytes) -> str:
     return "; ".join(f"sheet '{t}': {r} rows x {c} columns" for t, r, c in sheets[:5])
 
 
-def unique_path(folder: Path, name: str) -> Path:
-    """``data.csv``, then ``data_2.csv`` ... never overwrite an earlier upload."""
-    path = folder / name
-    stem, suffix = path.stem, path.suffix
-    n = 2
-    while path.exists():
-        path = folder / f"{stem}_{n}{suffix}"
+def unique_name(taken: Callable[[str], bool], name: str) -> str:
+    """``data.csv``, then ``data_2.csv`` ... never overwrite an earlier upload. ``taken``
+    says whether a name is in use (asked without following links)."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, n = name, 2
+    while taken(candidate):
+        candidate = f"{stem}_{n}{suffix}"
         n += 1
-    return path
+    return candidate
+
+
+def unique_path(folder: Path, name: str) -> Path:
+    """``folder / unique_name(...)`` for a folder the app alone writes to."""
+    return folder / unique_name(lambda n: os.path.lexists(folder / n), name)
