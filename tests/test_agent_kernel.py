@@ -105,24 +105,6 @@ def test_memory_bomb_hits_the_limit_with_a_clear_message(kernel):
     assert run(kernel, "print('alive')").outputs[0].text.strip() == "alive"
 
 
-@pytest.mark.parametrize(
-    "code",
-    [
-        "open('/etc/passwd').read()",
-        "open('/tmp/evil.txt', 'w').write('x')",
-        "import os; os.listdir('/')",
-        "import pathlib; pathlib.Path('../runtime/sandbox-config.json').read_text()",
-        "import os; os.symlink('/etc/hostname', 'link'); open('link').read()",
-        "import shutil; shutil.copy('/etc/hostname', 'copy.txt')",
-    ],
-)
-def test_files_outside_the_session_folder_are_blocked(kernel, code):
-    res = run(kernel, code)
-    assert not res.ok and res.error_name == "PermissionError", res.text()
-    assert "blocked by the sandbox" in res.error_value
-    assert not Path("/tmp/evil.txt").exists()
-
-
 def test_python_can_still_import_and_read_its_own_files(kernel):
     res = run(
         kernel, "import json, csv, statistics, email.mime.text\nprint(statistics.mean([1, 2]))"
@@ -130,25 +112,24 @@ def test_python_can_still_import_and_read_its_own_files(kernel):
     assert res.ok, res.text()
 
 
-def test_network_and_processes_are_blocked(kernel):
-    res = run(kernel, "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)")
-    assert not res.ok and res.error_name == "PermissionError"
-    res = run(kernel, "import subprocess\nsubprocess.run(['ls'])")
-    assert not res.ok and "starting other programs" in res.error_value
-    res = run(kernel, "import os\nos.kill(1, 0)")
-    assert not res.ok and res.error_name == "PermissionError"
-    assert kernel.network_isolation in ("namespace", "audit-hook")
+def test_kernel_runs_in_bubblewrap_as_an_unprivileged_user(kernel):
+    """The attacks themselves are in test_sandbox_escape.py; here: the kernel is in its
+    own namespaces and not root."""
+    res = run(kernel, "import os\nprint(os.getuid(), os.readlink('/proc/self/ns/net'))")
+    assert res.ok, res.text()
+    uid, net = res.outputs[0].text.split()
+    assert kernel.sandboxed and int(uid) != 0
+    assert net != os.readlink("/proc/self/ns/net")
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/ns/net"), reason="Linux only")
-def test_network_namespace_when_the_os_allows_it(kernel):
-    """Where unshare works (it does on this machine), the kernel has no network at all,
-    not even the loopback the app listens on; the hook is only the second line."""
-    if kernel.network_isolation != "namespace":
-        pytest.skip("network namespaces are not permitted here; the audit hook applies")
-    res = run(kernel, "import os\nprint(os.readlink('/proc/self/ns/net'))")
-    assert res.ok
-    assert res.outputs[0].text.strip() != os.readlink("/proc/self/ns/net")
+def test_data_libraries_work_inside(kernel):
+    code = (
+        "import numpy, pandas, matplotlib, openpyxl, torch\n"
+        "print(int(torch.ones(3).sum()), matplotlib.get_backend())"
+    )
+    res = run(kernel, code)
+    assert res.ok, res.text()
+    assert res.outputs[0].text.startswith("3 ")
 
 
 def test_environment_is_scrubbed(kernel):
@@ -158,6 +139,7 @@ def test_environment_is_scrubbed(kernel):
     names = set(json.loads(res.outputs[0].text))
     extra = names - set(kernel._env())
     ipykernel_own = ("CLICOLOR", "FORCE_COLOR", "PAGER", "GIT_PAGER", "TERM", "COLUMNS", "LINES")
+    ipykernel_own += ("PWD",)  # bwrap's --chdir
     ipykernel_own += ("JPY_", "PYDEVD_")
     assert all(n.startswith(ipykernel_own) for n in extra), extra
     assert "PATH" in names and "DEMO_STUDIO_HOME" not in names
@@ -186,7 +168,7 @@ def test_two_sessions_are_isolated(registry, kernel):
     assert res.outputs[0].text.strip() == "False"
     assert other.work_dir != kernel.work_dir
     res = run(other, f"open({str(kernel.work_dir / 'a_only.txt')!r}).read()")
-    assert res.error_name == "PermissionError"
+    assert res.error_name == "FileNotFoundError"  # not mounted in B's sandbox
     assert run(kernel, "print(secret)").outputs[0].text.strip() == "A"
     registry.release("sessionB")
 
@@ -211,11 +193,9 @@ def test_per_cell_cpu_limit(tmp_path):
     os.chmod(tmp_path, 0o711)
     k = SandboxKernel(tmp_path / "w", tmp_path / "r", KernelLimits(timeout_s=30, cell_cpu_s=2))
     try:
-        t0 = time.monotonic()
         res = k.execute("x = 0\nwhile True:\n    x += 1")
         assert not res.ok and res.error_name == "TimeoutError", res.text()
         assert "CPU time" in res.notice
-        assert time.monotonic() - t0 < 20
         assert k.execute("print(x > 0)").outputs[0].text.strip() == "True"
     finally:
         k.shutdown()

@@ -272,7 +272,8 @@ class SandboxKernel:
                 cmd = Path(f"/proc/{p}/cmdline").read_bytes()
             except OSError:
                 continue
-            if b"launcher.py" in cmd:
+            args = cmd.split(b"\0")
+            if len(args) > 2 and args[1] == b"-I" and args[2].endswith(b"/launcher.py"):
                 self._inner_pid = p
                 return p
         return None
@@ -317,7 +318,10 @@ class SandboxKernel:
                 "interrupt_mode": "message",
             }
             (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+            if self._context is None:
+                self._context = _capped_context()
             km = KernelManager(
+                context=self._context,
                 kernel_name=KERNEL_NAME,
                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_dir.parent)]),
                 transport="ipc",
@@ -442,7 +446,7 @@ class SandboxKernel:
                 self.kc.stop_channels()
                 self.kc = None
             try:
-                self.km.shutdown_kernel(now=True)
+                self.km.shutdown_kernel(now=True, restart=True)
                 sandbox.kill_cgroups(self._cgroups)
                 self._launch()
             except Exception as exc:
