@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from demo_core.agent import sandbox
 from demo_core.agent.kernel import ExecutionResult, KernelLimits, Output
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Step, Turn
+from demo_core.i18n import _
 
 STATUS_TEXT = {
     "thinking": "Thinking…",
@@ -23,6 +25,48 @@ STATUS_TEXT = {
 def get_kernel_registry() -> KernelRegistry:
     """One registry for the process: it owns every session's kernel and reaps them."""
     return KernelRegistry(limits=KernelLimits())
+
+
+def needs_sandbox_consent(session) -> bool:
+    """No OS sandbox here and this session's user has not agreed to run code anyway."""
+    return not sandbox.availability().ok and not session.registry.unsandboxed_allowed(
+        session.session_id
+    )
+
+
+def sandbox_consent(session) -> None:
+    """Say in plain words, before the first run, that code would not be isolated, and run
+    code only once the user agrees."""
+    reason = sandbox.availability().reason
+    st.warning(
+        _(
+            "**No sandbox on this machine.** The Python code the model writes would run with "
+            "the app's own rights: it could read and change files of the app and of other "
+            "users' sessions, and reach the network. Reason: {reason}."
+        ).format(reason=reason),
+        icon="⚠️",
+    )
+    if st.button(_("I understand: run code without a sandbox"), key="data_agent_consent"):
+        session.registry.allow_unsandboxed(session.session_id)
+        st.rerun()
+
+
+def sandbox_badge(session) -> None:
+    """Sidebar line: is this session's code isolated, and how."""
+    k = session.kernel
+    if sandbox.availability().ok:
+        extra = _(" · restarted {n}×").format(n=k.restarts) if k.restarts else ""
+        st.caption(
+            _("🛡️ Sandboxed (bubblewrap){extra}").format(extra=extra),
+            help=_(
+                "Code runs in its own namespaces as an unprivileged user with a seccomp filter: "
+                "no network, no files but this session's, limited memory, processes and time."
+            ),
+        )
+    elif session.registry.unsandboxed_allowed(session.session_id):
+        st.error(_("⚠️ No sandbox: code runs with the app's rights"), icon=None)
+    else:
+        st.warning(_("⚠️ No sandbox available: code will not run until you agree"))
 
 
 def render_output(o: Output) -> None:

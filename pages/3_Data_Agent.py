@@ -16,7 +16,13 @@ from demo_core.agent.agent import (
 from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, AgentSettings
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
-from demo_ui.agent_view import get_kernel_registry, render_turn
+from demo_ui.agent_view import (
+    get_kernel_registry,
+    needs_sandbox_consent,
+    render_turn,
+    sandbox_badge,
+    sandbox_consent,
+)
 from demo_ui.resources import get_manager
 from demo_ui.widgets import keep, load_engine, model_label, page_header
 
@@ -175,20 +181,8 @@ with st.sidebar:
     if st.button("Clear conversation", key=P + "clear", disabled=session.running):
         session.clear()
         st.rerun()
-    k = session.kernel
-    if k.started:
-        net = {"namespace": "no network (namespace)", "audit-hook": "network blocked in Python"}
-        st.caption(
-            f"Kernel running · {net.get(k.network_isolation, k.network_isolation)}"
-            + (" · own user" if k.sandbox_uid is not None else " · app's user")
-            + (f" · restarted {k.restarts}×" if k.restarts else ""),
-            help=None
-            if k.sandbox_uid is not None
-            else "The kernel runs as the app's own user (the app is not root, or Python is not "
-            "readable by other users), so only a Python audit hook keeps it out of other "
-            "sessions' files: a guard against accidents, not a security boundary.",
-        )
-    if interpreter and session.files():
+    sandbox_badge(session)
+    if interpreter and session.files() and not needs_sandbox_consent(session):
         session.warm_up()  # a file is here, so a question about it is coming
 
 # -- main area --------------------------------------------------------------------------
@@ -204,9 +198,12 @@ for f in session.pending_files:
 for turn in session.turns[:-1] if session.running else session.turns:
     render_turn(turn.snapshot())
 
+waiting_for_consent = interpreter and needs_sandbox_consent(session)
+if waiting_for_consent:
+    sandbox_consent(session)
 question = st.chat_input(
     "Working… (Stop to interrupt)" if session.running else "Ask about your data…",
-    disabled=session.running,
+    disabled=session.running or waiting_for_consent,
     key=P + "input",
 )
 if question and not session.running:

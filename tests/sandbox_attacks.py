@@ -166,9 +166,9 @@ ATTACKS: dict[str, tuple[str, str]] = {
     "output_floods": (
         "resources",
         "from IPython.display import publish_display_data\nimport base64\n"
-        "publish_display_data({{'text/plain': 'y' * 3_000_000}})\n"
         "png = b'\\x89PNG\\r\\n\\x1a\\n' + b'0' * (6 * 2**20)\n"
         "publish_display_data({{'image/png': base64.b64encode(png).decode()}})\n"
+        "publish_display_data({{'text/plain': 'y' * 3_000_000}})\n"
         "publish_display_data({{'text/plain': 'z' * (80 * 2**20)}})\n"
         "print('sent')",
     ),
@@ -226,10 +226,10 @@ def run_all(spec: dict, base: Path, *, names: list[str] | None = None) -> dict:
         session = AgentSession("attacker", reg)
         k = session.kernel
         k.start()
-        pid = k.kernel_pid()
-        out["before"] = {"user_ns": os.readlink(f"/proc/{pid}/ns/user")}
         for name in names or list(ATTACKS):
             cls, code = ATTACKS[name]
+            if name == "raise_limits_and_namespaces":
+                out["before"] = {"user_ns": os.readlink(f"/proc/{k.kernel_pid()}/ns/user")}
             res = k.execute(fill(code, spec))
             out["results"][name] = {
                 "class": cls,

@@ -141,3 +141,32 @@ def test_scripted_analysis_renders_code_plot_and_table(agent_home):
     assert assistant.markdown[-1].value == "B sells more."
     md = session_of(at).transcript()
     assert "figures/figure-001.png" in md
+
+
+def test_without_a_sandbox_the_page_asks_before_any_code_runs(agent_home, monkeypatch):
+    """bwrap 'missing' (the env switch the launcher honours): the page says so in plain
+    words, the input waits for consent, and the sidebar keeps a badge afterwards."""
+    from demo_core.agent import sandbox
+
+    monkeypatch.setenv(sandbox.NO_BWRAP_ENV, "1")
+    at = open_page("3_Data_Agent.py", timeout=60)
+    assert not at.exception
+    assert any("No sandbox on this machine" in w.value for w in at.warning)
+    assert at.chat_input(key="data_agent_input").disabled
+    assert any("code will not run until you agree" in w.value for w in at.sidebar.warning)
+    assert not session_of(at).kernel.started
+    at.button(key="data_agent_consent").click().run()
+    assert not at.exception
+    assert not at.chat_input(key="data_agent_input").disabled
+    assert any("No sandbox: code runs with the app's rights" in e.value for e in at.sidebar.error)
+    assert session_of(at).registry.unsandboxed_allowed(session_of(at).session_id)
+
+
+def test_sandbox_badge_when_bubblewrap_works(agent_home):
+    from demo_core.agent import sandbox
+
+    if not sandbox.availability().ok:
+        pytest.skip(sandbox.availability().reason)
+    at = open_page("3_Data_Agent.py", timeout=60)
+    assert any("Sandboxed (bubblewrap)" in c.value for c in at.sidebar.caption)
+    assert not at.chat_input(key="data_agent_input").disabled

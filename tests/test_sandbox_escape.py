@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -187,7 +188,9 @@ def attacked(request, tmp_path_factory):
         pytest.skip("the root case needs root")
     if mode == "user" and (os.geteuid() != 0 or not shutil.which("setpriv")):
         pytest.skip("running the app as another user needs root and setpriv")
-    tmp = tmp_path_factory.mktemp(f"escape-{mode}")
+    # the unprivileged user must reach its folders: not under pytest's private tmp root
+    tmp = Path(tempfile.mkdtemp(prefix=f"h11-escape-{mode}-"))
+    request.addfinalizer(lambda: shutil.rmtree(tmp, ignore_errors=True))
     outside = Outside(tmp, USER_UID if mode == "user" else None)
     home_before = sorted(p.name for p in outside.home.iterdir())
     try:
@@ -265,7 +268,8 @@ def test_resource_limits_held(attacked):
     if mode == "root":
         assert 0 < out["uid_tasks_after_bomb"] <= 128 + 8
     flood = r["output_floods"]
-    assert flood["chars"] <= 200_000 and flood["images"] == 0 and flood["refused_images"] >= 1
+    # the text budget, plus the end of the traceback of the interrupted cell
+    assert flood["chars"] <= 200_000 + 2000 and flood["images"] == 0 and flood["refused_images"] >= 1
 
 
 def test_the_app_does_not_follow_what_the_kernel_planted(attacked):
