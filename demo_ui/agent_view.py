@@ -57,16 +57,19 @@ def sandbox_badge(session) -> None:
     if sandbox.availability().ok:
         extra = _(" · restarted {n}×").format(n=k.restarts) if k.restarts else ""
         st.caption(
-            _("🛡️ Sandboxed (bubblewrap){extra}").format(extra=extra),
+            _(":material/shield: Sandboxed (bubblewrap){extra}").format(extra=extra),
             help=_(
                 "Code runs in its own namespaces as an unprivileged user with a seccomp filter: "
                 "no network, no files but this session's, limited memory, processes and time."
             ),
         )
     elif session.registry.unsandboxed_allowed(session.session_id):
-        st.error(_("⚠️ No sandbox: code runs with the app's rights"), icon=None)
+        st.error(_("No sandbox: code runs with the app's rights"), icon=":material/gpp_bad:")
     else:
-        st.warning(_("⚠️ No sandbox available: code will not run until you agree"))
+        st.warning(
+            _("No sandbox available: code will not run until you agree"),
+            icon=":material/gpp_maybe:",
+        )
 
 
 def render_output(o: Output) -> None:

@@ -125,9 +125,10 @@ def test_kernel_runs_in_bubblewrap_as_an_unprivileged_user(kernel):
 def test_data_libraries_work_inside(kernel):
     code = (
         "import numpy, pandas, matplotlib, openpyxl, torch\n"
+        "try:\n    import sklearn\nexcept ImportError:\n    pass\n"
         "print(int(torch.ones(3).sum()), matplotlib.get_backend())"
     )
-    res = run(kernel, code)
+    res = run(kernel, code, timeout_s=90)  # importing torch is slow on a busy machine
     assert res.ok, res.text()
     assert res.outputs[0].text.startswith("3 ")
 

@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,6 +166,7 @@ class SandboxUnavailable(KernelError):
 
 
 _BPF: bytes | None = None
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kernel-spawner")
 
 
 def _seccomp_program() -> bytes:
@@ -348,12 +350,16 @@ class SandboxKernel:
             plan["cgroups"] = self._cgroups
             (self.runtime_dir / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
         self._inner_pid = None
-        self.km.start_kernel(
+        # bwrap --die-with-parent ties the sandbox to the *thread* that started it (Linux
+        # sends the parent-death signal when that thread ends): start every kernel from one
+        # thread that lives as long as the app, never from a page's or a run's thread.
+        _SPAWNER.submit(
+            self.km.start_kernel,
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **self._env_outside()},
             cwd=str(self.work_dir),
             stdout=self._log_file,
             stderr=self._log_file,
-        )
+        ).result()
         self._connect()
 
     def _write_plan(self, avail: sandbox.Availability, uid: int | None) -> Path:
