@@ -132,7 +132,7 @@ with st.sidebar:
         key=P + "uploader",
     )
     sync_uploads(session, uploads or [])
-    files = session.files()
+    files = session.file_entries()  # plain files only: links the code planted are not shown
     used, quota = session.files_size(), session.registry.limits.folder_bytes
     if files:
         with st.expander(f"Session files ({len(files)})", expanded=used > quota):
@@ -141,9 +141,9 @@ with st.sidebar:
                 text=f"{used / 1024**2:.1f} of {quota / 1024**2:.0f} MiB used",
             )
             for i, f in enumerate(files):
-                rel = f.relative_to(session.work_dir).as_posix()
+                rel = f.rel
                 name_col, del_col = st.columns([5, 1], vertical_alignment="center")
-                name_col.caption(f"{rel} · {f.stat().st_size:,} bytes")
+                name_col.caption(f"{rel} · {f.size:,} bytes")
                 if del_col.button(
                     "", icon=":material/delete:", key=f"{P}del_{i}_{rel}", help=f"Delete {rel}"
                 ):

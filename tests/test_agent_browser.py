@@ -36,7 +36,10 @@ def test_scripted_analysis_runs_in_the_sandbox(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = {"DEMO_STUDIO_AGENT_DIR": str(tmp_path / "sessions")}
-    with running_app(home, env, script="tests/agent_scripted_app.py") as url, browser_page() as page:
+    with (
+        running_app(home, env, script="tests/agent_scripted_app.py") as url,
+        browser_page() as page,
+    ):
         page.goto(url)
         page.get_by_text("Sandboxed (bubblewrap)").wait_for(timeout=60_000)
         _ask(page, tmp_path, "What are the total sales?")
@@ -51,7 +54,10 @@ def test_without_bubblewrap_the_page_asks_first(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = {"DEMO_STUDIO_AGENT_DIR": str(tmp_path / "sessions"), sandbox.NO_BWRAP_ENV: "1"}
-    with running_app(home, env, script="tests/agent_scripted_app.py") as url, browser_page() as page:
+    with (
+        running_app(home, env, script="tests/agent_scripted_app.py") as url,
+        browser_page() as page,
+    ):
         page.goto(url)
         page.get_by_text("No sandbox on this machine.").wait_for(timeout=60_000)
         assert page.get_by_test_id("stChatInputTextArea").is_disabled()

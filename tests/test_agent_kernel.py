@@ -267,3 +267,17 @@ def test_file_size_limit_is_explained(tmp_path):
         assert "1 MiB limit for one file" in res.notice
     finally:
         k.shutdown()
+
+
+def test_kernel_is_counted_in_its_cgroups_where_the_host_offers_them(kernel):
+    """As root on this machine (cgroup v1 memory + pids; v2 where enabled), the kernel and
+    every child are in the session's cgroups with the memory and pids limits."""
+    if not kernel._cgroups:
+        pytest.skip("no cgroup is offered to this process here; rlimits apply alone")
+    pid = kernel.kernel_pid()
+    for d in kernel._cgroups:
+        assert str(pid) in Path(d, "cgroup.procs").read_text().split()
+    limits = {f.name: f.read_text().strip() for d in kernel._cgroups for f in Path(d).iterdir()
+              if f.name in ("memory.max", "memory.limit_in_bytes", "pids.max")}  # fmt: skip
+    assert str(LIMITS.memory_bytes) in limits.values()
+    assert str(LIMITS.processes) in limits.values()

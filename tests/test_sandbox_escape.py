@@ -170,14 +170,16 @@ def _run_as_user(outside: Outside, tmp: Path) -> dict:
         top = "/root/" + Path(sys.base_prefix).relative_to("/root").parts[0]
         script = (
             f"mount --bind {top} {stage} && mount -t tmpfs -o mode=755 tmpfs /root && "
-            f"mkdir {top} && mount --bind {stage} {top} && exec \"$@\""
+            f'mkdir {top} && mount --bind {stage} {top} && exec "$@"'
         )
         cmd = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *inner]
     else:
         pytest.skip("Python is not reachable by an unprivileged user here")
     r = subprocess.run(cmd, env=env, cwd=str(ROOT), capture_output=True, text=True, timeout=800)
     if r.returncode != 0 or not out_path.exists():
-        pytest.fail(f"the unprivileged app died or failed (exit {r.returncode}): {r.stderr[-3000:]}")
+        pytest.fail(
+            f"the unprivileged app died or failed (exit {r.returncode}): {r.stderr[-3000:]}"
+        )
     return json.loads(out_path.read_text())
 
 
@@ -269,7 +271,9 @@ def test_resource_limits_held(attacked):
         assert 0 < out["uid_tasks_after_bomb"] <= 128 + 8
     flood = r["output_floods"]
     # the text budget, plus the end of the traceback of the interrupted cell
-    assert flood["chars"] <= 200_000 + 2000 and flood["images"] == 0 and flood["refused_images"] >= 1
+    assert (
+        flood["chars"] <= 200_000 + 2000 and flood["images"] == 0 and flood["refused_images"] >= 1
+    )
 
 
 def test_the_app_does_not_follow_what_the_kernel_planted(attacked):
@@ -315,4 +319,3 @@ def test_without_bubblewrap_no_code_runs_until_the_user_agrees(tmp_path, monkeyp
         assert (reg.work_dir("s") / "ran.txt").exists()
     finally:
         reg.shutdown_all()
-

@@ -63,6 +63,7 @@ class KernelLimits:
     folder_bytes: int = 1 * GiB  # all files of the session together (uploads included)
     open_files: int = 256
     processes: int = 256  # tasks (processes and threads) of the kernel's uid
+    cpus: float = 1.0  # cores' worth of CPU time for the whole sandbox (where cgroups allow)
     output_chars: int = 200_000  # text kept per cell (streams, displays, tables, errors)
     max_images: int = 20
     image_bytes: int = 5 * MiB  # one figure; a larger one is refused, not saved
@@ -345,6 +346,7 @@ class SandboxKernel:
                 self.runtime_dir.parent.name + f"-{os.getpid()}-{id(self):x}",
                 self.limits.memory_bytes,
                 self.limits.processes,
+                self.limits.cpus,
             )
             plan = json.loads((self.runtime_dir / "plan.json").read_text(encoding="utf-8"))
             plan["cgroups"] = self._cgroups

@@ -31,8 +31,9 @@ AF_VSOCK, packet and Bluetooth sockets, which a network namespace does not cover
 refused).
 
 Limits. rlimits in the start-up script (address space, CPU, file size, open files,
-processes) plus, where the OS offers it to this process, a memory/pids cgroup (v2, else
-v1 as root) that counts memfds, page cache of /dev/shm and children together.
+processes) plus, where the OS offers it to this process, a memory/pids/cpu cgroup (v2,
+else v1 as root) that counts memfds, /dev/shm, threads and children together and caps the
+kernel at ``cpus`` cores, so a thread left running after its cell cannot starve the app.
 """
 
 from __future__ import annotations
@@ -313,8 +314,9 @@ def _mounts() -> list[tuple[str, str, str]]:
     return out
 
 
-def make_cgroup(name: str, memory_bytes: int, pids: int) -> list[str]:
-    """Create this kernel's cgroup(s) with memory and pids limits; return the folders whose
+def make_cgroup(name: str, memory_bytes: int, pids: int, cpus: float = 1.0) -> list[str]:
+    """Create this kernel's cgroup(s) with memory, pids and CPU-share limits (``cpus``: how
+    many cores' worth of time all its threads and children get); return the folders whose
     ``cgroup.procs`` the exec wrapper joins (empty when the OS offers none to us).
 
     v2: a sibling of the app's own cgroup (so its controllers are already enabled by the
@@ -342,6 +344,8 @@ def make_cgroup(name: str, memory_bytes: int, pids: int) -> list[str]:
             except OSError:
                 pass
             (d / "pids.max").write_text(str(pids))
+            if "cpu" in ctrls:
+                (d / "cpu.max").write_text(f"{int(cpus * 100_000)} 100000")
             return [str(d)]
         except OSError as exc:
             log.info("cgroup v2 not usable (%s)", exc)
@@ -350,6 +354,7 @@ def make_cgroup(name: str, memory_bytes: int, pids: int) -> list[str]:
     for ctrl, files in (
         ("memory", {"memory.limit_in_bytes": memory_bytes}),
         ("pids", {"pids.max": pids}),
+        ("cpu", {"cpu.cfs_period_us": 100_000, "cpu.cfs_quota_us": int(cpus * 100_000)}),
     ):
         mnt = next((m for m, t, o in mounts if t == "cgroup" and ctrl in o.split(",")), None)
         if mnt is None or ctrl not in own:
