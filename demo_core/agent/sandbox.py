@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import errno
 import functools
-import json
 import logging
 import os
 import shutil
@@ -410,8 +409,3 @@ def _rmdir(d: Path) -> None:
             return
         except OSError:
             time.sleep(0.05)
-
-
-def describe(report: dict) -> str:
-    """One line for logs and the sidebar's help text."""
-    return json.dumps(report, sort_keys=True)
