@@ -119,7 +119,7 @@ def test_huge_prompt_is_refused_with_a_message_and_kept(story):
     story.slider(key="story_temperature").set_value(1.0).run()  # still there after a rerun
     assert story.code[0].value == huge
     story.chat_input(key="story_input").set_value("short").run()
-    assert not story.code and _conv(story).turns[0].content == "short"
+    assert huge not in [c.value for c in story.code] and _conv(story).turns[0].content == "short"
 
 
 def test_validate_prompt_rules():
@@ -180,54 +180,6 @@ def test_corrupt_checkpoint_is_a_message_not_a_traceback(story, tmp_path, monkey
         "cannot be loaded" in e.value and "Download it again" in e.value for e in story.error
     )
     assert _conv(story).turns[0].content == "still here?"
-
-
-def _fake_generation(notice_s: float):
-    """A generation whose producer writes one token every 10 ms and needs ``notice_s``
-    to notice a cancel, like a model in the middle of a forward pass."""
-    import threading
-    import time
-
-    from demo_core.engine.base import Generation
-
-    gen = Generation()
-
-    def produce() -> None:
-        gen.started()
-        for _ in range(10_000):
-            if gen.cancelled:
-                time.sleep(notice_s)
-                gen.count_token()
-                gen.emit("y")  # written after Stop, before the worker noticed
-                gen.finish("cancelled")
-                return
-            gen.count_token()
-            gen.emit("x")
-            time.sleep(0.01)
-        gen.finish("length")
-
-    threading.Thread(target=produce, daemon=True).start()
-    return gen
-
-
-def test_stopped_reply_gets_final_stats_and_all_its_text():
-    """Stats of a stopped reply are taken after the worker ended (they were copied while
-    it still ran: total_s 0.0, no finish reason, no speed)."""
-    from demo_core.conversation import Turn
-    from demo_ui.chat import finish_turn
-
-    gen = _fake_generation(notice_s=0.3)
-    turn = Turn("assistant", "", status="streaming")
-    events = gen.events()
-    while len(turn.content) < 5:
-        kind, value = next(events)
-        if kind == "text":
-            turn.content += value
-    finish_turn(turn, gen)  # as the finally does when Stop ends the script run
-    assert turn.status == "stopped"
-    assert turn.stats["finish_reason"] == "cancelled"
-    assert turn.stats["total_s"] > 0 and turn.stats["tokens_per_s"] > 0
-    assert turn.content.endswith("y") and len(turn.content) == turn.stats["new_tokens"]
 
 
 def test_idle_events_let_a_waiting_page_notice_clicks():

@@ -301,9 +301,7 @@ class Store:
                 raise
 
     def _failed(self, exc: sqlite3.Error) -> StoreError:
-        if not isinstance(exc, sqlite3.OperationalError) and isinstance(
-            exc, sqlite3.DatabaseError
-        ):
+        if not isinstance(exc, sqlite3.OperationalError) and isinstance(exc, sqlite3.DatabaseError):
             # damaged under us: start over so the next write works
             old, self._conn = self._conn, None
             if old is not None:
@@ -423,15 +421,16 @@ class Store:
     ) -> list[dict[str, Any]]:
         """The conversations of one chat (a page or a persona), newest first; ``query``
         matches titles and message text, case-insensitively."""
-        sql = (
-            "SELECT * FROM conversations c WHERE workspace = ? AND slot = ? AND deleted IS "
-            + ("NOT NULL" if deleted else "NULL")
+        sql = "SELECT * FROM conversations c WHERE workspace = ? AND slot = ? AND deleted IS " + (
+            "NOT NULL" if deleted else "NULL"
         )
         args: list[Any] = [ws, slot]
         if query.strip():
-            like = "%" + query.strip().replace("\\", "\\\\").replace("%", "\\%").replace(
-                "_", "\\_"
-            ) + "%"
+            like = (
+                "%"
+                + query.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                + "%"
+            )
             sql += (
                 " AND (title LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE "
                 "m.conversation = c.id AND m.content LIKE ? ESCAPE '\\'))"
