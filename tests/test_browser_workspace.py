@@ -136,13 +136,17 @@ def test_regenerate_and_edit_keep_the_old_versions(tmp_path):
             page.goto(f"{app.url}/Story_Chat")
             _send(page, "first question")
             _reply_done(page)
-            first = main(page).get_by_test_id("stChatMessage").nth(1).inner_text()
+            def reply_text() -> str:
+                msg = main(page).get_by_test_id("stChatMessage").nth(1)
+                return msg.get_by_test_id("stMarkdown").first.inner_text()
+
+            first = reply_text()
             page.get_by_role("button", name="Regenerate").click()
             main(page).get_by_text("2/2").wait_for(timeout=120_000)
             _reply_done(page)
             page.get_by_role("button", name="◀").click()
             main(page).get_by_text("1/2").wait_for()
-            assert main(page).get_by_test_id("stChatMessage").nth(1).inner_text() == first
+            assert reply_text() == first
             # edit the question and resend: a new branch, the old one kept
             page.get_by_role("button", name="Edit").first.click()
             box = page.get_by_label("Edit and resend (the old version is kept)")
