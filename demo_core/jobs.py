@@ -11,7 +11,7 @@ A Streamlit script run ends on every rerun -- any click anywhere on the page -- 
 generation streamed by the script was cancelled by whatever the user touched next, and
 when the tab was closed nobody cancelled it at all (the model stayed busy for everyone
 until ``max_new_tokens``). A :class:`Job` runs the work on its own thread instead, the
-way the data agent's ``AgentRun`` does; the page re-attaches to it on every run, shows
+the way every long model call does; the page re-attaches to it on every run, shows
 its progress and collects its result when it is over.
 
 A job ends only when its work is done, or when it is cancelled by

@@ -17,6 +17,7 @@ from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, 
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
 from demo_ui.agent_view import get_kernel_registry, render_turn
+from demo_ui.prefs import workspace_id
 from demo_ui.resources import get_manager
 from demo_ui.widgets import keep, load_engine, model_label, page_header
 
@@ -224,7 +225,7 @@ if question and not session.running:
             max_turns=max_turns,
             timeout_s=float(timeout_s),
         )
-        session.ask(question, engine, settings)
+        session.ask(question, engine, settings, workspace_id())
         st.rerun()  # redraw with the input disabled and the upload notes gone
 
 if session.running:
@@ -232,6 +233,7 @@ if session.running:
     st.button("⏹ Stop", key=P + "stop", on_click=session.stop)
     live = st.empty()
     while not run.done:
+        run.beat()
         with live.container():
             render_turn(run.turn.snapshot(), live=True)
         time.sleep(0.25)
