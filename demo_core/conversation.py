@@ -153,6 +153,21 @@ def to_json(conv: Conversation, title: str) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
+def store_conversation(store, ws: str, slot: str, conv: Conversation) -> str:
+    """Write an imported conversation into the store as a new one; returns its id. A reply
+    that was still streaming when exported comes in as stopped."""
+    cid = store.create_conversation(ws, slot, conv.system_prompt)
+    parent = None
+    for t in conv.turns:
+        status = "stopped" if t.status == "streaming" else t.status
+        parent = store.add_message(
+            cid, t.role, t.content, parent=parent, status=status, stats=t.stats, model=t.model
+        )
+    if conv.title:
+        store.rename(cid, conv.title)
+    return cid
+
+
 class ConversationFileError(ValueError):
     """The file is not a conversation exported by this app."""
 

@@ -11,7 +11,7 @@ import time
 
 import streamlit as st
 
-from demo_core.conversation import ConversationFileError, from_json
+from demo_core.conversation import ConversationFileError, from_json, store_conversation
 from demo_core.i18n import _
 from demo_core.store import StoreError, get_store
 from demo_ui.prefs import workspace_id
@@ -71,16 +71,7 @@ def _import(cfg) -> None:
         if up.size > MAX_IMPORT_BYTES:
             raise ConversationFileError(_("larger than 5 MB"))
         conv = from_json(up.getvalue().decode("utf-8", errors="replace"))
-        store = get_store()
-        cid = store.create_conversation(workspace_id(), cfg.prefix, conv.system_prompt)
-        parent = None
-        for t in conv.turns:
-            status = "stopped" if t.status == "streaming" else t.status
-            parent = store.add_message(
-                cid, t.role, t.content, parent=parent, status=status, stats=t.stats, model=t.model
-            )
-        if conv.title:
-            store.rename(cid, conv.title)
+        cid = store_conversation(get_store(), workspace_id(), cfg.prefix, conv)
     except (ConversationFileError, StoreError) as exc:
         st.session_state[key] = _("Not imported: {why}").format(why=exc)
         return
@@ -132,9 +123,7 @@ def history_panel(cfg) -> None:
                 type="tertiary",
             )
             with right.popover("", icon=":material/more_vert:"):
-                st.text_input(
-                    _("Title"), value=c["title"], key=f"{cfg.prefix}_hist_title_{cid}"
-                )
+                st.text_input(_("Title"), value=c["title"], key=f"{cfg.prefix}_hist_title_{cid}")
                 st.button(
                     _("Rename"),
                     key=f"{cfg.prefix}_hist_rename_{cid}",
@@ -150,9 +139,7 @@ def history_panel(cfg) -> None:
                 )
         if len(rows) > MAX_LISTED:
             st.caption(
-                _("{n} older conversations: search to find them.").format(
-                    n=len(rows) - MAX_LISTED
-                )
+                _("{n} older conversations: search to find them.").format(n=len(rows) - MAX_LISTED)
             )
         st.file_uploader(
             _("Import a conversation (JSON export)"),

@@ -241,3 +241,49 @@ def test_stats_line_counts_dropped_messages_in_good_english():
 
     assert "1 old message left out" in format_stats({"dropped": 1})
     assert "3 old messages left out" in format_stats({"dropped": 3})
+
+
+def test_history_new_chat_resume_rename_search_delete_undo_import(story):
+    from demo_core.conversation import to_json
+
+    story.chat_input(key="story_input").set_value("about apples").run()
+    first = _conv(story)
+    story.button(key="story_clear").click().run()  # New chat
+    assert _conv(story).turns == []
+    story.chat_input(key="story_input").set_value("about bananas").run()
+    second = _conv(story)
+    titles = [b.label for b in story.sidebar.button if b.key and "_hist_open_" in b.key]
+    assert titles == ["▶ about bananas", "about apples"]  # newest first, titled
+    story.sidebar.button(key=f"story_hist_open_{first.id}").click().run()  # resume
+    assert _conv(story).id == first.id and _conv(story).turns[0].content == "about apples"
+    story.sidebar.text_input(key=f"story_hist_title_{first.id}").set_value("Fruit")
+    story.sidebar.button(key=f"story_hist_rename_{first.id}").click().run()
+    story.sidebar.text_input(key="story_hist_query").set_value("banana").run()
+    titles = [b.label for b in story.sidebar.button if b.key and "_hist_open_" in b.key]
+    assert titles == ["about bananas"]
+    story.sidebar.text_input(key="story_hist_query").set_value("").run()
+    story.sidebar.button(key=f"story_hist_delete_{first.id}").click().run()
+    assert _conv(story).turns == []  # the open one was deleted: a new chat
+    assert not [b for b in story.sidebar.button if b.key == f"story_hist_open_{first.id}"]
+    story.sidebar.button(key="story_hist_undo").click().run()
+    assert _conv(story).id == first.id
+    labels = [b.label for b in story.sidebar.button if b.key and "_hist_open_" in b.key]
+    assert "▶ Fruit" in labels
+    # import the JSON export (what the sidebar's uploader does with the file)
+    from demo_core.conversation import ConversationFileError, from_json, store_conversation
+    from demo_core.store import get_store
+
+    exported = to_json(second, "Story chat")
+    cid = store_conversation(
+        get_store(), story.session_state["_workspace_id"], "story", from_json(exported)
+    )
+    story.run()
+    assert f"story_hist_open_{cid}" in [b.key for b in story.sidebar.button]
+    story.sidebar.button(key=f"story_hist_open_{cid}").click().run()
+    assert [(t.role, t.content) for t in _conv(story).turns] == [
+        (t.role, t.content) for t in second.turns
+    ]
+    assert _conv(story).title == "Story chat"
+    for bad in ("not json", '{"turns": "x"}', '{"turns": [{"role": "system"}]}'):
+        with pytest.raises(ConversationFileError):
+            from_json(bad)

@@ -79,8 +79,11 @@ def test_prefs_workspaces_and_resets(store):
     cid = store.create_conversation("w1", "story")
     store.add_message(cid, "user", "hi", parent=None)
     assert {w["id"] for w in store.list_workspaces()} == {"w1", "w2"}
+    store.files_dir("w1").mkdir(parents=True)
+    (store.files_dir("w1") / "picture").write_bytes(b"png")
     store.reset_workspace("w1")
     assert store.prefs("w1") == {} and store.conversations("w1", "story") == []
+    assert not store.files_dir("w1").exists()
     store.put_doc("w2", "article", "d1", "t", {"a": 1})
     store.reset_all()
     assert store.list_workspaces() == [] and store.doc("d1") is None

@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -354,8 +355,14 @@ class Store:
         )
         return [dict(r) for r in rows]
 
+    def files_dir(self, ws: str) -> Path:
+        """Where workspace ``ws`` keeps the files its rows point at (article pictures)."""
+        return self.path.parent / "files" / ws
+
     def reset_workspace(self, ws: str) -> None:
-        """Forget everything workspace ``ws`` holds (its id stays valid, now empty)."""
+        """Forget everything workspace ``ws`` holds, files too (its id stays valid, now
+        empty). Running jobs are the caller's: ``demo_core.jobs.JOBS.stop_workspace``."""
+        shutil.rmtree(self.files_dir(ws), ignore_errors=True)
         with self._tx() as c:
             c.execute(
                 "DELETE FROM messages WHERE conversation IN "
@@ -367,6 +374,7 @@ class Store:
 
     def reset_all(self) -> None:
         """Forget every workspace (a classroom machine between two classes)."""
+        shutil.rmtree(self.path.parent / "files", ignore_errors=True)
         with self._tx() as c:
             for table in ("messages", "conversations", "docs", "prefs", "workspaces"):
                 c.execute(f"DELETE FROM {table}")

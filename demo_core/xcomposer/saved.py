@@ -25,7 +25,7 @@ KIND = "article"
 
 
 def files_dir(ws: str) -> Path:
-    return settings.home() / "files" / ws
+    return settings.home() / "files" / ws  # = Store.files_dir(ws) of the app's store
 
 
 def _put_image(folder: Path, img: ImageInput) -> dict:
