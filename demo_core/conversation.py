@@ -11,22 +11,61 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+from demo_core.i18n import N_, _
+
 MAX_PROMPT_CHARS = 8000
+
+# why a reply ended (``stats["ended"]``) -> what its stats line says
+ENDED = {
+    "stop": N_("ended at the stop token"),
+    "stop_word": N_("ended at a stop word"),
+    "length": N_("hit the token limit"),
+    "stopped": N_("Stop pressed"),
+    "replaced": N_("interrupted by a new request"),
+    "abandoned": N_("interrupted: the page was closed"),
+    "error": N_("ended by an error"),
+    "cutoff": N_("cut off: the server stopped"),
+}
 
 
 @dataclass
 class Turn:
     role: str  # "user" | "assistant"
     content: str
-    status: str = "done"  # done | streaming | stopped | error
+    status: str = "done"  # done | streaming | stopped | error | cutoff
     stats: dict = field(default_factory=dict)
     model: str = ""
+    id: str = ""  # the message's id in the workspace store ("" = not stored)
+    parent: str | None = None
+    alternatives: list[str] = field(default_factory=list)  # sibling ids, oldest first
+
+    @property
+    def alt_index(self) -> int:
+        return self.alternatives.index(self.id) if self.id in self.alternatives else 0
 
 
 @dataclass
 class Conversation:
     system_prompt: str
     turns: list[Turn] = field(default_factory=list)
+    id: str = ""  # the conversation's id in the workspace store ("" = not started)
+    title: str = ""
+
+    @classmethod
+    def from_store(cls, store, cid: str, default_prompt: str = "") -> Conversation:
+        """The branch of stored conversation ``cid`` that is shown."""
+        meta = store.conversation(cid)
+        if meta is None:
+            return cls(default_prompt)
+        turns = [
+            Turn(m.role, m.content, m.status, m.stats, m.model, m.id, m.parent, m.siblings)
+            for m in store.branch(cid)
+        ]
+        return cls(meta["system_prompt"], turns, cid, meta["title"])
+
+    @property
+    def last_id(self) -> str | None:
+        return self.turns[-1].id if self.turns else None
 
     def add_user(self, text: str) -> Turn:
         turn = Turn("user", text)
@@ -57,7 +96,7 @@ class Conversation:
             else []
         )
         for t in self.turns:
-            if t.role == "assistant" and (t.status == "error" or not t.content):
+            if t.role == "assistant" and (t.status in ("error", "streaming") or not t.content):
                 continue
             msgs.append({"role": t.role, "content": t.content})
         return msgs
@@ -90,6 +129,8 @@ def format_stats(stats: dict) -> str:
     if stats.get("dropped"):
         n = stats["dropped"]
         parts.append(f"{n} old message{'s' if n != 1 else ''} left out to fit the context")
+    if stats.get("ended") in ENDED:
+        parts.append(_(ENDED[stats["ended"]]))
     return " · ".join(parts)
 
 
@@ -105,9 +146,60 @@ def to_markdown(conv: Conversation, title: str) -> str:
 
 
 def to_json(conv: Conversation, title: str) -> str:
-    return json.dumps({"title": title, **asdict(conv)}, ensure_ascii=False, indent=2)
+    data = asdict(conv)
+    data["turns"] = [{k: t[k] for k in TURN_FIELDS} for t in data["turns"]]
+    data.pop("id", None)
+    data["title"] = title
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def store_conversation(store, ws: str, slot: str, conv: Conversation) -> str:
+    """Write an imported conversation into the store as a new one; returns its id. A reply
+    that was still streaming when exported comes in as stopped."""
+    cid = store.create_conversation(ws, slot, conv.system_prompt)
+    parent = None
+    for t in conv.turns:
+        status = "stopped" if t.status == "streaming" else t.status
+        parent = store.add_message(
+            cid, t.role, t.content, parent=parent, status=status, stats=t.stats, model=t.model
+        )
+    if conv.title:
+        store.rename(cid, conv.title)
+    return cid
+
+
+class ConversationFileError(ValueError):
+    """The file is not a conversation exported by this app."""
+
+
+TURN_FIELDS = ("role", "content", "status", "stats", "model")
 
 
 def from_json(text: str) -> Conversation:
-    data = json.loads(text)
-    return Conversation(data.get("system_prompt", ""), [Turn(**t) for t in data.get("turns", [])])
+    """A conversation from this app's JSON export (older exports too); raises
+    :class:`ConversationFileError` saying what is wrong with the file."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConversationFileError(f"not JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("turns"), list):
+        raise ConversationFileError("no list of turns in it")
+    turns = []
+    for t in data["turns"]:
+        if (
+            not isinstance(t, dict)
+            or t.get("role") not in ("user", "assistant")
+            or not isinstance(t.get("content"), str)
+        ):
+            raise ConversationFileError("a turn without a role or text")
+        kept = {k: t[k] for k in TURN_FIELDS if k in t}
+        if not isinstance(kept.get("stats", {}), dict):
+            kept["stats"] = {}
+        turns.append(Turn(**kept))
+    prompt = data.get("system_prompt", "")
+    title = data.get("title", "")
+    return Conversation(
+        prompt if isinstance(prompt, str) else "",
+        turns,
+        title=title if isinstance(title, str) else "",
+    )

@@ -1,10 +1,17 @@
-"""Model work that belongs to one browser session but runs outside its script runs.
+"""Model work that belongs to a workspace but runs outside any tab's script runs.
+
+The one background-job mechanism of the app: chat replies, agent runs and XComposer2
+steps all run as a :class:`Job`, and jobs live in :data:`JOBS`, keyed by workspace and a
+slot (e.g. the conversation), so a tab that is reloaded -- or a second tab of the same
+workspace -- finds the job again instead of losing it. Work that makes something the
+user keeps writes its progress to the workspace store through :meth:`Job.stream`'s
+``progress`` hook (a chat reply: at least once a second and at the end).
 
 A Streamlit script run ends on every rerun -- any click anywhere on the page -- so a
 generation streamed by the script was cancelled by whatever the user touched next, and
 when the tab was closed nobody cancelled it at all (the model stayed busy for everyone
 until ``max_new_tokens``). A :class:`Job` runs the work on its own thread instead, the
-way the data agent's ``AgentRun`` does; the page re-attaches to it on every run, shows
+the way every long model call does; the page re-attaches to it on every run, shows
 its progress and collects its result when it is over.
 
 A job ends only when its work is done, or when it is cancelled by
@@ -12,10 +19,10 @@ A job ends only when its work is done, or when it is cancelled by
 * Stop (``job.stop()``),
 * a replacement: the page stops it before starting another job in the same place
   (``job.stop(REPLACED)``),
-* the browser session being gone: no sign of life for ``grace_s`` seconds. Signs of life
-  are :meth:`Job.beat` (the page calls it whenever it runs or polls) and an optional
-  ``alive`` probe the watchdog asks once a second (the UI passes "is this browser session
-  still connected"), so a user on another page of the app keeps their job.
+* the workspace being gone: no sign of life for ``grace_s`` seconds. Signs of life are
+  :meth:`Job.beat` (a page calls it whenever it runs or polls) and an ``alive`` probe the
+  watchdog asks once a second (for a job in :data:`JOBS`: "is any browser session of
+  this workspace still connected", so a reload or another page keeps the job).
 
 Whatever was produced before a cancellation stays in the job (``steps``, ``result``), and
 the reason is recorded (``end_reason``) so the page can say what happened.
@@ -34,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from demo_core.engine.base import CancelToken, EngineError, Generation
+from demo_core.workspace import workspace_alive
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +109,8 @@ class Job:
         self._done = threading.Event()
         self._lock = threading.Lock()
         self.thread: threading.Thread | None = None
+        self.workspace: str | None = None
+        self.slot: str | None = None
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> Job:
@@ -166,15 +176,32 @@ class Job:
         return WHY.get(self.end_reason or "", "Stopped")
 
     # -- for the work function ------------------------------------------------------
-    def stream(self, gen: Generation, label: str) -> Generation:
-        """Follow ``gen`` to its end in a new step; returns it (check ``gen.error``)."""
-        step = JobStep(label)
+    def stream(
+        self,
+        gen: Generation,
+        label: str,
+        progress: Callable[[JobStep], None] | None = None,
+        every_s: float = 1.0,
+        text: str = "",
+    ) -> Generation:
+        """Follow ``gen`` to its end in a new step (starting from ``text``); returns it
+        (check ``gen.error``). ``progress(step)`` is called at most every ``every_s``
+        seconds while text arrives (the caller saves it) -- not at the end: the caller
+        saves the end itself, with the final stats."""
+        step = JobStep(label, text)
         self.steps.append(step)
-        for kind, value in gen.events():
+        saved = time.monotonic()
+        for kind, value in gen.events(idle_s=every_s if progress else None):
             if kind == "position":
                 self.position = int(value)  # type: ignore[call-overload]
-            else:
+            elif kind == "text":
                 step.text += str(value)
+            if progress is not None and time.monotonic() - saved >= every_s:
+                saved = time.monotonic()
+                try:
+                    progress(step)
+                except Exception:  # saving failed: the text is still here, next time
+                    log.warning("saving progress of %s failed", self.kind, exc_info=True)
         step.done = True
         self.position = 0
         return gen
@@ -187,3 +214,69 @@ class Job:
     @property
     def current(self) -> JobStep | None:
         return self.steps[-1] if self.steps else None
+
+
+class JobRegistry:
+    """The jobs of every workspace, one per ``(workspace, slot)``.
+
+    Starting a job in a slot replaces (stops) the one running there. A finished job stays
+    until someone collects it (:meth:`pop`) or for ``keep_s`` seconds, so a tab that
+    comes back after the end still gets its result and messages."""
+
+    def __init__(self, keep_s: float = 600.0) -> None:
+        self.keep_s = keep_s
+        self._jobs: dict[tuple[str, str], Job] = {}
+        self._ended: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def start(self, ws: str, slot: str, job: Job) -> Job:
+        old = self.get(ws, slot)
+        if old is not None and not old.done:
+            old.stop(REPLACED)
+            old.wait(30)
+        job.workspace, job.slot = ws, slot
+        if job._alive is None:
+            job._alive = lambda: workspace_alive(ws)
+        with self._lock:
+            self._jobs[(ws, slot)] = job
+            self._ended.pop((ws, slot), None)
+        return job.start()
+
+    def get(self, ws: str, slot: str) -> Job | None:
+        self._expire()
+        with self._lock:
+            return self._jobs.get((ws, slot))
+
+    def pop(self, ws: str, slot: str, job: Job | None = None) -> Job | None:
+        """Take the job out of its slot (only ``job``, when given)."""
+        with self._lock:
+            current = self._jobs.get((ws, slot))
+            if current is None or (job is not None and current is not job):
+                return None
+            self._ended.pop((ws, slot), None)
+            return self._jobs.pop((ws, slot))
+
+    def jobs(self, ws: str | None = None) -> list[Job]:
+        """Every job (of one workspace), running or not yet collected."""
+        self._expire()
+        with self._lock:
+            return [j for (w, _), j in self._jobs.items() if ws is None or w == ws]
+
+    def stop_workspace(self, ws: str) -> None:
+        """Stop every job of ``ws`` (a teacher resets the workspace)."""
+        for job in self.jobs(ws):
+            job.stop()
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key, job in list(self._jobs.items()):
+                if not job.done:
+                    continue
+                ended = self._ended.setdefault(key, now)
+                if now - ended > self.keep_s:
+                    self._jobs.pop(key, None)
+                    self._ended.pop(key, None)
+
+
+JOBS = JobRegistry()

@@ -1,27 +1,23 @@
 """The chat UI shared by the story chat and the role-play pages.
 
-Order of a script run: a sent message, a preset, Regenerate and Clear change the
-conversation in their widget callbacks, which Streamlit runs *before* the page script, so
-every widget drawn in the run (controls, presets) already agrees with the conversation.
+The conversation lives in the workspace store (``demo_core.store``), not in the tab: every
+message is written when it is sent, and a reply is a background job of the workspace
+(``demo_core.chat_reply``) that saves its text while it streams. Each script run reads
+the conversation back from the store, so a reload, a restart of the server or a second
+tab shows the same thing; ``st.session_state[f"{prefix}_conversation"]`` holds the copy
+drawn in this run.
 
-Streaming and Stop: the reply is appended to the conversation before the first token and
-every delta is written into it, so whatever ends the script run -- the Stop button,
-another click, closing the tab -- leaves the partial reply in the history. The
-``finally`` cancels the generation so the model thread stops too (a Streamlit rerun alone
-would let ``generate()`` run on to max tokens), waits for it, and records the final
-stats. Stop is an ordinary button: its click makes Streamlit rerun the script, and that
-run draws the page whole (the stopped reply with its caption, enabled controls). With
-``runner.fastReruns`` (the default) that new run starts on a new thread while the old
-one is still in its ``finally``, so the new run waits for the old reply to be settled
-before it draws the conversation. The chat
-input's own stop mode was not used because it only *stops* the script: nothing can be
-drawn after it, which left the cursor "▌" and disabled controls on screen. A reply that
-ends by itself is followed by ``st.rerun()`` for the same reason.
+Order of a script run: a sent message, a preset, Regenerate, an edit and New chat change
+the conversation in their widget callbacks, which Streamlit runs *before* the page
+script, so every widget drawn in the run agrees with the conversation. A reply that is
+streaming is drawn from its job (20 times a second) with a Stop button; Stop's callback
+stops the job and waits until its end is saved, so the run it starts draws the stopped
+reply whole (caption, enabled controls). When the reply ends by itself the page reruns
+for the same reason.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +25,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 from streamlit.string_util import is_emoji
 
+from demo_core.chat_reply import slot, start_reply
 from demo_core.conversation import (
     Conversation,
     Turn,
@@ -38,9 +35,13 @@ from demo_core.conversation import (
     validate_prompt,
 )
 from demo_core.engine.base import GenerationParams
+from demo_core.i18n import _
+from demo_core.jobs import JOBS, Job
 from demo_core.personas import DEFAULT_AVATAR
+from demo_core.store import StoreError, get_store
 from demo_ui.chat_text import reply_markdown
-from demo_ui.widgets import keep, open_engine, sentence
+from demo_ui.prefs import get_pref, set_pref, workspace_id
+from demo_ui.widgets import forget, keep, open_engine
 
 REFRESH_S = 0.05
 
@@ -70,67 +71,246 @@ class ChatConfig:
         self.user_avatar = drawable_avatar(self.user_avatar)
 
 
-def conversation(cfg: ChatConfig) -> Conversation:
-    key = f"{cfg.prefix}_conversation"
-    if key not in st.session_state:
-        st.session_state[key] = Conversation(cfg.default_system_prompt)
-    return st.session_state[key]
-
-
 def system_prompt_editor(cfg: ChatConfig, conv: Conversation) -> None:
     wkey = f"{cfg.prefix}_system_prompt"
     keep(wkey, conv.system_prompt)
     text = st.text_area(
-        "System prompt", key=wkey, height=160, help="Sent before the conversation on every turn."
+        _("System prompt"),
+        key=wkey,
+        height=160,
+        help=_("Sent before the conversation on every turn."),
     )
-    conv.system_prompt = text
+    set_system_prompt(cfg, conv, text)
     if text != cfg.default_system_prompt and st.button(
-        "Restore default prompt", key=f"{cfg.prefix}_restore"
+        _("Restore default prompt"), key=f"{cfg.prefix}_restore"
     ):
-        st.session_state.pop(wkey, None)
-        st.session_state.pop(f"_kept_{wkey}", None)
-        conv.system_prompt = cfg.default_system_prompt
+        forget(wkey)
+        set_system_prompt(cfg, conv, cfg.default_system_prompt)
         st.rerun()
 
 
-def render_turn(cfg: ChatConfig, turn: Turn) -> None:
+def _alternatives(cfg: ChatConfig, turn: Turn, busy: bool) -> None:
+    """``◀ 2/3 ▶`` under a message that has alternatives (edits, regenerations)."""
+    n = len(turn.alternatives)
+    if n < 2:
+        return
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        st.button(
+            "◀",
+            key=f"{cfg.prefix}_prev_{turn.id}",
+            help=_("Previous version"),
+            disabled=busy,
+            on_click=_on_flip,
+            args=(cfg, turn, -1),
+        )
+        st.caption(f"{turn.alt_index + 1}/{n}")
+        st.button(
+            "▶",
+            key=f"{cfg.prefix}_next_{turn.id}",
+            help=_("Next version"),
+            disabled=busy,
+            on_click=_on_flip,
+            args=(cfg, turn, 1),
+        )
+
+
+def render_turn(cfg: ChatConfig, turn: Turn, *, last: bool = False, busy: bool = False) -> None:
+    """One message with its controls: versions (◀ ▶), Edit for the user's, Continue for
+    a last reply that stopped short."""
     avatar = cfg.user_avatar if turn.role == "user" else cfg.assistant_avatar
     with st.chat_message(turn.role, avatar=avatar):
         if turn.status == "error":
             st.error(turn.content, icon="⚠️")
+            _alternatives(cfg, turn, busy)
             return
         if turn.role == "user":
             st.text(turn.content)  # what the user typed, exactly: "# 标题" is not a heading
+            with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+                if turn.id:
+                    with st.popover(_("Edit"), icon="✏️", disabled=busy):
+                        st.text_area(
+                            _("Edit and resend (the old version is kept)"),
+                            value=turn.content,
+                            key=f"{cfg.prefix}_edit_{turn.id}",
+                        )
+                        st.button(
+                            _("Resend"),
+                            key=f"{cfg.prefix}_resend_{turn.id}",
+                            type="primary",
+                            on_click=_on_edit,
+                            args=(cfg, turn),
+                        )
+                _alternatives(cfg, turn, busy)
             return
         if turn.content:
             st.markdown(reply_markdown(turn.content))
         else:
-            st.markdown("_Stopped before the first word._" if turn.status == "stopped" else "…")
+            st.markdown(
+                _("_Stopped before the first word._")
+                if turn.status in ("stopped", "cutoff")
+                else "…"
+            )
         note = format_stats(turn.stats)
         if turn.status == "stopped":
-            note = "⏹ stopped" + (f" · {note}" if note else "")
+            note = _("⏹ stopped") + (f" · {note}" if note else "")
+        elif turn.status == "cutoff":
+            note = _("✂️ cut off: the server stopped while this reply was written") + (
+                f" · {note}" if note else ""
+            )
         if note:
             st.caption(note)
+        short = turn.stats.get("ended") == "length" or turn.status in ("stopped", "cutoff")
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            if last and short and turn.content and turn.id:
+                st.button(
+                    _("Continue"),
+                    icon="⏩",
+                    key=f"{cfg.prefix}_continue",
+                    help=_("Let the model go on writing this reply."),
+                    disabled=busy,
+                    on_click=_on_continue,
+                    args=(cfg, turn.id),
+                )
+            _alternatives(cfg, turn, busy)
 
 
-# -- callbacks: they run before the page script ----------------------------------------
+# -- where the conversation is ----------------------------------------------------------
+
+
+def _conv_key(cfg: ChatConfig) -> str:
+    return f"{cfg.prefix}_conversation"
+
+
+def _cid_key(cfg: ChatConfig) -> str:
+    return f"{cfg.prefix}_cid"
 
 
 def _pending_key(cfg: ChatConfig) -> str:
     return f"{cfg.prefix}_pending"
 
 
+def _current_pref(cfg: ChatConfig) -> str:
+    return f"chat_current:{cfg.prefix}"
+
+
+def current_cid(cfg: ChatConfig) -> str | None:
+    """The conversation shown (remembered by the workspace, so a reload reopens it)."""
+    key = _cid_key(cfg)
+    if key not in st.session_state:
+        cid = get_pref(_current_pref(cfg))
+        meta = get_store().conversation(cid) if cid else None
+        st.session_state[key] = cid if meta and meta["deleted"] is None else None
+    return st.session_state[key]
+
+
+def open_conversation(cfg: ChatConfig, cid: str | None) -> None:
+    """Show conversation ``cid`` (None: a new, empty one)."""
+    st.session_state[_cid_key(cfg)] = cid
+    set_pref(_current_pref(cfg), cid)
+    st.session_state[_pending_key(cfg)] = None
+    st.session_state[f"{cfg.prefix}_problem"] = None
+    st.session_state[f"{cfg.prefix}_refused"] = None
+    st.session_state.pop(f"{cfg.prefix}_draft_prompt", None)
+    forget(f"{cfg.prefix}_system_prompt")  # the prompt box shows the opened conversation's
+    reload(cfg)
+
+
+def forget_chat(prefix: str) -> None:
+    """Delete every conversation of chat ``prefix`` in this workspace (a deleted persona:
+    a new one that gets the same id must not inherit them)."""
+    try:
+        get_store().drop_slot(workspace_id(), prefix)
+    except StoreError:
+        pass
+    set_pref(f"chat_current:{prefix}", None)
+    for key in (f"{prefix}_cid", f"{prefix}_conversation"):
+        st.session_state.pop(key, None)
+
+
+def reload(cfg: ChatConfig) -> Conversation:
+    cid = current_cid(cfg)
+    draft = st.session_state.get(f"{cfg.prefix}_draft_prompt", cfg.default_system_prompt)
+    conv = Conversation.from_store(get_store(), cid, draft) if cid else Conversation(draft)
+    if cid and not conv.id:  # deleted elsewhere (another tab, the teacher)
+        st.session_state[_cid_key(cfg)] = None
+    st.session_state[_conv_key(cfg)] = conv
+    return conv
+
+
+def conversation(cfg: ChatConfig) -> Conversation:
+    if _conv_key(cfg) not in st.session_state:
+        return reload(cfg)
+    return st.session_state[_conv_key(cfg)]
+
+
+def _ensure_stored(cfg: ChatConfig, conv: Conversation) -> str:
+    """The conversation's id, creating its row on the first message."""
+    if not conv.id:
+        cid = get_store().create_conversation(workspace_id(), cfg.prefix, conv.system_prompt)
+        st.session_state[_cid_key(cfg)] = cid
+        set_pref(_current_pref(cfg), cid)
+        conv.id = cid
+    return conv.id
+
+
+def set_system_prompt(cfg: ChatConfig, conv: Conversation, text: str) -> None:
+    if text == conv.system_prompt:
+        return
+    conv.system_prompt = text
+    if conv.id:
+        try:
+            get_store().set_system_prompt(conv.id, text)
+        except StoreError:
+            pass  # the store's notice says so; this session keeps the text
+    else:
+        st.session_state[f"{cfg.prefix}_draft_prompt"] = text
+
+
+def _running_job(cfg: ChatConfig, conv: Conversation) -> Job | None:
+    if not conv.id:
+        return None
+    ws = workspace_id()
+    job = JOBS.get(ws, slot(conv.id))
+    if job is None:
+        return None
+    if job.done:
+        JOBS.pop(ws, slot(conv.id), job)
+        return None
+    job.beat()
+    return job
+
+
+# -- callbacks: they run before the page script ----------------------------------------
+
+
+def _refuse(cfg: ChatConfig, problem: str | None, text: str | None) -> None:
+    st.session_state[f"{cfg.prefix}_problem"] = problem
+    st.session_state[f"{cfg.prefix}_refused"] = text if problem and text and text.strip() else None
+
+
+def _add_user(cfg: ChatConfig, text: str, parent: str | None) -> bool:
+    conv = conversation(cfg)
+    try:
+        cid = _ensure_stored(cfg, conv)
+        mid = get_store().add_message(cid, "user", text, parent=parent)
+    except StoreError as exc:
+        _refuse(cfg, str(exc), text)
+        return False
+    st.session_state[_pending_key(cfg)] = ("reply", mid)
+    reload(cfg)
+    return True
+
+
 def _send(cfg: ChatConfig, text: str | None) -> None:
     """Add a message to the conversation and ask for a reply in the coming run.
 
-    A refused message is kept (``_refused``) and shown until the next one is sent: the
-    chat input empties itself on submit, and nothing typed may be lost."""
+    A refused message (too long, or the store could not save it) is kept (``_refused``)
+    and shown until the next one is sent: the chat input empties itself on submit, and
+    nothing typed may be lost."""
     prompt, problem = validate_prompt(text)
-    st.session_state[f"{cfg.prefix}_problem"] = problem
-    st.session_state[f"{cfg.prefix}_refused"] = text if problem and text and text.strip() else None
+    _refuse(cfg, problem, text)
     if prompt:
-        conversation(cfg).add_user(prompt)
-        st.session_state[_pending_key(cfg)] = True
+        _add_user(cfg, prompt, conversation(cfg).last_id)
 
 
 def _on_chat_input(cfg: ChatConfig) -> None:
@@ -138,16 +318,45 @@ def _on_chat_input(cfg: ChatConfig) -> None:
 
 
 def _on_regenerate(cfg: ChatConfig) -> None:
+    """A new reply to the last user message, kept next to the earlier ones (◀ ▶)."""
     conv = conversation(cfg)
-    conv.drop_last_reply()
-    st.session_state[_pending_key(cfg)] = conv.needs_reply()
+    users = [t for t in conv.turns if t.role == "user"]
+    st.session_state[_pending_key(cfg)] = ("reply", users[-1].id) if users else None
 
 
-def _on_clear(cfg: ChatConfig) -> None:
-    conversation(cfg).clear()
-    st.session_state[_pending_key(cfg)] = False
-    st.session_state[f"{cfg.prefix}_problem"] = None
-    st.session_state[f"{cfg.prefix}_refused"] = None
+def _on_continue(cfg: ChatConfig, mid: str) -> None:
+    st.session_state[_pending_key(cfg)] = ("continue", mid)
+
+
+def _on_new_chat(cfg: ChatConfig) -> None:
+    open_conversation(cfg, None)
+
+
+def _on_edit(cfg: ChatConfig, turn: Turn) -> None:
+    """Resend an edited user message: a new branch next to the old one (kept)."""
+    text = st.session_state.get(f"{cfg.prefix}_edit_{turn.id}", "")
+    prompt, problem = validate_prompt(text)
+    _refuse(cfg, problem, text)
+    if prompt and prompt != turn.content:
+        _add_user(cfg, prompt, turn.parent)
+
+
+def _on_flip(cfg: ChatConfig, turn: Turn, step: int) -> None:
+    """Show another alternative of ``turn`` (and the newest branch below it)."""
+    conv = conversation(cfg)
+    alts = turn.alternatives
+    target = alts[(turn.alt_index + step) % len(alts)]
+    store = get_store()
+    try:
+        store.set_leaf(conv.id, store.leaf_under(conv.id, target))
+    except StoreError:
+        pass
+    reload(cfg)
+
+
+def _on_stop(job: Job) -> None:
+    job.stop()
+    job.wait(STOP_WAIT_S)  # its end is saved before this run draws the conversation
 
 
 # -- streaming ---------------------------------------------------------------------------
@@ -156,108 +365,85 @@ STOP_WAIT_S = 10.0  # how long a stopped reply waits for the model to notice (on
 IDLE_S = 0.25  # while nothing arrives, redraw this often so a Stop click is noticed
 
 
-def _pump(gen, turn: Turn, placeholder, status) -> None:
-    """Copy the generation's text into ``turn`` and onto the page as it arrives."""
-    shown = 0.0
-    for kind, value in gen.events(idle_s=IDLE_S):
-        if kind == "position":
-            if value:
-                status.info(f"Waiting for the model: {value} request(s) ahead of you…", icon="⏳")
-            else:
-                status.empty()
-            continue
-        if kind == "idle":  # drawing is where Streamlit notices a Stop click
-            placeholder.markdown(reply_markdown(turn.content) + " ▌" if turn.content else "…")
-            continue
-        turn.content += value
-        now = time.monotonic()
-        if now - shown >= REFRESH_S:  # redrawing per token would cost more than decoding
-            placeholder.markdown(reply_markdown(turn.content) + " ▌")
-            shown = now
-
-
-def finish_turn(turn: Turn, gen) -> None:
-    """Settle ``turn`` once its script run stops streaming, for whatever reason.
-
-    Runs in a ``finally`` (no Streamlit calls here: after Stop they would raise again).
-    A stopped generation is cancelled and waited for, so the turn gets the final stats
-    -- finish reason, total time, speed -- and the text the model wrote before it
-    noticed, instead of a copy taken while the worker was still running."""
-    if not gen.done:
-        gen.cancel()
-    if gen.wait(STOP_WAIT_S):
-        for kind, value in gen.events():  # deltas that arrived after the last drawing
-            if kind == "text":
-                turn.content += value
-    turn.stats = {
-        **vars(gen.stats),
-        "tokens_per_s": gen.stats.tokens_per_s,
-        "dropped": getattr(gen, "dropped_messages", 0),
-    }
-    if gen.error is not None:
-        turn.status, turn.content = (
-            "error",
-            sentence(str(gen.error))
-            + (f"\n\nPartial reply: {turn.content}" if turn.content else ""),
-        )
-    elif gen.cancelled or not gen.done or gen.stats.finish_reason == "cancelled":
-        turn.status = "stopped"
-    else:
-        turn.status = "done"
-
-
-def _settled_key(cfg: ChatConfig) -> str:
-    return f"{cfg.prefix}_settled"
-
-
-def wait_for_settled_reply(cfg: ChatConfig) -> None:
-    """Wait until a reply that an earlier script run was streaming has been settled.
-
-    A click during streaming stops that run and starts this one at once, on another
-    thread; drawing the conversation before the old run's ``finally`` is through would
-    show a reply with no stats or caption, and nothing would redraw it."""
-    event = st.session_state.get(_settled_key(cfg))
-    if event is not None:
-        event.wait(STOP_WAIT_S + 5)
-
-
-def stream_reply(
-    cfg: ChatConfig, conv: Conversation, model_key: str, params: GenerationParams
-) -> None:
-    """Ask the model for the next reply and show it as it streams; then rerun, so the
-    page is drawn again from the stored conversation (stats, controls, sidebar)."""
-    with st.chat_message("assistant", avatar=cfg.assistant_avatar):
-        engine, problem = open_engine(model_key)
-        if engine is None:
-            # the reason goes into the history, so it is still there after any rerun
-            conv.turns.append(
-                Turn(
-                    "assistant",
-                    f"{problem}\n\nYour message is kept: pick another model or fix the "
-                    "problem, then press **Regenerate**.",
-                    status="error",
-                )
+def _start_reply(
+    cfg: ChatConfig, conv: Conversation, pending: tuple[str, str], model_key: str, params
+) -> Job | None:
+    """Start the job the callbacks asked for; None (and a note in the history) if the
+    model cannot be had."""
+    what, mid = pending
+    ids = [t.id for t in conv.turns]
+    if mid not in ids:
+        return None
+    i = ids.index(mid)
+    store = get_store()
+    engine, problem = open_engine(model_key)
+    if engine is None:
+        parent = mid if what == "reply" else conv.turns[i].parent
+        try:  # the reason goes into the history, so it is still there after any rerun
+            store.add_message(
+                conv.id,
+                "assistant",
+                _(
+                    "{problem}\n\nYour message is kept: pick another model or fix the "
+                    "problem, then press **Regenerate**."
+                ).format(problem=problem),
+                parent=parent,
+                status="error",
             )
-            st.rerun()
-        messages = conv.model_messages()
-        turn = conv.start_reply(engine.info.label)
+        except StoreError as exc:
+            st.error(str(exc))
+        return None
+    if what == "reply":
+        messages = Conversation(conv.system_prompt, conv.turns[: i + 1]).model_messages()
+        return start_reply(store, workspace_id(), conv.id, engine, messages, params, parent=mid)
+    turn = conv.turns[i]
+    messages = Conversation(conv.system_prompt, conv.turns[:i]).model_messages()
+    return start_reply(
+        store,
+        workspace_id(),
+        conv.id,
+        engine,
+        messages,
+        params,
+        parent=turn.parent,
+        continue_mid=mid,
+        continue_text=turn.content,
+    )
+
+
+def live_reply(cfg: ChatConfig, job: Job) -> None:
+    """Draw a reply while its job streams; rerun when it is over."""
+    with st.chat_message("assistant", avatar=cfg.assistant_avatar):
         placeholder = st.empty()
         status = st.empty()
         st.button(
-            "⏹ Stop",
+            _("⏹ Stop"),
             key=f"{cfg.prefix}_stop",
-            help="Stop the reply here; what it wrote so far is kept.",
+            help=_("Stop the reply here; what it wrote so far is kept."),
+            on_click=_on_stop,
+            args=(job,),
         )
-        settled = threading.Event()
-        st.session_state[_settled_key(cfg)] = settled
-        try:
-            gen = engine.stream_chat(messages, params)
-            try:
-                _pump(gen, turn, placeholder, status)
-            finally:
-                finish_turn(turn, gen)
-        finally:
-            settled.set()
+        shown, drawn_at, position = None, 0.0, None
+        while not job.done:
+            job.beat()
+            step = job.current
+            text = step.text if step is not None else ""
+            if job.position != position:
+                position = job.position
+                if position:
+                    status.info(
+                        _("Waiting for the model: {n} request(s) ahead of you…").format(
+                            n=position
+                        ),
+                        icon="⏳",
+                    )
+                else:
+                    status.empty()
+            now = time.monotonic()
+            if text != shown or now - drawn_at >= IDLE_S:  # drawing notices a Stop click
+                placeholder.markdown(reply_markdown(text) + " ▌" if text else "…")
+                shown, drawn_at = text, now
+            time.sleep(REFRESH_S)
     st.rerun()
 
 
@@ -265,32 +451,33 @@ def stream_reply(
 
 
 def controls(cfg: ChatConfig, conv: Conversation, replying: bool = False) -> None:
-    """Regenerate, Clear and Export, in one row of small buttons (four full-width
+    """Regenerate, New chat and Export, in one row of small buttons (four full-width
     columns stacked into a screenful on a phone). While a reply streams the exports are
-    off (they would miss it); Regenerate and Clear stop it and then do their job."""
+    off (they would miss it); Regenerate stops it and keeps it as an alternative; New
+    chat leaves it running in its own conversation (in the history)."""
     with st.container(horizontal=True, gap="small"):
         st.button(
-            "Regenerate",
+            _("Regenerate"),
             icon="🔄",
             key=f"{cfg.prefix}_regen",
-            help="Answer the last message again.",
+            help=_("Answer the last message again (the earlier answers are kept: ◀ ▶)."),
             disabled=not conv.turns,
             on_click=_on_regenerate,
             args=(cfg,),
         )
         st.button(
-            "Clear",
-            icon="🧹",
+            _("New chat"),
+            icon="➕",
             key=f"{cfg.prefix}_clear",
-            help="Start a new conversation.",
+            help=_("Start a new conversation; this one stays in the history."),
             disabled=not conv.turns,
-            on_click=_on_clear,
+            on_click=_on_new_chat,
             args=(cfg,),
         )
         with st.popover(
-            "Export",
+            _("Export"),
             icon="⬇️",
-            help="Download the conversation.",
+            help=_("Download the conversation."),
             disabled=not conv.turns or replying,
         ):
             for label, render, ext, mime in [
@@ -326,17 +513,23 @@ def refused_notice(cfg: ChatConfig) -> None:
 
 
 def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None:
-    """Controls, history, preset prompts, the input box, and the pending reply."""
-    wait_for_settled_reply(cfg)
-    conv = conversation(cfg)
-    pending_key = _pending_key(cfg)
-    replying = bool(st.session_state.get(pending_key)) and conv.needs_reply()
-    controls(cfg, conv, replying)
+    """History (sidebar), controls, the conversation, preset prompts, the input box, and
+    the reply being written."""
+    from demo_ui.history import history_panel
+
+    conv = reload(cfg)
+    job = _running_job(cfg, conv)
+    pending = st.session_state.get(_pending_key(cfg))
+    with st.sidebar:
+        history_panel(cfg)
+    controls(cfg, conv, replying=job is not None or bool(pending))
     if cfg.greeting and not conv.turns:
         with st.chat_message("assistant", avatar=cfg.assistant_avatar):
             st.markdown(reply_markdown(cfg.greeting))
-    for turn in conv.turns:
-        render_turn(cfg, turn)
+    live_id = job.data.get("mid") if job is not None else None
+    shown = [t for t in conv.turns if t.id != live_id]
+    for n, turn in enumerate(shown):
+        render_turn(cfg, turn, last=n == len(shown) - 1 and live_id is None, busy=job is not None)
 
     if cfg.presets and not conv.turns:  # a sent message (or a reply on its way) hides them
         with st.container(horizontal=True, gap="small"):
@@ -355,8 +548,17 @@ def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None
         on_submit=_on_chat_input,
         args=(cfg,),
     )
-    if replying:
-        st.session_state[pending_key] = False
-        stream_reply(cfg, conv, model_key, params)
+    if pending:
+        st.session_state[_pending_key(cfg)] = None
+        try:
+            job = _start_reply(cfg, conv, pending, model_key, params) or job
+        except StoreError as exc:
+            st.error(str(exc), icon="💾")
+        if job is None:
+            st.rerun()  # draw the reason stored in the history
+    if job is not None:
+        live_reply(cfg, job)
     elif conv.needs_reply():
-        st.info("Your last message has no reply yet. Press **Regenerate** to answer it.", icon="💬")
+        st.info(
+            _("Your last message has no reply yet. Press **Regenerate** to answer it."), icon="💬"
+        )

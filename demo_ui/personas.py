@@ -27,7 +27,8 @@ from demo_core.personas import (
     save_user_persona,
 )
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
-from demo_ui.chat import drawable_avatar
+from demo_core.store import StoreError, get_store
+from demo_ui.chat import drawable_avatar, forget_chat
 from demo_ui.resources import get_manager
 from demo_ui.widgets import keep, missing_model_notice
 
@@ -212,6 +213,7 @@ def _delete(persona: Persona, ids: list[str]) -> None:
     """Callback: remove the file and everything this session kept about the persona."""
     delete_user_persona(persona.id)
     forget_persona_state(persona.id, ids)
+    forget_chat(chat_prefix(persona.id))
     if st.session_state.get(EDITING) == persona.id:
         _reset_form()
     _select(DEFAULT_PERSONA)
@@ -254,9 +256,14 @@ def _save_form() -> None:
     conv_key = f"{chat_prefix(persona.id)}_conversation"
     kept_conversation = st.session_state.get(conv_key) if editing else None
     forget_persona_state(persona.id, [p.id for p in load_all().personas])
-    if kept_conversation is not None:  # an edit keeps the conversation, with the new prompt
-        kept_conversation.system_prompt = persona.system_prompt
-        st.session_state[conv_key] = kept_conversation
+    if kept_conversation is not None and kept_conversation.id:
+        # an edit keeps the conversation, with the new prompt
+        try:
+            get_store().set_system_prompt(kept_conversation.id, persona.system_prompt)
+        except StoreError:
+            pass  # the store's notice says so
+    elif not editing:
+        forget_chat(chat_prefix(persona.id))  # a new persona starts with no history
     _reset_form()
     _select(persona.id)
     st.session_state[FLASH] = f"Saved {persona.name}."

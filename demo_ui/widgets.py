@@ -45,8 +45,12 @@ def nav_menu() -> None:
 
 def page_header(title: str, icon: str, caption: str) -> None:
     st.set_page_config(page_title=f"{title} · InternLM Demo Studio", page_icon=icon, layout="wide")
+    from demo_ui.workspace import store_notices, workspace_panel
+
     with st.sidebar:
         nav_menu()
+        workspace_panel()
+    store_notices()
     st.title(f"{icon} {title}")
     st.caption(caption)
 

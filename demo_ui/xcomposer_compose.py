@@ -35,6 +35,12 @@ from demo_ui.xcomposer_common import (
     show_job,
     start_job,
 )
+from demo_ui.xcomposer_saved import (
+    new_article,
+    persist_article,
+    restore_article,
+    saved_articles_panel,
+)
 
 P = "xc_cmp"
 JOB = f"{P}_job"  # the tab's background job (one at a time)
@@ -68,6 +74,7 @@ def _collect(job: Job) -> None:
     if job.error:
         _note("error", job.error)
     if job.kind == "write" and isinstance(job.result, Article):
+        new_article()  # a new saved article: the one edited before is kept in the list
         st.session_state[f"{P}_article"] = job.result
         st.session_state[f"{P}_refs"] = job.data.get("refs", [])
     elif job.kind == "edit" and job.result:
@@ -258,6 +265,8 @@ def _export(article: Article) -> None:
 
 def render_compose_tab() -> None:
     ss = st.session_state
+    restore_article()
+    persist_article()  # an edit made by the last run's click
     key = model_picker("xcomposer2", P, "Composition model")
     instruction = st.text_area(
         "Instruction: a title, an outline, material to use",
@@ -294,6 +303,8 @@ def render_compose_tab() -> None:
     )
     params = sampling_controls(P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED)
     job = running_job(JOB, _collect)
+    persist_article()
+    saved_articles_panel(busy=job is not None)
     go = st.button("📝 Compose", type="primary", key=f"{P}_go")
     if go:
         _compose(key, instruction, files, image_num, text_only, params)

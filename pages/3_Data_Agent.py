@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import streamlit as st
 
@@ -17,12 +16,13 @@ from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, 
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
 from demo_ui.agent_view import (
-    get_kernel_registry,
     needs_sandbox_consent,
     render_turn,
     sandbox_badge,
     sandbox_consent,
 )
+from demo_ui.agent_workspace import agent_session, persist, restored_notice
+from demo_ui.prefs import workspace_id
 from demo_ui.resources import get_manager
 from demo_ui.widgets import keep, load_engine, model_label, page_header
 
@@ -43,12 +43,8 @@ def available(key: str) -> bool:
 
 
 # -- per-session state ------------------------------------------------------------------
-if P + "session" not in st.session_state:
-    st.session_state[P + "session"] = AgentSession(uuid.uuid4().hex, get_kernel_registry())
-    st.session_state[P + "seen_uploads"] = {}
-    st.session_state[P + "upload_errors"] = {}
-    st.session_state[P + "messages"] = []  # (level, text) shown once after a rerun
-session: AgentSession = st.session_state[P + "session"]
+session: AgentSession = agent_session()  # the workspace's, transcript restored
+persist(session)
 
 
 def sync_uploads(session: AgentSession, uploads: list) -> None:
@@ -186,6 +182,7 @@ with st.sidebar:
         session.warm_up()  # a file is here, so a question about it is coming
 
 # -- main area --------------------------------------------------------------------------
+restored_notice(session)
 for level, text in st.session_state[P + "messages"]:
     getattr(st, level)(text)
 st.session_state[P + "messages"] = []
@@ -221,7 +218,7 @@ if question and not session.running:
             max_turns=max_turns,
             timeout_s=float(timeout_s),
         )
-        session.ask(question, engine, settings)
+        session.ask(question, engine, settings, workspace_id())
         st.rerun()  # redraw with the input disabled and the upload notes gone
 
 if session.running:
@@ -229,6 +226,7 @@ if session.running:
     st.button("⏹ Stop", key=P + "stop", on_click=session.stop)
     live = st.empty()
     while not run.done:
+        run.beat()
         with live.container():
             render_turn(run.turn.snapshot(), live=True)
         time.sleep(0.25)

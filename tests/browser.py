@@ -35,54 +35,81 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def running_app(home: Path, extra_env: dict | None = None, script: str = "app.py") -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEMO_STUDIO_HOME": str(home),
-        "PYTHONPATH": str(ROOT),
-        **(extra_env or {}),
-    }
-    log = open(home.parent / f"streamlit-{port}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            script,
-            "--server.port",
-            str(port),
-            "--server.fileWatcherType",
-            "none",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
+class AppProcess:
+    """A ``streamlit run`` of the app that a test can stop, kill and start again on the
+    same port (a restart of the server the browser does not notice, but for the break)."""
+
+    def __init__(
+        self, home: Path, extra_env: dict | None = None, script: str = "app.py", port: int = 0
+    ) -> None:
+        self.home, self.script = home, script
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "DEMO_STUDIO_HOME": str(home),
+            "PYTHONPATH": str(ROOT),
+            **(extra_env or {}),
+        }
+        self.proc: subprocess.Popen | None = None
+        self.log_path = home.parent / f"streamlit-{self.port}.log"
+
+    def start(self) -> AppProcess:
+        log = open(self.log_path, "a")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                self.script,
+                "--server.port",
+                str(self.port),
+                "--server.fileWatcherType",
+                "none",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
         deadline = time.time() + 60
         while True:
             try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                    break
+                if urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2).read() == b"ok":
+                    return self
             except OSError:
-                if time.time() > deadline or proc.poll() is not None:
+                if time.time() > deadline or self.proc.poll() is not None:
                     raise RuntimeError(
-                        f"streamlit did not start: {(home.parent / f'streamlit-{port}.log').read_text()}"
+                        f"streamlit did not start: {self.log_path.read_text()}"
                     ) from None
                 time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
         try:
-            proc.wait(10)
+            self.proc.wait(10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as when the machine loses power."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@contextlib.contextmanager
+def running_app(home: Path, extra_env: dict | None = None, script: str = "app.py") -> Iterator[str]:
+    app = AppProcess(home, extra_env, script)
+    try:
+        yield app.start().url
+    finally:
+        app.stop()
 
 
 @contextlib.contextmanager

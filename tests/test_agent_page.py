@@ -170,3 +170,36 @@ def test_sandbox_badge_when_bubblewrap_works(agent_home):
     at = open_page("3_Data_Agent.py", timeout=60)
     assert any("Sandboxed (bubblewrap)" in c.value for c in at.sidebar.caption)
     assert not at.chat_input(key="data_agent_input").disabled
+def test_transcript_files_and_figures_come_back_and_code_can_be_rerun(agent_home):
+    """A new browser session of the same workspace (a reload, a restart) gets the
+    transcript, the files and figures back; the variables are gone and "Re-run the
+    session's code" rebuilds them."""
+    from demo_core.engine.manager import Resident
+    from demo_ui.agent_view import get_kernel_registry
+    from demo_ui.resources import get_manager
+    from tests.conftest import ROOT
+
+    code = "df = pd.DataFrame({'x': [1, 2]})\ndf.plot(); plt.show()\ndf"
+    engine = ScriptedEngine([code_call(code, "Plotting."), "Done."])
+    at = open_page("3_Data_Agent.py", timeout=60)
+    now = time.time()
+    get_manager()._resident["internlm2-chat-7b"] = Resident(engine, 0, now, now)  # test double
+    at.chat_input(key="data_agent_input").set_value("Plot x").run()
+    at = wait_done(at)
+    at.run()  # the run after the answer saves it
+    ws = at.session_state["_workspace_id"]
+    get_kernel_registry().shutdown_all()  # the old kernel is gone, as after a restart
+
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    again.session_state["_workspace_id"] = ws
+    again.run()
+    again.switch_page("pages/3_Data_Agent.py").run()
+    assert not again.exception, again.exception
+    s = session_of(again)
+    assert [t.question for t in s.turns] == ["Plot x"]
+    assert any("variables are not" in i.value for i in again.info)
+    assert (s.work_dir / "figures" / "figure-001.png").is_file()
+    assert again.chat_message[1].get("image")  # the figure is drawn again
+    again.button(key="data_agent_rerun_code").click().run(timeout=120)
+    assert any("rebuilt" in m.value for m in again.success)
+    assert s.kernel.execute("print(df.x.sum())").text().strip() == "3"

@@ -13,6 +13,11 @@ from tests.browser import browser_page, browser_pages, running_app, screenshot
 pytestmark = pytest.mark.browser
 
 
+def main(page):
+    """The main area (the sidebar's history lists message titles too)."""
+    return page.get_by_test_id("stMainBlockContainer")
+
+
 def _send(page, text: str) -> None:
     box = page.get_by_test_id("stChatInputTextArea")
     box.fill(text)
@@ -67,7 +72,7 @@ def test_story_chat_streams_in_browser(tmp_path):
         page.goto(f"{url}/Story_Chat")
         page.get_by_text("Story chat").first.wait_for()
         _send(page, "Write a story about a robot")
-        page.get_by_text("Write a story about a robot").wait_for()
+        main(page).get_by_text("Write a story about a robot").wait_for()
         page.get_by_text("tok/s").wait_for(timeout=60_000)  # the reply finished with its stats
         assert page.get_by_test_id("stChatMessage").count() == 2
         shot = screenshot(page, "story-chat")
@@ -83,7 +88,7 @@ def test_stop_keeps_partial_reply(tmp_path):
         # the page is already consistent while the reply streams: presets gone, the
         # conversation's controls usable, the exports waiting for the reply
         assert page.get_by_role("button", name="300-character story").count() == 0
-        assert page.get_by_role("button", name="Clear").is_enabled()
+        assert page.get_by_role("button", name="New chat").first.is_enabled()
         # Stop alone (no other click) leaves the page whole: the caption, no cursor,
         # enabled controls and exports, fresh sidebar figures
         _stop_mid_reply(page)
@@ -105,7 +110,7 @@ def test_stop_keeps_partial_reply(tmp_path):
         assert reply["stats"]["total_s"] > 0 and reply["stats"]["tokens_per_s"] > 0
         page.keyboard.press("Escape")  # close the Export popover
         _send(page, "next")
-        page.get_by_text("next").wait_for()
+        main(page).get_by_text("next").wait_for()
         _stop_mid_reply(page, nth=1)
         assert page.get_by_test_id("stChatMessage").count() == 4
 
@@ -134,15 +139,15 @@ def test_persona_switch_keeps_other_conversations(tmp_path):
         page.get_by_test_id("stSelectbox").first.click()
         page.get_by_text("孙悟空 (Wukong)").last.click()
         page.get_by_text("俺老孙来也").wait_for()
-        assert page.get_by_text("bajie-page-message").count() == 0
+        assert main(page).get_by_text("bajie-page-message").count() == 0
         screenshot(page, "bajie-wukong")
         # back to Bajie: his conversation is still there
         page.get_by_test_id("stSelectbox").first.click()
         page.get_by_text("猪八戒 (Bajie)").last.click()
-        page.get_by_text("bajie-page-message").wait_for()
+        main(page).get_by_text("bajie-page-message").wait_for()
         # and the story page kept its own conversation
         page.get_by_role("link", name="Story chat").click()
-        page.get_by_text("story-page-message").wait_for()
+        main(page).get_by_text("story-page-message").wait_for()
         screenshot(page, "story-after-bajie")
 
 
@@ -213,7 +218,7 @@ def test_chat_controls_fit_one_row_on_a_phone(tmp_path):
         # measured in one go: separate calls can straddle a scroll and disagree
         handles = [
             page.get_by_role("button", name=name).element_handle()
-            for name in ("Regenerate", "Clear", "Export")
+            for name in ("Regenerate", "New chat", "Export")
         ]
         boxes = page.evaluate(
             """els => els.map(el => {

@@ -2,7 +2,8 @@
 
 A question is answered by a worker thread, not by the Streamlit script: a rerun (any
 click) would otherwise abandon the answer half-way while the model and the kernel go on
-working for nobody. The page re-attaches to the running :class:`AgentRun` on every rerun
+working for nobody. The page re-attaches to the running :class:`AgentRun` (a
+:class:`~demo_core.jobs.Job`, like every other background model call) on every rerun
 and renders its :class:`Turn`; Stop cancels the generation and interrupts the kernel.
 """
 
@@ -13,6 +14,7 @@ import json
 import logging
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -32,7 +34,8 @@ from demo_core.agent.llm import AGENT_PARAMS, EngineLLM, PromptTooLongForAgent
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Turn, UploadInfo, to_markdown
 from demo_core.agent.uploads import MAX_UPLOAD_BYTES, UploadError, check_upload, unique_name
-from demo_core.engine.base import CancelToken, ChatEngine, GenerationParams
+from demo_core.engine.base import ChatEngine, GenerationParams
+from demo_core.jobs import JOBS, Job
 
 log = logging.getLogger(__name__)
 
@@ -53,25 +56,16 @@ class AgentSettings:
     params: GenerationParams = field(default_factory=lambda: replace(AGENT_PARAMS))
 
 
-class AgentRun:
-    """One question being answered in the background."""
+class AgentRun(Job):
+    """One question being answered in the background: a :class:`~demo_core.jobs.Job`
+    (the app's one mechanism for model work outside the script run) that also holds the
+    :class:`Turn` it fills, for the page to draw while it runs."""
 
-    def __init__(self, turn: Turn) -> None:
+    def __init__(
+        self, turn: Turn, work: Callable[[Job], object], alive: Callable[[], bool] | None = None
+    ) -> None:
+        super().__init__("agent", "Answering", work, alive=alive)
         self.turn = turn
-        self.cancel_token = CancelToken()
-        self.thread: threading.Thread | None = None
-        self._done = threading.Event()
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_token.cancelled
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
 
 
 class AgentSession:
@@ -238,7 +232,16 @@ class AgentSession:
             self.kernel.interrupt()
         run.wait(wait_s)
 
-    def ask(self, question: str, engine: ChatEngine, settings: AgentSettings) -> AgentRun:
+    def ask(
+        self,
+        question: str,
+        engine: ChatEngine,
+        settings: AgentSettings,
+        workspace: str | None = None,
+    ) -> AgentRun:
+        """Answer ``question`` in the background. With a ``workspace`` the run is one of
+        its jobs (:data:`demo_core.jobs.JOBS`): it goes on while any tab of the
+        workspace is connected, and a teacher's reset stops it."""
         if self.running:
             raise RuntimeError("a question is still being answered; stop it first")
         files, self.pending_files = self.pending_files, []
@@ -250,12 +253,13 @@ class AgentSession:
             new.append(
                 dict(role="user", name="file", content=json.dumps({"path": f.path, "size": size}))
             )
-        run = AgentRun(turn)
+        # outside a workspace (scripts, tests) nothing else ends it: no watchdog verdict
+        always = None if workspace is not None else (lambda: True)
+        run = AgentRun(turn, lambda job: self._work(run, engine, settings, new), always)
         self.run = run
-        run.thread = threading.Thread(
-            target=self._work, args=(run, engine, settings, new), daemon=True, name="agent-run"
-        )
-        run.thread.start()
+        if workspace is not None:
+            return JOBS.start(workspace, f"agent:{self.session_id}", run)  # type: ignore[return-value]
+        run.start()
         return run
 
     def _work(
@@ -303,7 +307,6 @@ class AgentSession:
                 # hand them to the next question instead of losing them
                 self.pending_files = [*turn.files, *self.pending_files]
                 turn.error += " The uploaded file(s) will go with your next question."
-            run._done.set()
 
     def _history_has(self, new: list[dict]) -> bool:
         return any(q[: len(new)] == new for q in self.history)

@@ -411,3 +411,41 @@ def test_uploaded_images_survive_a_visit_to_another_page(app):
     assert not any("q.png" in c.value for c in at.caption if c.value.startswith("📎 Kept"))
     at = _compose(at, text_only=True)
     assert [r.name for r in at.session_state["xc_cmp_refs"]] == ["ref.png"]
+
+
+def test_edited_article_survives_a_new_session_and_a_compose(app):
+    """The article is written to the workspace store on every edit: a new browser session
+    of the same workspace (a reload, a restart) gets it back, and a Compose makes a new
+    saved article instead of replacing the edited one."""
+    from streamlit.testing.v1 import AppTest
+
+    from demo_core.store import get_store
+    from tests.conftest import ROOT
+
+    files = [("red.png", png_bytes("red"), "image/png")]
+    at = _compose(app, files)
+    article = at.session_state["xc_cmp_article"]
+    uid = article.paragraphs[0].uid
+    at.button(key=f"xc_cmp_delp_{uid}").click().run()  # an edit: the first paragraph goes
+    edited = [p.text for p in at.session_state["xc_cmp_article"].paragraphs]
+    ws = at.session_state["_workspace_id"]
+
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    again.session_state["_workspace_id"] = ws  # what the URL gives a reloaded tab
+    again.run()
+    again.switch_page("pages/4_XComposer2.py").run()
+    assert not again.exception, again.exception
+    back = again.session_state["xc_cmp_article"]
+    assert [p.text for p in back.paragraphs] == edited
+    assert [i.name for i in back.chosen_images()] == [
+        i.name for i in at.session_state["xc_cmp_article"].chosen_images()
+    ]
+    first_doc = again.session_state["xc_cmp_doc"]
+    _compose(again, text_only=True, instruction="another article")
+    docs = get_store().docs(ws, "article")
+    assert len(docs) == 2 and again.session_state["xc_cmp_doc"] != first_doc
+    old = get_store().doc(first_doc)["body"]
+    assert [p["text"] for p in old["paragraphs"]] == edited  # the edited one is kept
+    # reopen it from the list
+    again.button(key=f"xc_cmp_doc_open_{first_doc}").click().run()
+    assert [p.text for p in again.session_state["xc_cmp_article"].paragraphs] == edited
