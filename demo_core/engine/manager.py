@@ -68,9 +68,14 @@ def _load_internlm2(spec: ModelSpec, path: Path, device: torch.device) -> object
         extra={"path": str(path)},
     )
     from demo_core import settings
+    from demo_core.engine.batching import BatchSettings
 
+    entry = settings.model_settings(spec.key)
     return TransformersEngine(
-        loaded, info, decode=settings.model_settings(spec.key).get("decode", "eager")
+        loaded,
+        info,
+        decode=entry.get("decode", "eager"),
+        batching=BatchSettings.from_settings(entry),
     )
 
 
@@ -104,6 +109,13 @@ def default_budget(device: torch.device) -> int:
     except (ValueError, OSError):
         pages = 16 * GB
     return int(pages * 0.6)
+
+
+def _close(res: Resident) -> None:
+    """Let an unloaded engine stop its own threads (the batch decoder holds the model)."""
+    close = getattr(res.engine, "close", None)
+    if callable(close):
+        close()
 
 
 @dataclass
@@ -226,6 +238,7 @@ class ModelManager:
             if res is None:
                 return False
             self.notices.append(f"Unloaded {get_spec(key).label}.")
+            _close(res)
             del res
             self._free()
             return True
@@ -257,7 +270,7 @@ class ModelManager:
                     f"({self.budget_bytes / GB:.1f} GB) is taken by models that are busy answering. "
                     "Try again in a moment."
                 )
-            self._resident.pop(victim)
+            _close(self._resident.pop(victim))
             self.notices.append(
                 f"Unloaded {get_spec(victim).label} to make room for {get_spec(for_key).label} "
                 f"(memory budget {self.budget_bytes / GB:.1f} GB)."
@@ -273,7 +286,7 @@ class ModelManager:
     def _evict_idle(self, everything: bool = False) -> bool:
         evicted = False
         while (victim := self._lru_idle()) is not None:
-            self._resident.pop(victim)
+            _close(self._resident.pop(victim))
             self.notices.append(f"Unloaded {get_spec(victim).label} after running out of memory.")
             evicted = True
             if not everything:

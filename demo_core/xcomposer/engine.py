@@ -47,6 +47,11 @@ class InterleavedPrompt:
 
 
 class XComposerEngine(TransformersEngine):
+    # Images reach the model as inputs_embeds and PLoRA reads a per-request image mask;
+    # transformers' continuous batching takes token ids only and one flattened batch, and
+    # a composition is a handful of long sequential calls by one user: not worth it.
+    batch_blocker = "XComposer2 prompts are embeddings with a per-request image mask"
+
     def __init__(self, loaded: LoadedXComposer, info: EngineInfo) -> None:
         super().__init__(loaded, info)
         assert loaded.vision is not None and loaded.image_mask is not None and loaded.config
