@@ -229,6 +229,7 @@ def test_fair_queue_slots_are_first_come_first_served():
 
 def test_batch_settings_from_settings_json(studio_home):
     from demo_core import settings
+    from demo_core.engine.describe import engine_note
     from demo_core.engine.manager import ModelManager
 
     assert slots_needed(BatchSettings(sessions=4, kv_tokens=4096), 1000, 1100) == 3
@@ -236,14 +237,14 @@ def test_batch_settings_from_settings_json(studio_home):
     manager = ModelManager()
     engine = manager.get("tiny-internlm2")
     assert engine.queue.capacity == 3 and engine.batcher.settings.slot_tokens == 1024
-    assert "3 sessions" in engine.info.extra["batching"]
+    assert "up to 3 sessions decode together" in engine_note(engine)
     manager.unload("tiny-internlm2")
     settings.update_model_settings("tiny-internlm2", batching=False)
     engine = ModelManager().get("tiny-internlm2")
     assert engine.batcher is None and engine.queue.capacity == 1
     settings.update_model_settings("tiny-internlm2", batching=None, decode="static")
     engine = ModelManager().get("tiny-internlm2")
-    assert engine.batcher is None and "static" in engine.info.extra["batching"]
+    assert engine.batcher is None and "static decoding" in engine_note(engine)
 
 
 def test_xcomposer_never_batches():

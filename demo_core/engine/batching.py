@@ -47,7 +47,8 @@ import torch
 from transformers import GenerationConfig
 from transformers.generation.configuration_utils import ContinuousBatchingConfig
 
-from demo_core.engine.base import EngineError, GenerationParams
+from demo_core.engine.base import EngineError, GenerationParams, OutOfMemory
+from demo_core.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,9 @@ class BatchSettings:
                 prefill_tokens=int(entry.get("batch_prefill_tokens", cls.prefill_tokens)),
             )
         except (TypeError, ValueError) as exc:
-            raise EngineError(f"batch settings must be whole numbers: {exc}") from exc
+            raise EngineError(
+                _("batch settings must be whole numbers: {error}").format(error=exc)
+            ) from exc
 
 
 def batch_blockers(params: GenerationParams) -> list[str]:
@@ -175,7 +178,7 @@ class ContinuousBatcher:
         if mgr is not None and mgr.is_running():
             return mgr
         if mgr is not None:  # its loop died: fail what it held, start afresh
-            self._fail_all_locked(EngineError("the batch decoder stopped; please try again"))
+            self._fail_all_locked(EngineError(_("the batch decoder stopped; please try again")))
             self._shutdown(mgr)
         mgr = self.model.init_continuous_batching(
             generation_config=self._generation_config(),
@@ -203,7 +206,7 @@ class ContinuousBatcher:
         with self._lock:
             self._closed = True
             mgr, self._manager = self._manager, None
-            self._fail_all_locked(EngineError("the model was unloaded"))
+            self._fail_all_locked(EngineError(_("the model was unloaded")))
         if mgr is not None:
             self._shutdown(mgr)
 
@@ -228,7 +231,7 @@ class ContinuousBatcher:
         }
         with self._lock:
             if self._closed:
-                raise EngineError("the model was unloaded")
+                raise EngineError(_("the model was unloaded"))
             mgr = self._ensure_running()
             self._counter += 1
             rid = f"demo-{self._counter}"
@@ -243,7 +246,7 @@ class ContinuousBatcher:
             )
             if added is None:  # the manager refused (stopping); nothing will come back
                 self._sinks.pop(rid, None)
-                raise EngineError("the batch decoder is restarting; please try again")
+                raise EngineError(_("the batch decoder is restarting; please try again"))
         return rid
 
     def cancel(self, rid: str) -> bool:
@@ -277,7 +280,7 @@ class ContinuousBatcher:
             self._deliver(mgr, out, sink)
         with self._lock:
             if self._manager is mgr:  # died on its own: fail its requests now
-                self._fail_all_locked(EngineError("the batch decoder stopped; please try again"))
+                self._fail_all_locked(EngineError(_("the batch decoder stopped; please try again")))
 
     def _deliver(self, mgr, out, sink: _Sink) -> None:
         tokens = list(out.generated_tokens)
@@ -287,11 +290,11 @@ class ContinuousBatcher:
             if new:
                 keep_going = sink.on_tokens(new)
         except Exception as exc:  # a consumer bug ends its own request only
-            self._end(out.request_id, "error", EngineError(f"generation failed: {exc}"))
+            self._end(out.request_id, "error", _failure(str(exc)))
             mgr.cancel_request(out.request_id)
             return
         if out.error is not None:
-            self._end(out.request_id, "error", EngineError(f"generation failed: {out.error}"))
+            self._end(out.request_id, "error", _failure(out.error))
         elif out.is_finished():
             last = tokens[-1] if tokens else None
             self._end(out.request_id, "stop" if last in sink.stop_ids else "length", None)
@@ -309,3 +312,15 @@ class ContinuousBatcher:
         sinks, self._sinks = self._sinks, {}
         for sink in sinks.values():
             sink.on_done("error", error)
+
+
+def _failure(message: str) -> EngineError:
+    """The batch decoder's error string as the engine's error (an OOM says what to try)."""
+    if "out of memory" in message.lower():
+        return OutOfMemory(
+            _(
+                "the GPU ran out of memory while generating: lower max new tokens, clear the "
+                "conversation, or unload other models on the Models page"
+            )
+        )
+    return EngineError(_("generation failed: {error}").format(error=message))

@@ -207,9 +207,10 @@ class TransformersEngine:
                 loaded.stop_ids,
                 self.model.generation_config.pad_token_id,
             )
-            info.extra["batching"] = f"up to {settings.sessions} sessions decode together"
+            info.extra["batch_sessions"] = settings.sessions
         else:
-            info.extra["batching"] = f"off ({why_not or 'settings'})"
+            info.extra["batch_sessions"] = 0
+            info.extra["batch_off"] = why_not or "settings"
         self.queue = FairQueue(settings.sessions if self.batcher else 1)
         # generate() always runs on this one long-lived thread: a fresh thread per request
         # builds a new CPU thread pool every time and decodes ~7 % slower on CPU

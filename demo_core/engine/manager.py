@@ -50,11 +50,24 @@ def _loader_for(kind: str) -> Loader | None:
 
 
 def _load_internlm2(spec: ModelSpec, path: Path, device: torch.device) -> object:
+    from demo_core import quantize, settings
+    from demo_core.engine.batching import BatchSettings
     from demo_core.engine.local import TransformersEngine
     from demo_core.internlm2.checkpoint import weight_bytes
-    from demo_core.internlm2.loader import load_internlm2
+    from demo_core.internlm2.loader import load_internlm2, rebuild_rotary
 
-    loaded = load_internlm2(path, device=device)
+    entry = settings.model_settings(spec.key)
+    mode = quantize.normalise(entry.get("quantize"))
+    if mode is None:
+        loaded = load_internlm2(path, device=device)
+        resident = weight_bytes(path)
+    else:  # assembled on the CPU, quantized by bitsandbytes on its way to the GPU
+        quantize.check(mode, device, spec.label)
+        loaded = load_internlm2(path, device="cpu", dtype=torch.bfloat16)
+        quantize.quantize_linears(loaded.model, mode)
+        loaded.model.to(device)
+        rebuild_rotary(loaded.model, device)
+        resident = quantize.resident_bytes(loaded.model)
     dtype = str(loaded.model.dtype).replace("torch.", "")
     info = EngineInfo(
         key=spec.key,
@@ -63,14 +76,12 @@ def _load_internlm2(spec: ModelSpec, path: Path, device: torch.device) -> object
         device=str(device),
         dtype=dtype,
         context_window=loaded.context_window,
-        weight_bytes=weight_bytes(path),
+        weight_bytes=resident,
         is_random=spec.is_random,
         extra={"path": str(path)},
     )
-    from demo_core import settings
-    from demo_core.engine.batching import BatchSettings
-
-    entry = settings.model_settings(spec.key)
+    if mode is not None:
+        info.extra["quantize"] = quantize.MODES[mode]
     return TransformersEngine(
         loaded,
         info,
@@ -111,6 +122,17 @@ def default_budget(device: torch.device) -> int:
     return int(pages * 0.6)
 
 
+def _quantized_share(key: str) -> float:
+    """The part of the 16-bit weight bytes a model set to 8/4-bit takes (1.0: none)."""
+    from demo_core import quantize, settings
+
+    try:
+        mode = quantize.normalise(settings.model_settings(key).get("quantize"))
+    except quantize.QuantizationUnavailable:
+        return 1.0
+    return quantize.SHRINK[mode] if mode else 1.0
+
+
 def _close(res: Resident) -> None:
     """Let an unloaded engine stop its own threads (the batch decoder holds the model)."""
     close = getattr(res.engine, "close", None)
@@ -145,6 +167,11 @@ class ModelManager:
     def is_loaded(self, key: str) -> bool:
         return key in self._resident
 
+    def resident_engine(self, key: str) -> object | None:
+        """The loaded engine for ``key`` (None if not loaded); never loads anything."""
+        res = self._resident.get(key)
+        return res.engine if res is not None else None
+
     def resident_bytes(self) -> int:
         return sum(r.bytes for r in self._resident.values())
 
@@ -163,14 +190,12 @@ class ModelManager:
 
                 size = weight_bytes(path)
                 # fp32 checkpoints are loaded as bf16 on GPU
-                return (
-                    size // 2
-                    if self.device.type == "cuda" and size > spec.approx_bytes * 1.5
-                    else size
-                )
+                if self.device.type == "cuda" and size > spec.approx_bytes * 1.5:
+                    size //= 2
+                return int(size * _quantized_share(key))
             except Exception:
                 pass
-        return spec.approx_bytes
+        return int(spec.approx_bytes * _quantized_share(key))
 
     # -- loading -------------------------------------------------------------------
     def get(self, key: str) -> object:
