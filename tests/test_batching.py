@@ -121,6 +121,10 @@ def test_what_cannot_batch_queues(engine, monkeypatch):
     assert batch_blockers(GenerationParams()) == ["repetition penalty"]  # the lesson default
     assert batch_blockers(GenerationParams(repetition_penalty=1.0, seed=1)) == ["seed"]
     assert batch_blockers(GenerationParams(repetition_penalty=1.0, seed=1, do_sample=False)) == []
+    # a setting the batch decoder does not know (a logits recorder...) runs alone
+    flagged = GenerationParams(repetition_penalty=1.0)
+    flagged.record_logits = 5  # type: ignore[attr-defined]
+    assert batch_blockers(flagged) == ["record_logits"]
     counter = CountGenerate(engine, monkeypatch)
     engine.stream_chat(ask("x"), GenerationParams(max_new_tokens=8)).result()
     engine.stream_chat(ask("x"), replace(BATCHABLE, seed=5, do_sample=True)).result()

@@ -25,7 +25,9 @@ through the fair queue and runs ``model.generate`` as before), read from transfo
   them does not batch at all.
 - **a prompt + reply longer than the batch KV cache** (``batch_kv_tokens``): CB would fail the
   whole loop ("no requests can be scheduled"), so it runs alone instead.
-- **requests that need per-step logits** (the "how it works" recorder) and **models whose
+- **any other per-request setting** (a field of ``GenerationParams`` this module does not
+  know, e.g. a per-step logits recorder for the "how it works" panel: the batch decoder
+  returns sampled ids only), and **models whose
   inputs are embeddings** (XComposer2: images arrive as ``inputs_embeds`` and PLoRA reads a
   per-request image mask; ``add_request`` takes token ids only): engines mark these with
   :attr:`TransformersEngine.batch_blocker` or a request attribute, see the engine.
@@ -98,9 +100,18 @@ class BatchSettings:
             ) from exc
 
 
+# the settings the batch decoder honours per request; any other one that is set (e.g. a
+# logits recorder for the "how it works" panel) sends the request to generate() alone
+_BATCHED_FIELDS = {"max_new_tokens", "temperature", "top_p", "top_k", "do_sample", "stop_words"}
+
+
 def batch_blockers(params: GenerationParams) -> list[str]:
     """Why a request with these sampling settings cannot join the batch (empty: it can)."""
-    reasons = []
+    reasons = [
+        name
+        for name, value in vars(params).items()
+        if name not in _BATCHED_FIELDS | {"repetition_penalty", "seed"} and value
+    ]
     if params.repetition_penalty != 1.0:
         reasons.append("repetition penalty")
     if params.seed is not None and params.do_sample and params.temperature > 0:

@@ -229,8 +229,10 @@ class TransformersEngine:
     def batch_blockers_for(self, prompt: object, params: GenerationParams) -> list[str]:
         """Why this request must run ``generate()`` alone (empty: it can batch).
 
-        A request that records per-step logits (the "how it works" panel) must add its
-        reason here: the batch decoder returns sampled ids only."""
+        A request that records per-step logits (the "how it works" panel) never batches:
+        a flag for it on ``GenerationParams`` is caught by :func:`batch_blockers`; one
+        carried some other way must add its reason here (the batch decoder returns sampled
+        ids only)."""
         if self.batcher is None:
             return ["batching off"]
         if not isinstance(prompt, list):
