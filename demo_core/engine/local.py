@@ -46,6 +46,7 @@ from demo_core.engine.base import (
 from demo_core.engine.batching import BatchSettings, ContinuousBatcher, batch_blockers, slots_needed
 from demo_core.engine.fair_queue import Cancelled, FairQueue
 from demo_core.engine.streaming import IncrementalDecoder, find_stop_word, partial_stop_suffix
+from demo_core.i18n import _
 from demo_core.internlm2.loader import LoadedModel
 from demo_core.internlm2.template import fit_to_context, render_chat
 
@@ -355,9 +356,9 @@ class TransformersEngine:
         """Decode in the shared batch; Stop takes only this request out of it."""
         assert self.batcher is not None
         stream = self._stream_for(gen, params, keep_special)
-        lock = threading.Lock()  # the dispatcher's deltas vs our final flush
+        lock = threading.Lock()  # the manager thread's deltas vs our final flush
         done = threading.Event()
-        outcome: list = ["error", EngineError("generation ended without a result")]
+        outcome: list = ["error", EngineError(_("generation ended without a result"))]
         ended = False
 
         def on_tokens(new: list[int]) -> bool:
@@ -374,6 +375,9 @@ class TransformersEngine:
         while not done.wait(0.05):
             if gen.cancelled and self.batcher.cancel(rid):
                 outcome[:] = ["cancelled", None]
+                break
+            if not self.batcher.running and not done.wait(1.0):  # died without a word
+                self.batcher.cancel(rid)
                 break
         with lock:
             ended = True
