@@ -11,6 +11,7 @@ from typing import TypeVar
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
+from demo_core import i18n
 from demo_core.engine.base import SAMPLING_LIMITS, ChatEngine, EngineError, GenerationParams
 from demo_core.engine.manager import GB
 from demo_core.specs import SPECS, resolve_path
@@ -210,6 +211,15 @@ def model_picker(prefix: str, keys: Sequence[str], default: str, label: str = "M
     return key
 
 
+# why a setting matters beyond the reply itself (shown as the slider's help)
+_SAMPLING_HELP = {
+    "repetition_penalty": i18n.N_(
+        "At 1.0 your reply decodes together with other sessions' replies on the same model "
+        "(faster when several people chat); any other value waits for the model alone."
+    ),
+}
+
+
 def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> GenerationParams:
     """Sliders for the sampling settings, ranges from :data:`SAMPLING_LIMITS` (the same
     table the persona validator checks files against)."""
@@ -228,6 +238,7 @@ def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> 
                 key=wkey,
                 on_change=_remember,
                 args=(wkey,),
+                help=i18n._(_SAMPLING_HELP[name]) if name in _SAMPLING_HELP else None,
             )
         if st.button("Reset to defaults", key=f"{prefix}_reset_sampling"):
             for name in values:

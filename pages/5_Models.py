@@ -21,6 +21,7 @@ from demo_core.download.hub import DEFAULT_TIMEOUT, MIRROR, OFFICIAL
 from demo_core.download.jobs import CANCELLED, DONE, FAILED, REGISTRY, JobView
 from demo_core.download.modelscope_source import DEFAULT_ENDPOINT as MODELSCOPE
 from demo_core.download.progress import fmt_bytes, fmt_duration
+from demo_core.engine.describe import engine_note
 from demo_core.specs import SPECS, fmt_memory
 from demo_ui.resources import get_manager
 from demo_ui.widgets import page_header
@@ -115,6 +116,8 @@ def memory_section() -> None:
         spec = SPECS[key]
         left, right = st.columns([5, 1])
         left.markdown(f"**{spec.label}** · about {fmt_memory(manager.estimate_bytes(key))}")
+        if note := engine_note(manager.resident_engine(key)):
+            left.caption(note)
         if right.button("Unload", key=f"models_unload_{key}"):
             manager.unload(key)
             st.rerun()

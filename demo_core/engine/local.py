@@ -3,7 +3,10 @@
 ``model.generate`` runs in a worker thread and feeds a streamer; the consumer reads
 text deltas from a :class:`Generation`. Streamlit cannot stop that thread (a rerun only
 kills the consumer), so cancellation is a StoppingCriteria that polls the cancel flag
-once per token. Requests take turns through a :class:`FairQueue`.
+once per token. Requests take turns through a :class:`FairQueue`; with batching on
+(the default for eager decoding), requests that can batch decode together through
+transformers' continuous batching (:mod:`demo_core.engine.batching`, which lists what
+cannot) and the rest take the whole model in turn, as before.
 
 A seed must give the same text whatever else runs: ``torch.manual_seed`` seeds the one
 process-wide generator that every engine's worker thread samples from, so a second model
@@ -40,8 +43,10 @@ from demo_core.engine.base import (
     Message,
     OutOfMemory,
 )
+from demo_core.engine.batching import BatchSettings, ContinuousBatcher, batch_blockers, slots_needed
 from demo_core.engine.fair_queue import Cancelled, FairQueue
 from demo_core.engine.streaming import IncrementalDecoder, find_stop_word, partial_stop_suffix
+from demo_core.i18n import _
 from demo_core.internlm2.loader import LoadedModel
 from demo_core.internlm2.template import fit_to_context, render_chat
 
@@ -64,7 +69,10 @@ class _Stream(BaseStreamer):
         if not self._prompt_seen:  # generate() first hands over the prompt itself
             self._prompt_seen = True
             return
-        for tok in value.reshape(-1).tolist():
+        self.push_ids(value.reshape(-1).tolist())
+
+    def push_ids(self, ids: list[int]) -> None:
+        for tok in ids:
             self.gen.count_token()
             if self.hit_stop_word:
                 continue
@@ -155,9 +163,21 @@ class TransformersEngine:
     ``decode``: ``eager`` (dynamic KV cache, the default), ``static`` (preallocated KV
     cache) or ``compiled`` (static cache + ``torch.compile``; CUDA only, where eager
     decoding is bound by kernel launches -- on CPU it falls back to ``static``).
+
+    ``batching``: how many sessions decode together (:class:`BatchSettings`; eager decoding
+    only). ``None`` means the defaults; ``BatchSettings(sessions=0)`` queues every request.
     """
 
-    def __init__(self, loaded: LoadedModel, info: EngineInfo, decode: str = "eager") -> None:
+    #: why this kind of engine never batches (a subclass sets it), or None
+    batch_blocker: str | None = None
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        info: EngineInfo,
+        decode: str = "eager",
+        batching: BatchSettings | None = None,
+    ) -> None:
         if decode not in DECODE_MODES:
             raise EngineError(
                 f"unknown decode mode {decode!r}; choose one of {', '.join(DECODE_MODES)}"
@@ -176,7 +196,23 @@ class TransformersEngine:
                 self.model.forward, mode="reduce-overhead", fullgraph=True
             )
         self.decode = info.extra["decode"] = decode
-        self.queue = FairQueue()
+        settings = batching if batching is not None else BatchSettings()
+        why_not = self.batch_blocker or (
+            f"{decode} decoding runs generate() alone" if decode != "eager" else None
+        )
+        self.batcher: ContinuousBatcher | None = None
+        if settings.enabled and why_not is None:
+            self.batcher = ContinuousBatcher(
+                self.model,
+                settings,
+                loaded.stop_ids,
+                self.model.generation_config.pad_token_id,
+            )
+            info.extra["batch_sessions"] = settings.sessions
+        else:
+            info.extra["batch_sessions"] = 0
+            info.extra["batch_off"] = why_not or "settings"
+        self.queue = FairQueue(settings.sessions if self.batcher else 1)
         # generate() always runs on this one long-lived thread: a fresh thread per request
         # builds a new CPU thread pool every time and decodes ~7 % slower on CPU
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
@@ -185,6 +221,31 @@ class TransformersEngine:
     @property
     def busy(self) -> bool:
         return len(self.queue) > 0
+
+    def close(self) -> None:
+        """Stop the batch decoder's threads (the model manager unloads this engine)."""
+        if self.batcher is not None:
+            self.batcher.close()
+
+    def batch_blockers_for(self, prompt: object, params: GenerationParams) -> list[str]:
+        """Why this request must run ``generate()`` alone (empty: it can batch).
+
+        A request that records per-step logits (the "how it works" panel) never batches:
+        a flag for it on ``GenerationParams`` is caught by :func:`batch_blockers`; one
+        carried some other way must add its reason here (the batch decoder returns sampled
+        ids only)."""
+        if self.batcher is None:
+            return ["batching off"]
+        if not isinstance(prompt, list):
+            return ["embedded prompt"]
+        return batch_blockers(params)
+
+    def _batch_weight(self, prompt: object, params: GenerationParams) -> int | None:
+        """Queue slots for a batched request, or None: it takes the model alone."""
+        if self.batch_blockers_for(prompt, params) or self.batcher is None:
+            return None
+        slots = slots_needed(self.batcher.settings, len(prompt), params.max_new_tokens)  # type: ignore[arg-type]
+        return slots if slots <= self.queue.capacity else None
 
     # -- prompt helpers -------------------------------------------------------------
     def render_chat(self, messages: Sequence[Message]) -> str:
@@ -258,33 +319,77 @@ class TransformersEngine:
     def _run(
         self, gen: Generation, ids: list[int], params: GenerationParams, keep_special: bool
     ) -> None:
+        weight = self._batch_weight(ids, params)
         try:
-            ticket = self.queue.acquire(gen.set_queue_position, lambda: gen.cancelled)
+            ticket = self.queue.acquire(
+                gen.set_queue_position, lambda: gen.cancelled, weight=weight
+            )
         except Cancelled:
             gen.finish("cancelled")
             return
         try:
             gen.started()
-            job = self._executor.submit(self._generate, gen, ids, params, keep_special)
-            reason, error = job.result()
+            if weight is not None:
+                reason, error = self._generate_batched(gen, ids, params, keep_special)
+            else:
+                job = self._executor.submit(self._generate, gen, ids, params, keep_special)
+                reason, error = job.result()
         except Exception as exc:  # never let a worker die silently
             reason, error = "error", EngineError(f"generation failed: {exc}")
         finally:
             self.queue.release(ticket)
         gen.finish(reason, error)
 
-    def _generate(
-        self, gen: Generation, ids: list[int], params: GenerationParams, keep_special: bool
-    ) -> tuple[str, EngineError | None]:
-        stop_ids = self.loaded.stop_ids
-        skip = set(stop_ids) | (set() if keep_special else self._special_ids)
+    def _stream_for(self, gen: Generation, params: GenerationParams, keep_special: bool) -> _Stream:
+        skip = set(self.loaded.stop_ids) | (set() if keep_special else self._special_ids)
         decoder = IncrementalDecoder(
             lambda t: self.tokenizer.decode(
                 t, skip_special_tokens=False, clean_up_tokenization_spaces=False
             ),
             skip_ids=skip,
         )
-        stream = _Stream(gen, decoder, params.stop_words)
+        return _Stream(gen, decoder, params.stop_words)
+
+    def _generate_batched(
+        self, gen: Generation, ids: list[int], params: GenerationParams, keep_special: bool
+    ) -> tuple[str, EngineError | None]:
+        """Decode in the shared batch; Stop takes only this request out of it."""
+        assert self.batcher is not None
+        stream = self._stream_for(gen, params, keep_special)
+        lock = threading.Lock()  # the manager thread's deltas vs our final flush
+        done = threading.Event()
+        outcome: list = ["error", EngineError(_("generation ended without a result"))]
+        ended = False
+
+        def on_tokens(new: list[int]) -> bool:
+            with lock:
+                if not ended:
+                    stream.push_ids(new)
+                return not stream.hit_stop_word
+
+        def on_done(reason: str, error: EngineError | None) -> None:
+            outcome[:] = [reason, error]
+            done.set()
+
+        rid = self.batcher.submit(ids, params, self.loaded.stop_ids, on_tokens, on_done)
+        while not done.wait(0.05):
+            if gen.cancelled and self.batcher.cancel(rid):
+                outcome[:] = ["cancelled", None]
+                break
+            if not self.batcher.running and not done.wait(1.0):  # died without a word
+                self.batcher.cancel(rid)
+                break
+        with lock:
+            ended = True
+            stream.end()
+        reason, error = outcome
+        return ("cancelled", None) if gen.cancelled and error is None else (reason, error)
+
+    def _generate(
+        self, gen: Generation, ids: list[int], params: GenerationParams, keep_special: bool
+    ) -> tuple[str, EngineError | None]:
+        stop_ids = self.loaded.stop_ids
+        stream = self._stream_for(gen, params, keep_special)
         kwargs: dict = dict(
             max_new_tokens=max(1, params.max_new_tokens),
             repetition_penalty=params.repetition_penalty,

@@ -50,11 +50,24 @@ def _loader_for(kind: str) -> Loader | None:
 
 
 def _load_internlm2(spec: ModelSpec, path: Path, device: torch.device) -> object:
+    from demo_core import quantize, settings
+    from demo_core.engine.batching import BatchSettings
     from demo_core.engine.local import TransformersEngine
     from demo_core.internlm2.checkpoint import weight_bytes
-    from demo_core.internlm2.loader import load_internlm2
+    from demo_core.internlm2.loader import load_internlm2, rebuild_rotary
 
-    loaded = load_internlm2(path, device=device)
+    entry = settings.model_settings(spec.key)
+    mode = quantize.normalise(entry.get("quantize"))
+    if mode is None:
+        loaded = load_internlm2(path, device=device)
+        resident = weight_bytes(path)
+    else:  # assembled on the CPU, quantized by bitsandbytes on its way to the GPU
+        quantize.check(mode, device, spec.label)
+        loaded = load_internlm2(path, device="cpu", dtype=torch.bfloat16)
+        quantize.quantize_linears(loaded.model, mode)
+        loaded.model.to(device)
+        rebuild_rotary(loaded.model, device)
+        resident = quantize.resident_bytes(loaded.model)
     dtype = str(loaded.model.dtype).replace("torch.", "")
     info = EngineInfo(
         key=spec.key,
@@ -63,14 +76,17 @@ def _load_internlm2(spec: ModelSpec, path: Path, device: torch.device) -> object
         device=str(device),
         dtype=dtype,
         context_window=loaded.context_window,
-        weight_bytes=weight_bytes(path),
+        weight_bytes=resident,
         is_random=spec.is_random,
         extra={"path": str(path)},
     )
-    from demo_core import settings
-
+    if mode is not None:
+        info.extra["quantize"] = quantize.MODES[mode]
     return TransformersEngine(
-        loaded, info, decode=settings.model_settings(spec.key).get("decode", "eager")
+        loaded,
+        info,
+        decode=entry.get("decode", "eager"),
+        batching=BatchSettings.from_settings(entry),
     )
 
 
@@ -106,6 +122,24 @@ def default_budget(device: torch.device) -> int:
     return int(pages * 0.6)
 
 
+def _quantized_share(key: str) -> float:
+    """The part of the 16-bit weight bytes a model set to 8/4-bit takes (1.0: none)."""
+    from demo_core import quantize, settings
+
+    try:
+        mode = quantize.normalise(settings.model_settings(key).get("quantize"))
+    except quantize.QuantizationUnavailable:
+        return 1.0
+    return quantize.SHRINK[mode] if mode else 1.0
+
+
+def _close(res: Resident) -> None:
+    """Let an unloaded engine stop its own threads (the batch decoder holds the model)."""
+    close = getattr(res.engine, "close", None)
+    if callable(close):
+        close()
+
+
 @dataclass
 class Resident:
     engine: object
@@ -133,6 +167,11 @@ class ModelManager:
     def is_loaded(self, key: str) -> bool:
         return key in self._resident
 
+    def resident_engine(self, key: str) -> object | None:
+        """The loaded engine for ``key`` (None if not loaded); never loads anything."""
+        res = self._resident.get(key)
+        return res.engine if res is not None else None
+
     def resident_bytes(self) -> int:
         return sum(r.bytes for r in self._resident.values())
 
@@ -151,14 +190,12 @@ class ModelManager:
 
                 size = weight_bytes(path)
                 # fp32 checkpoints are loaded as bf16 on GPU
-                return (
-                    size // 2
-                    if self.device.type == "cuda" and size > spec.approx_bytes * 1.5
-                    else size
-                )
+                if self.device.type == "cuda" and size > spec.approx_bytes * 1.5:
+                    size //= 2
+                return int(size * _quantized_share(key))
             except Exception:
                 pass
-        return spec.approx_bytes
+        return int(spec.approx_bytes * _quantized_share(key))
 
     # -- loading -------------------------------------------------------------------
     def get(self, key: str) -> object:
@@ -226,6 +263,7 @@ class ModelManager:
             if res is None:
                 return False
             self.notices.append(f"Unloaded {get_spec(key).label}.")
+            _close(res)
             del res
             self._free()
             return True
@@ -257,7 +295,7 @@ class ModelManager:
                     f"({self.budget_bytes / GB:.1f} GB) is taken by models that are busy answering. "
                     "Try again in a moment."
                 )
-            self._resident.pop(victim)
+            _close(self._resident.pop(victim))
             self.notices.append(
                 f"Unloaded {get_spec(victim).label} to make room for {get_spec(for_key).label} "
                 f"(memory budget {self.budget_bytes / GB:.1f} GB)."
@@ -273,7 +311,7 @@ class ModelManager:
     def _evict_idle(self, everything: bool = False) -> bool:
         evicted = False
         while (victim := self._lru_idle()) is not None:
-            self._resident.pop(victim)
+            _close(self._resident.pop(victim))
             self.notices.append(f"Unloaded {get_spec(victim).label} after running out of memory.")
             evicted = True
             if not everything:

@@ -47,6 +47,11 @@ class InterleavedPrompt:
 
 
 class XComposerEngine(TransformersEngine):
+    # Images reach the model as inputs_embeds and PLoRA reads a per-request image mask;
+    # transformers' continuous batching takes token ids only and one flattened batch, and
+    # a composition is a handful of long sequential calls by one user: not worth it.
+    batch_blocker = "XComposer2 prompts are embeddings with a per-request image mask"
+
     def __init__(self, loaded: LoadedXComposer, info: EngineInfo) -> None:
         super().__init__(loaded, info)
         assert loaded.vision is not None and loaded.image_mask is not None and loaded.config
@@ -162,7 +167,18 @@ class XComposerEngine(TransformersEngine):
 
 
 def load_xcomposer_engine(spec: ModelSpec, path: Path, device: torch.device) -> XComposerEngine:
+    from demo_core import quantize, settings
+    from demo_core.i18n import _
     from demo_core.internlm2.checkpoint import weight_bytes
+
+    if quantize.normalise(settings.model_settings(spec.key).get("quantize")):
+        raise quantize.QuantizationUnavailable(
+            _(
+                "8-bit / 4-bit loading is for the InternLM2 chat models; {label}'s PLoRA "
+                'layers wrap every linear layer and are loaded in 16 bit. Remove "quantize" '
+                "for it in settings.json."
+            ).format(label=spec.label)
+        )
 
     loaded = load_xcomposer2(path, device=device)
     info = EngineInfo(
