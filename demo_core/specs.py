@@ -72,6 +72,7 @@ SPECS: dict[str, ModelSpec] = {
             int(3.8e9),
             ("Bajie role-play",),
             "Full fine-tune of InternLM2-Chat-1.8B that talks like 猪八戒.",
+            extra={"openxlab_git": "JimmyMa99/BaJie-Chat-mini"},
         ),
         ModelSpec(
             "internlm2-chat-7b",
