@@ -20,6 +20,13 @@ from demo_core.specs import SPECS, ModelSpec
 
 SOURCES = ("hf", "modelscope", "openxlab")
 SOURCE_NAMES = {"hf": "Hugging Face", "modelscope": "ModelScope", "openxlab": "OpenXLab"}
+# where each source's endpoint is read from the environment (OpenXLab's package has none:
+# OPENXLAB_ENDPOINT is this app's own)
+ENDPOINT_ENV = {
+    "hf": "HF_ENDPOINT",
+    "modelscope": "MODELSCOPE_DOMAIN",
+    "openxlab": "OPENXLAB_ENDPOINT",
+}
 
 
 @dataclass(frozen=True)
