@@ -206,9 +206,13 @@ class ReActDataAgent:
 
 def is_first_generation(engine) -> bool:
     """Chosen from the model: first-generation InternLM speaks ReAct, InternLM2 its own tokens."""
+    return is_first_generation_key(engine.info.key)
+
+
+def is_first_generation_key(key: str) -> bool:
     from demo_core.specs import SPECS
 
-    spec = SPECS.get(engine.info.key)
+    spec = SPECS.get(key)
     return spec is not None and spec.kind == "internlm"
 
 

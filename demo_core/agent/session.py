@@ -28,6 +28,7 @@ from demo_core.agent.agent import (
 )
 from demo_core.agent.kernel import SandboxKernel, folder_size
 from demo_core.agent.llm import AGENT_PARAMS, EngineLLM, PromptTooLongForAgent
+from demo_core.agent.online_plugins import ONLINE_PLUGINS
 from demo_core.agent.react_agent import build_react_agent, is_first_generation, python_interpreter
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Turn, UploadInfo, to_markdown
@@ -237,9 +238,8 @@ class AgentSession:
     ) -> None:
         turn = run.turn
         try:
-            plugins = [
-                OFFLINE_PLUGINS[name]() for name in settings.plugins if name in OFFLINE_PLUGINS
-            ]
+            known = {**OFFLINE_PLUGINS, **ONLINE_PLUGINS}
+            plugins = [known[name]() for name in settings.plugins if name in known]
             if is_first_generation(engine):  # InternLM (v1): lagent's ReAct protocol
                 interp = None
                 if settings.interpreter:
