@@ -88,7 +88,8 @@ def test_react_agent_loop_with_a_scripted_first_generation_model(tmp_path):
         (home / "settings.json").write_text(json.dumps(settings))
         with running_app(home) as url, browser_page() as page:
             page.goto(f"{url}/Data_Agent")
-            page.get_by_test_id("stChatInputTextArea").wait_for()
+            # the first visit imports lagent and starts the kernel registry: slow on CI
+            page.get_by_test_id("stChatInputTextArea").wait_for(timeout=180_000)
             _select(page, "data_agent_model", re.compile("InternLM-Chat-7B"))
             page.get_by_text("speaks lagent's ReAct protocol").wait_for()
             _send(page, "What is 120 + 150 + 90?")
