@@ -27,7 +27,7 @@ class ModelSpec:
     description: str = ""
     is_random: bool = False
     extra: dict = field(default_factory=dict)
-    openxlab_id: str | None = None  # OpenXLab's "owner/name" (see demo_core.download.openxlab_source)
+    openxlab_id: str | None = None  # "owner/name" on OpenXLab (download.openxlab_source)
 
     @property
     def env_var(self) -> str:

@@ -22,6 +22,7 @@ from demo_core.download.jobs import CANCELLED, DONE, FAILED, REGISTRY, JobView
 from demo_core.download.modelscope_source import DEFAULT_ENDPOINT as MODELSCOPE
 from demo_core.download.openxlab_source import DEFAULT_ENDPOINT as OPENXLAB
 from demo_core.download.progress import fmt_bytes, fmt_duration
+from demo_core.i18n import _
 from demo_core.specs import SPECS, fmt_memory
 from demo_ui.homework import homework_section
 from demo_ui.model_sources import source_columns
@@ -40,7 +41,7 @@ CUSTOM = "Custom URL"
 ENDPOINT_CHOICES = {
     "hf": {f"Official ({OFFICIAL})": OFFICIAL, f"Mirror ({MIRROR})": MIRROR, CUSTOM: None},
     "modelscope": {f"Official ({MODELSCOPE})": MODELSCOPE, CUSTOM: None},
-    "openxlab": {f"Official ({OPENXLAB})": OPENXLAB, CUSTOM: None},
+    "openxlab": {_("Official ({url})").format(url=OPENXLAB): OPENXLAB, CUSTOM: None},
 }
 
 

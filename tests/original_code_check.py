@@ -45,12 +45,19 @@ def stage1(remote: Path, work: Path, python: str) -> int:
         with torch.no_grad():
             logits = loaded.model(torch.tensor([IDS])).logits[0].tolist()
         msgs = [{"role": "user", "content": HISTORY[0][0]}]
-        msgs += [{"role": "assistant", "content": HISTORY[0][1]}, {"role": "user", "content": QUERY}]
+        msgs += [
+            {"role": "assistant", "content": HISTORY[0][1]},
+            {"role": "user", "content": QUERY},
+        ]
         prompt_ids = loaded.tokenizer(render_chat(msgs, "eoh"), add_special_tokens=False)
         ids = torch.tensor([prompt_ids["input_ids"]])
         greedy = loaded.model.generate(
-            ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, min_new_tokens=12,
-            do_sample=False, eos_token_id=None,
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=12,
+            min_new_tokens=12,
+            do_sample=False,
+            eos_token_id=None,
         )[0].tolist()
         cases.append(
             {

@@ -27,6 +27,7 @@ from lagent.schema import ActionReturn, ActionStatusCode, ModelStatusCode
 
 from demo_core.agent.actions import SandboxInterpreter, extract_code
 from demo_core.agent.transcript import Turn
+from demo_core.i18n import _
 from demo_core.internlm1.template import BOT, EOA, SYSTEM, USER, ChatFormat, get_format
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ class ReActDataAgent:
             if interp is not None:
                 interp.on_output = None
             state, response = ModelStatusCode.END, ""
-            for state, response, _ in self._llm.stream_chat(prompt):
+            for state, response, _extra in self._llm.stream_chat(prompt):
                 if state.value < 0:
                     break
                 thought, action, arg = self.parse(response)
@@ -162,10 +163,10 @@ class ReActDataAgent:
             step.status = "done"
         else:
             turn.status = "done"
-            turn.error = (
-                f"The agent used all {self.max_turn} turns without a final answer. Ask it to "
-                "continue, or raise 'max turns' in the sidebar."
-            )
+            turn.error = _(
+                "The agent used all {n} turns without a final answer. Ask it to continue, or "
+                "raise 'max turns' in the sidebar."
+            ).format(n=self.max_turn)
         return inner[offset:]
 
     def _is_interpreter(self, name: str) -> bool:
