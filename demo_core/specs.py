@@ -19,7 +19,7 @@ from demo_core import settings
 class ModelSpec:
     key: str
     label: str
-    kind: str  # "internlm2" | "xcomposer2" | "xcomposer2-vl"
+    kind: str  # "internlm2" | "internlm" (first generation) | "xcomposer2" | "xcomposer2-vl"
     hf_id: str | None
     modelscope_id: str | None
     approx_bytes: int  # bf16 weights, for the memory budget before the files exist
@@ -27,6 +27,7 @@ class ModelSpec:
     description: str = ""
     is_random: bool = False
     extra: dict = field(default_factory=dict)
+    openxlab_id: str | None = None  # "owner/name" on OpenXLab (download.openxlab_source)
 
     @property
     def env_var(self) -> str:
@@ -60,6 +61,7 @@ SPECS: dict[str, ModelSpec] = {
             int(3.8e9),
             ("Story chat", "Bajie (base model + persona)"),
             "24 layers, hidden 2048, 16 heads / 8 kv; the lesson's story-writing model.",
+            openxlab_id="OpenLMLab/internlm2-chat-1.8b",
         ),
         ModelSpec(
             "bajie-chat-mini",
@@ -70,6 +72,7 @@ SPECS: dict[str, ModelSpec] = {
             int(3.8e9),
             ("Bajie role-play",),
             "Full fine-tune of InternLM2-Chat-1.8B that talks like 猪八戒.",
+            extra={"openxlab_git": "JimmyMa99/BaJie-Chat-mini"},
         ),
         ModelSpec(
             "internlm2-chat-7b",
@@ -80,6 +83,7 @@ SPECS: dict[str, ModelSpec] = {
             int(15.5e9),
             ("Data-analysis agent",),
             "32 layers, hidden 4096, 32 heads / 8 kv; drives the Lagent agent.",
+            openxlab_id="OpenLMLab/internlm2-chat-7b",
         ),
         ModelSpec(
             "internlm-xcomposer2-7b",
@@ -161,7 +165,11 @@ SPECS: dict[str, ModelSpec] = {
     ]
 }
 
-CHAT_MODELS = [k for k, s in SPECS.items() if s.kind == "internlm2"]
+from demo_core.internlm1.specs import V1_SPECS  # noqa: E402  (needs ModelSpec above)
+
+SPECS.update({s.key: s for s in V1_SPECS})
+CHAT_KINDS = ("internlm2", "internlm")
+CHAT_MODELS = [k for k, s in SPECS.items() if s.kind in CHAT_KINDS]
 
 
 def get_spec(key: str) -> ModelSpec:

@@ -46,6 +46,9 @@ FORM_DEFAULTS: dict[str, object] = {
     "temperature": 0.8,
 }
 FORM_MODELS = [k for k in CHAT_MODELS if not SPECS[k].is_random]
+# besides a persona's own models: the first-generation chat model of the camp-1 lesson can
+# play any persona too (base model + persona prompt), and so can its tiny stand-in
+OTHER_PLAYERS = ("internlm-chat-7b",)
 
 
 def chat_prefix(pid: str) -> str:
@@ -140,7 +143,10 @@ def persona_model(persona: Persona) -> str:
     """Which model plays the persona: its own fine-tune if present, else the base model
     with the persona prompt -- and the page says which one is running."""
     options = list(
-        dict.fromkeys([persona.preferred_model, persona.fallback_model, "tiny-internlm2"])
+        dict.fromkeys(
+            [persona.preferred_model, persona.fallback_model, *OTHER_PLAYERS, "tiny-internlm2"]
+            + ["tiny-internlm"]
+        )
     )
     present = {k: SPECS[k].is_random or resolve_path(k) is not None for k in options}
     if not present[persona.preferred_model]:

@@ -12,8 +12,11 @@ from demo_core.agent.agent import (
     DEFAULT_META_PROMPT,
     DEFAULT_PLUGIN_PROMPT,
 )
+from demo_core.agent.online_plugins import ONLINE_HELP, ONLINE_PLUGINS
+from demo_core.agent.react_agent import is_first_generation_key
 from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, AgentSettings
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
+from demo_core.i18n import _
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
 from demo_ui.agent_view import (
     needs_sandbox_consent,
@@ -95,6 +98,18 @@ with st.sidebar:
     plugins = st.multiselect(
         "Plugins (offline)", list(OFFLINE_PLUGINS), key=P + "plugins", help="Work without internet."
     )
+    keep(P + "online_plugins", [])
+    plugins += st.multiselect(
+        _("Plugins (online)"), list(ONLINE_PLUGINS), key=P + "online_plugins", help=ONLINE_HELP
+    )
+    if is_first_generation_key(model_key):
+        st.caption(
+            _(
+                "First-generation InternLM: the agent speaks lagent's ReAct protocol "
+                "(Thought / Action / Action Input / Final Answer), as the camp-1 demo did; the "
+                "InternLM2 prompts below are not used."
+            )
+        )
     keep(P + "max_turns", 7)
     max_turns = st.slider("Max turns per question", 1, 15, key=P + "max_turns")
     keep(P + "timeout", 60)

@@ -15,14 +15,18 @@ from pathlib import Path
 import streamlit as st
 
 from demo_core import discovery, settings
-from demo_core.download.api import Request
+from demo_core.download.api import ENDPOINT_ENV, SOURCE_NAMES, SOURCES, Request
 from demo_core.download.errors import DownloadError
 from demo_core.download.hub import DEFAULT_TIMEOUT, MIRROR, OFFICIAL
 from demo_core.download.jobs import CANCELLED, DONE, FAILED, REGISTRY, JobView
 from demo_core.download.modelscope_source import DEFAULT_ENDPOINT as MODELSCOPE
+from demo_core.download.openxlab_source import DEFAULT_ENDPOINT as OPENXLAB
 from demo_core.download.progress import fmt_bytes, fmt_duration
 from demo_core.engine.describe import engine_note
+from demo_core.i18n import _
 from demo_core.specs import SPECS, fmt_memory
+from demo_ui.homework import homework_section
+from demo_ui.model_sources import source_columns
 from demo_ui.resources import get_manager
 from demo_ui.widgets import page_header
 
@@ -38,12 +42,11 @@ CUSTOM = "Custom URL"
 ENDPOINT_CHOICES = {
     "hf": {f"Official ({OFFICIAL})": OFFICIAL, f"Mirror ({MIRROR})": MIRROR, CUSTOM: None},
     "modelscope": {f"Official ({MODELSCOPE})": MODELSCOPE, CUSTOM: None},
+    "openxlab": {_("Official ({url})").format(url=OPENXLAB): OPENXLAB, CUSTOM: None},
 }
-# where each source's library reads its endpoint from the environment
-ENDPOINT_ENV = {"hf": "HF_ENDPOINT", "modelscope": "MODELSCOPE_DOMAIN"}
 
 
-def endpoint_picker(column, source: str) -> str | None:
+def endpoint_picker(column, source: str, prefix: str = "models") -> str | None:
     """Endpoint for ``source``: a known one, or a typed URL; preselects what the
     environment (``HF_ENDPOINT`` / ``MODELSCOPE_DOMAIN``) already names."""
     choices = ENDPOINT_CHOICES[source]
@@ -55,7 +58,7 @@ def endpoint_picker(column, source: str) -> str | None:
     else:
         default = labels.index(CUSTOM) if env_endpoint else 0
     picked = column.selectbox(
-        "Endpoint", labels, index=default, key=f"models_endpoint_choice_{source}"
+        "Endpoint", labels, index=default, key=f"{prefix}_endpoint_choice_{source}"
     )
     endpoint = choices[picked]
     if endpoint is None:
@@ -64,7 +67,7 @@ def endpoint_picker(column, source: str) -> str | None:
             value=env_endpoint,
             placeholder="http://127.0.0.1:8080",
             help=f"Same meaning as {ENDPOINT_ENV[source]}: the site's base URL.",
-            key=f"models_endpoint_url_{source}",
+            key=f"{prefix}_endpoint_url_{source}",
         )
     return endpoint
 
@@ -88,6 +91,7 @@ def models_table() -> None:
                 "found in": s.where or "not on this machine",
                 "path": str(s.path) if s.path else "",
                 "used by": ", ".join(s.spec.pages),
+                **source_columns(s.spec),
                 "note": note,
             }
         )
@@ -151,10 +155,8 @@ def download_form() -> None:
         c2.caption("Weights, tokenizer and JSON config only — never remote *.py code.")
 
     s1, s2 = st.columns(2)
-    source_label = s1.radio(
-        "Source", ["Hugging Face", "ModelScope"], horizontal=True, key="models_source"
-    )
-    source = "hf" if source_label == "Hugging Face" else "modelscope"
+    labels = {SOURCE_NAMES[k]: k for k in SOURCES}
+    source = labels[s1.radio("Source", list(labels), horizontal=True, key="models_source")]
     endpoint = endpoint_picker(s1, source)
     token = s2.text_input(
         "Access token (only for gated or private repositories)",
@@ -289,3 +291,4 @@ models_table()
 memory_section()
 download_form()
 jobs_section()
+homework_section(endpoint_picker)

@@ -336,7 +336,7 @@ class HubStandIn:
         if path in self.faults.corrupt:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         total = len(data)
-        start = 0
+        start, end = 0, total - 1
         rng = h.headers.get("Range")
         status = 200
         if rng and not self.faults.ignore_range:
@@ -349,8 +349,9 @@ class HubStandIn:
                     h.send_header("Content-Length", "0")
                     h.end_headers()
                     return
+                end = min(int(m.group(2)), total - 1) if m.group(2) else total - 1
                 status = 206
-        body = data[start:]
+        body = data[start : end + 1]
         h.send_response(status)
         for k, v in headers.items():
             h.send_header(k, v)
@@ -358,13 +359,13 @@ class HubStandIn:
         h.send_header("Content-Type", "application/octet-stream")
         h.send_header("Content-Length", str(len(body)))
         if status == 206:
-            h.send_header("Content-Range", f"bytes {start}-{total - 1}/{total}")
+            h.send_header("Content-Range", f"bytes {start}-{end}/{total}")
         h.end_headers()
         if head:
             return
         drop = path in self.faults.drop_always
-        with self._lock:
-            if path in self.faults.drop_first and path not in self._dropped:
+        with self._lock:  # a one-byte body (a size probe) cannot be cut: the next GET is
+            if path in self.faults.drop_first and path not in self._dropped and len(body) > 1:
                 self._dropped.add(path)
                 drop = True
         if drop and len(body) > 1:

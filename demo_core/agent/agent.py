@@ -97,6 +97,14 @@ class DataAgent(Internlm2Agent):
             max_turn=max_turn,
         )
 
+    def format_steps(self, steps: list[dict]) -> list[dict]:
+        """The prompt (lagent messages) for these inner steps."""
+        return self._protocol.format(
+            inner_step=steps,
+            plugin_executor=self._action_executor,
+            interpreter_executor=self._interpreter_executor,
+        )
+
     def parse(self, response: str) -> tuple[str | None, str, object]:
         """lagent's parse, but a malformed tool call becomes plain text, never an error."""
         try:

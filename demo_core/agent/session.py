@@ -31,6 +31,8 @@ from demo_core.agent.agent import (
 )
 from demo_core.agent.kernel import SandboxKernel, folder_size
 from demo_core.agent.llm import AGENT_PARAMS, EngineLLM, PromptTooLongForAgent
+from demo_core.agent.online_plugins import ONLINE_PLUGINS
+from demo_core.agent.react_agent import build_react_agent, is_first_generation, python_interpreter
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Turn, UploadInfo, to_markdown
 from demo_core.agent.uploads import MAX_UPLOAD_BYTES, UploadError, check_upload, unique_name
@@ -267,26 +269,36 @@ class AgentSession:
     ) -> None:
         turn = run.turn
         try:
-            llm = EngineLLM(engine, settings.params)
-            llm.cancel = run.cancel_token
-            interp_ex = None
-            if settings.interpreter:
-                interp_ex = ActionExecutor(
-                    actions=[SandboxInterpreter(lambda: self.kernel, timeout_s=settings.timeout_s)]
+            known = {**OFFLINE_PLUGINS, **ONLINE_PLUGINS}
+            plugins = [known[name]() for name in settings.plugins if name in known]
+            if is_first_generation(engine):  # InternLM (v1): lagent's ReAct protocol
+                interp = None
+                if settings.interpreter:
+                    interp = python_interpreter(lambda: self.kernel, settings.timeout_s)
+                agent = build_react_agent(
+                    engine, settings.params, interp, plugins, run.cancel_token, settings.max_turns
                 )
-            plugins = [
-                OFFLINE_PLUGINS[name]() for name in settings.plugins if name in OFFLINE_PLUGINS
-            ]
-            plugin_ex = ActionExecutor(actions=plugins) if plugins else None
-            agent = DataAgent(
-                llm,
-                plugin_executor=plugin_ex,
-                interpreter_executor=interp_ex,
-                protocol=make_protocol(
-                    settings.meta_prompt, settings.interpreter_prompt, settings.plugin_prompt
-                ),
-                max_turn=settings.max_turns,
-            )
+                llm = agent._llm
+            else:
+                llm = EngineLLM(engine, settings.params)
+                llm.cancel = run.cancel_token
+                interp_ex = None
+                if settings.interpreter:
+                    interp_ex = ActionExecutor(
+                        actions=[
+                            SandboxInterpreter(lambda: self.kernel, timeout_s=settings.timeout_s)
+                        ]
+                    )
+                plugin_ex = ActionExecutor(actions=plugins) if plugins else None
+                agent = DataAgent(
+                    llm,
+                    plugin_executor=plugin_ex,
+                    interpreter_executor=interp_ex,
+                    protocol=make_protocol(
+                        settings.meta_prompt, settings.interpreter_prompt, settings.plugin_prompt
+                    ),
+                    max_turn=settings.max_turns,
+                )
             history = self._fit_history(agent, llm, new)
             added = agent.run_turn(history, new, turn, lambda: run.cancel_token.cancelled)
             if turn.status == "running":
@@ -320,12 +332,7 @@ class AgentSession:
         reserve = min(llm.params.max_new_tokens, window // 2)
 
         def tokens(steps: list[dict]) -> int:
-            prompt = agent._protocol.format(
-                inner_step=steps,
-                plugin_executor=agent._action_executor,
-                interpreter_executor=agent._interpreter_executor,
-            )
-            return llm.engine.count_tokens(llm.render(prompt))
+            return llm.engine.count_tokens(llm.render(agent.format_steps(steps)))
 
         base = tokens(new)
         if base + min(64, reserve) > window:

@@ -18,7 +18,15 @@ from demo_core.download.progress import Meter
 from demo_core.download.transfer import Result, run_plan
 from demo_core.specs import SPECS, ModelSpec
 
-SOURCES = ("hf", "modelscope")
+SOURCES = ("hf", "modelscope", "openxlab")
+SOURCE_NAMES = {"hf": "Hugging Face", "modelscope": "ModelScope", "openxlab": "OpenXLab"}
+# where each source's endpoint is read from the environment (OpenXLab's package has none:
+# OPENXLAB_ENDPOINT is this app's own)
+ENDPOINT_ENV = {
+    "hf": "HF_ENDPOINT",
+    "modelscope": "MODELSCOPE_DOMAIN",
+    "openxlab": "OPENXLAB_ENDPOINT",
+}
 
 
 @dataclass(frozen=True)
@@ -107,12 +115,12 @@ class Request:
             raise DownloadError(
                 f"{spec.label} is generated on this machine; there is nothing to download."
             )
-        repo = spec.hf_id if self.source == "hf" else spec.modelscope_id
+        repo = repo_for(spec, self.source)
         if not repo:
-            other = "ModelScope" if self.source == "hf" else "Hugging Face"
+            others = [SOURCE_NAMES[s] for s in SOURCES if s != self.source and repo_for(spec, s)]
             raise DownloadError(
                 f"{spec.label} is not published on {_source_name(self.source)}; "
-                f"choose {other} as the source."
+                f"choose {' or '.join(others)} as the source."
             )
         return repo
 
@@ -126,7 +134,30 @@ class Request:
 
 
 def _source_name(source: str) -> str:
-    return {"hf": "Hugging Face", "modelscope": "ModelScope"}.get(source, source)
+    return SOURCE_NAMES.get(source, source)
+
+
+def repo_for(spec: ModelSpec, source: str) -> str | None:
+    """The spec's repository id on ``source`` (for OpenXLab: the model API's id, or the
+    code host's git repository where that is how the model is published)."""
+    if source == "hf":
+        return spec.hf_id
+    if source == "modelscope":
+        return spec.modelscope_id
+    if source == "openxlab":
+        return spec.openxlab_id or spec.extra.get("openxlab_git")
+    return None
+
+
+def is_git_route(req: Request) -> bool:
+    """OpenXLab publishes some models (Bajie) only as a git repository on its code host."""
+    spec = req.spec
+    return (
+        req.source == "openxlab"
+        and spec is not None
+        and not spec.openxlab_id
+        and bool(spec.extra.get("openxlab_git"))
+    )
 
 
 def make_source(req: Request):
@@ -136,6 +167,10 @@ def make_source(req: Request):
         from demo_core.download.modelscope_source import ModelScopeSource
 
         return ModelScopeSource(req.endpoint, req.token, req.timeout)
+    if req.source == "openxlab":
+        from demo_core.download.openxlab_source import OpenXLabSource
+
+        return OpenXLabSource(req.endpoint, req.token, req.timeout)
     raise DownloadError(f"unknown source {req.source!r}; choose one of {', '.join(SOURCES)}")
 
 
@@ -161,8 +196,12 @@ def download(
     found = existing_copy(req)
     if found is not None:
         return Result(dest=found[1], existing=found)
+    if is_git_route(req):
+        from demo_core.download.git_route import clone
+
+        return clone(req.repo_id, dest, revision=req.revision, meter=meter, check=check)
     source = make_source(req)
-    revision = req.revision or ("main" if req.source == "hf" else "master")
+    revision = req.revision or ("master" if req.source == "modelscope" else "main")
     plan = source.plan(req.repo_id, revision=revision, only=req.file, check=check)
     on_plan(plan)
     check()

@@ -1,4 +1,4 @@
-"""``python -m demo_core.download MODEL [--file F] [--endpoint URL] [--source hf|modelscope]``.
+"""``python -m demo_core.download MODEL [--file F] [--endpoint URL] [--source hf|modelscope|openxlab]``.
 
 Same code path as the Models page, with a one-line terminal progress bar. Ctrl-C stops
 cleanly and keeps partial files, so running the same command again resumes.
@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from demo_core.download.api import SOURCES, Request
+from demo_core.download.api import ENDPOINT_ENV, SOURCES, Request
 from demo_core.download.errors import DownloadError
 from demo_core.download.hub import DEFAULT_TIMEOUT, ENDPOINTS
 from demo_core.download.jobs import CANCELLED, DONE, DownloadJob, JobView
@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--endpoint",
         help=f"site base URL, or for Hugging Face one of {', '.join(ENDPOINTS)} "
-        "(default: $HF_ENDPOINT / $MODELSCOPE_DOMAIN, else the official site)",
+        "(default: $HF_ENDPOINT / $MODELSCOPE_DOMAIN / $OPENXLAB_ENDPOINT, else the official site)",
     )
     p.add_argument("--source", choices=SOURCES, default="hf")
     p.add_argument("--token", help="access token for gated/private repositories")
@@ -58,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     endpoint = args.endpoint
     if endpoint is None:  # the variable each source's own library reads
-        var = "HF_ENDPOINT" if args.source == "hf" else "MODELSCOPE_DOMAIN"
-        endpoint = os.environ.get(var)
+        endpoint = os.environ.get(ENDPOINT_ENV[args.source])
     req = Request(
         model=args.model,
         file=args.file,

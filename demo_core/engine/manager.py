@@ -32,6 +32,7 @@ _LOADERS: dict[str, Loader] = {}
 
 # Loaders living in packages the manager does not import itself: imported on first need.
 _LOADER_MODULES: dict[str, str] = {
+    "internlm": "demo_core.internlm1.engine",
     "xcomposer2": "demo_core.xcomposer.engine",
     "xcomposer2-vl": "demo_core.xcomposer.engine",
 }

@@ -48,7 +48,10 @@ The quick brown fox jumps over the lazy dog. 0123456789 + - * / = ( ) [ ] { } < 
 """
 
 
-def _train_sentencepiece(vocab_size: int) -> bytes:
+def train_sentencepiece(vocab_size: int, symbols: list[str] = SPECIAL_TOKENS) -> bytes:
+    """A tiny BPE sentencepiece model with the settings of the real InternLM ones (identity
+    normaliser, no dummy prefix, byte fallback, split digits); ``symbols`` are its
+    user-defined pieces."""
     import sentencepiece as spm
 
     buf = io.BytesIO()
@@ -60,7 +63,7 @@ def _train_sentencepiece(vocab_size: int) -> bytes:
         model_type="bpe",
         character_coverage=1.0,
         byte_fallback=True,
-        user_defined_symbols=SPECIAL_TOKENS,
+        user_defined_symbols=symbols,
         unk_id=0,
         bos_id=1,
         eos_id=2,
@@ -82,7 +85,7 @@ def write_tiny_tokenizer(dest: Path, vocab_size: int = 600) -> int:
     import sentencepiece as spm
 
     dest.mkdir(parents=True, exist_ok=True)
-    model_bytes = _train_sentencepiece(vocab_size)
+    model_bytes = train_sentencepiece(vocab_size)
     (dest / "tokenizer.model").write_bytes(model_bytes)
     sp = spm.SentencePieceProcessor(model_proto=model_bytes)
     decoder = {

@@ -1,0 +1,215 @@
+"""OpenXLab downloads against the stand-in on 127.0.0.1 answering as OpenXLab's model API
+does (tests/openxlab_server.py, read from the ``openxlab`` package): same fetcher, no package."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from demo_core.download import cli
+from demo_core.download.api import Request, download
+from demo_core.download.errors import (
+    AccessDenied,
+    Cancelled,
+    CorruptFile,
+    DownloadError,
+    EndpointUnreachable,
+    NotFound,
+)
+from demo_core.download.fetch import incomplete_path
+from demo_core.internlm1.tiny import build_tiny_internlm1
+from tests.hubserver import Repo
+from tests.openxlab_server import GitStandIn, OpenXLabStandIn
+
+REPO = "OpenLMLab/InternLM-chat-7b"
+KEY = "internlm-chat-7b"
+SHARD = "pytorch_model-00001-of-00002.bin"
+
+
+@pytest.fixture(scope="module")
+def v1_dir(tmp_path_factory) -> Path:
+    return build_tiny_internlm1(tmp_path_factory.mktemp("v1") / "tiny", seed=1)
+
+
+@pytest.fixture(scope="module")
+def repo_files(v1_dir) -> dict[str, bytes]:
+    files = Repo.from_folder(v1_dir).files
+    files["modeling_internlm.py"] = b"import os\nos.system('echo remote code ran')\n"
+    return files
+
+
+@pytest.fixture
+def oxl(repo_files):
+    with OpenXLabStandIn({REPO: Repo(files=dict(repo_files))}) as srv:
+        yield srv
+
+
+def dest_of(studio_home: Path) -> Path:
+    return studio_home.parent / "models" / "internlm-chat-7b"
+
+
+def req(endpoint: str, **kw) -> Request:
+    return Request(KEY, source="openxlab", endpoint=endpoint, **kw)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_whole_model_downloads_verifies_and_generates(oxl, studio_home, repo_files):
+    from demo_core.internlm1.loader import load_internlm1
+    from demo_core.specs import resolve_path
+
+    res = download(req(oxl.endpoint))
+    dest = dest_of(studio_home)
+    assert res.dest == dest and "modeling_internlm.py" in res.skipped
+    assert not (dest / "modeling_internlm.py").exists()
+    posts = [r for r in oxl.log if r["method"] == "POST"]
+    assert posts[0]["json"]["userName"] == "OpenLMLab"
+    assert posts[0]["json"]["repositoryName"] == "InternLM-chat-7b"
+    assert posts[0]["json"]["filePaths"] is None  # every file
+    for name in (SHARD, "config.json", "tokenizer.model"):
+        assert (dest / name).read_bytes() == repo_files[name]
+    assert resolve_path(KEY) == dest
+    loaded = load_internlm1(dest)
+    ids = loaded.tokenizer("你好", return_tensors="pt").input_ids
+    out = loaded.model.generate(ids, max_new_tokens=3, min_new_tokens=3, do_sample=False)
+    assert out.shape[1] == ids.shape[1] + 3
+
+
+def test_single_file_asks_for_that_path_only(oxl, studio_home, repo_files):
+    res = download(req(oxl.endpoint, file="config.json"))
+    assert res.files[0].read_bytes() == repo_files["config.json"]
+    post = [r for r in oxl.log if r["method"] == "POST"][-1]
+    assert post["json"]["filePaths"] == ["config.json"]
+    with pytest.raises(NotFound, match="no file 'missing.json' on OpenXLab"):
+        download(req(oxl.endpoint, file="missing.json"))
+
+
+def test_raw_repo_id_works_too(oxl, studio_home):
+    res = download(Request(REPO, source="openxlab", endpoint=oxl.endpoint, file="config.json"))
+    assert res.files[0].name == "config.json"
+
+
+def test_cut_connection_resumes_with_range(oxl, studio_home, repo_files):
+    oxl.faults.drop_first = {SHARD}
+    res = download(req(oxl.endpoint))
+    sha = hashlib.sha256(repo_files[SHARD]).hexdigest()
+    gets = [g for g in oxl.requests("GET", "/cdn/") if sha in g["path"]]
+    # the one-byte size probe, the cut GET, the resumed GET
+    assert gets[-1]["headers"]["range"] == f"bytes={len(repo_files[SHARD]) // 2}-"
+    assert (res.dest / SHARD).read_bytes() == repo_files[SHARD]
+
+
+def test_cancel_keeps_partial_and_the_next_run_resumes(oxl, studio_home, repo_files):
+    oxl.faults.throttle_s = 0.01
+    dest = dest_of(studio_home)
+    part = incomplete_path(dest / SHARD)
+
+    def check() -> None:
+        if part.is_file() and part.stat().st_size >= 16384:
+            raise Cancelled("stop")
+
+    with pytest.raises(Cancelled):
+        download(req(oxl.endpoint), check=check)
+    kept = part.stat().st_size
+    assert 0 < kept < len(repo_files[SHARD])
+    oxl.faults.throttle_s = 0.0
+    res = download(req(oxl.endpoint))
+    sha = hashlib.sha256(repo_files[SHARD]).hexdigest()
+    last = [g for g in oxl.requests("GET", "/cdn/") if sha in g["path"]][-1]
+    assert last["headers"]["range"] == f"bytes={kept}-"
+    assert (res.dest / SHARD).read_bytes() == repo_files[SHARD]
+
+
+def test_corrupt_file_is_caught_by_the_announced_hash(oxl, studio_home):
+    oxl.faults.corrupt = {"config.json"}
+    with pytest.raises(CorruptFile, match="sha256"):
+        download(req(oxl.endpoint, file="config.json"))
+
+
+def test_unknown_repository_is_not_found(oxl, studio_home):
+    with pytest.raises(NotFound, match="nobody/nothing was not found on OpenXLab.*A0202"):
+        download(Request("nobody/nothing", source="openxlab", endpoint=oxl.endpoint))
+
+
+def test_private_repository_needs_the_token(repo_files, studio_home):
+    with OpenXLabStandIn({REPO: Repo(files=dict(repo_files), token="jwt-secret")}) as srv:
+        with pytest.raises(AccessDenied, match="without a token"):
+            download(req(srv.endpoint, file="config.json"))
+        with pytest.raises(AccessDenied, match="rejected the access token"):
+            download(req(srv.endpoint, file="config.json", token="jwt-wrong"))
+        res = download(req(srv.endpoint, file="config.json", token="jwt-secret"))
+        assert res.files[0].is_file()
+        post = [r for r in srv.log if r["method"] == "POST"][-1]
+        assert post["headers"]["authorization"] == "jwt-secret"  # bare JWT, as the package
+        assert all("authorization" not in r["headers"] for r in srv.log if r["role"] == "cdn")
+
+
+def test_outer_error_code_is_reported(oxl, studio_home):
+    oxl.outer_error = "B0001"
+    with pytest.raises(DownloadError, match="system busy.*B0001"):
+        download(req(oxl.endpoint))
+
+
+def test_login_page_instead_of_api_is_explained(oxl, studio_home):
+    oxl.faults.not_json = True
+    with pytest.raises(DownloadError, match="did not answer like OpenXLab"):
+        download(req(oxl.endpoint))
+
+
+def test_silent_api_times_out(oxl, studio_home):
+    oxl.faults.hang = True
+    t0 = time.monotonic()
+    with pytest.raises(EndpointUnreachable, match="did not answer in time"):
+        download(req(oxl.endpoint, timeout=0.5))
+    assert time.monotonic() - t0 < 5
+
+
+def test_offline_says_so(studio_home):
+    with pytest.raises(EndpointUnreachable, match="Cannot reach OpenXLab.*offline"):
+        download(req(f"http://127.0.0.1:{_closed_port()}/api/v1", timeout=2))
+
+
+def test_cli_source_openxlab(oxl, studio_home, capsys):
+    rc = cli.main(
+        [KEY, "--source", "openxlab", "--endpoint", oxl.endpoint, "--file", "config.json"]
+    )
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert out.splitlines()[0].endswith("internlm-chat-7b/config.json")
+    assert '"model_type": "internlm"' in out
+
+
+def test_cli_offline_openxlab_is_one_line(studio_home, capsys):
+    rc = cli.main([KEY, "--source", "openxlab", "--endpoint", f"http://127.0.0.1:{_closed_port()}"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Cannot reach OpenXLab" in err and "Traceback" not in err
+
+
+# -- the git route (Bajie on OpenXLab's code host) ------------------------------------------
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_bajie_git_clone_from_the_code_host(tmp_path, tiny_model_dir, studio_home, monkeypatch):
+    with GitStandIn(tmp_path / "git", {"JimmyMa99/BaJie-Chat-mini": tiny_model_dir}) as git:
+        monkeypatch.setenv("OPENXLAB_GIT_HOST", git.url)
+        res = download(Request("bajie-chat-mini", source="openxlab"))
+        dest = studio_home.parent / "models" / "BaJie-Chat-mini"
+        assert res.dest == dest and (dest / "config.json").is_file()
+        assert "modeling_remote.py" in res.skipped and not list(dest.rglob("*.py"))
+        assert not (dest / ".git").exists()
+        from demo_core.specs import resolve_path
+
+        assert resolve_path("bajie-chat-mini") == dest
+    from demo_core.download.git_route import clone
+
+    with GitStandIn(tmp_path / "git2", {}) as git:
+        monkeypatch.setenv("OPENXLAB_GIT_HOST", git.url)
+        with pytest.raises(NotFound, match="not found"):
+            clone("JimmyMa99/nothing", tmp_path / "x")
