@@ -53,10 +53,11 @@ def image_prefix(n_images: int) -> str:
 
 # -- 1. the article ---------------------------------------------------------------------
 def article_prompt(instruction: str, n_ref_images: int, markers: Markers) -> str:
-    """Reference images (if any) go in front of the instruction, as in the original."""
+    """Reference images (if any) go in front of the instruction, as in the original,
+    which sends the instruction as typed: its whitespace is kept, not stripped."""
     if not instruction.strip():
         raise ComposeError("write an instruction first: a title, an outline or material")
-    return user_turn(image_prefix(n_ref_images) + instruction.strip(), markers)
+    return user_turn(image_prefix(n_ref_images) + instruction, markers)
 
 
 def split_paragraphs(text: str, max_sections: int = MAX_SECTIONS) -> list[str]:
