@@ -34,6 +34,7 @@ _LOADERS: dict[str, Loader] = {}
 _LOADER_MODULES: dict[str, str] = {
     "xcomposer2": "demo_core.xcomposer.engine",
     "xcomposer2-vl": "demo_core.xcomposer.engine",
+    "text2image": "demo_core.xcomposer.t2i",
 }
 
 
@@ -149,6 +150,10 @@ class ModelManager:
             try:
                 from demo_core.internlm2.checkpoint import weight_bytes
 
+                if spec.kind == "text2image":
+                    from demo_core.xcomposer.t2i import weights_bytes
+
+                    return weights_bytes(path)  # loaded at the stored (fp16) dtype on a GPU
                 size = weight_bytes(path)
                 # fp32 checkpoints are loaded as bf16 on GPU
                 return (
