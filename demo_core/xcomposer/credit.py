@@ -56,7 +56,11 @@ class Credit:
     prompt: str = ""  # what a generated picture was made from
 
     def parts(self) -> list[tuple[str, str]]:
-        """``(text, link)`` pieces of the attribution line, in reading order."""
+        """``(text, link)`` pieces of the attribution line, in reading order; a link that
+        is not plain http(s) (``javascript:``...) is dropped, whoever built the credit."""
+        return [(text, web_link(link)) for text, link in self._parts()]
+
+    def _parts(self) -> list[tuple[str, str]]:
         if self.generated:
             what = _("Generated image") + f" ({self.source})"
             return [(what, "")] + ([(f"“{self.prompt}”", "")] if self.prompt else [])

@@ -97,6 +97,7 @@ def get(url: str, timeout_s: float, limit: int, what: str, user_agent: str = "")
             data = resp.read(limit + 1)
     except urllib.error.HTTPError as exc:
         wait = retry_after_seconds(exc.headers.get("Retry-After") if exc.headers else None)
+        why = _error_detail(exc)
         if exc.code == 429:
             raise SourceError(
                 _("{what}: too many requests (HTTP 429)").format(what=what),
@@ -106,7 +107,9 @@ def get(url: str, timeout_s: float, limit: int, what: str, user_agent: str = "")
             raise SourceError(
                 _("{what}: service unavailable (HTTP 503)").format(what=what), wait
             ) from None
-        raise SourceError(_("{what}: HTTP {code}").format(what=what, code=exc.code)) from None
+        raise SourceError(
+            _("{what}: HTTP {code}").format(what=what, code=exc.code) + (f" ({why})" if why else "")
+        ) from None
     except TimeoutError:
         raise SourceError(
             _("{what}: no answer within {s:g} s").format(what=what, s=timeout_s)
@@ -128,6 +131,24 @@ def get(url: str, timeout_s: float, limit: int, what: str, user_agent: str = "")
             _("{what}: more than {mb} MB").format(what=what, mb=max(1, limit // 2**20))
         )
     return data
+
+
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    """What a JSON error body says (Openverse/DRF ``detail``, MediaWiki ``error.info``)."""
+    try:
+        body = json.loads(exc.read(64 * 1024) or b"null")
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    detail = body.get("detail")
+    if isinstance(detail, dict):  # field -> [messages]
+        detail = "; ".join(
+            f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in detail.items()
+        )
+    if detail is None and isinstance(body.get("error"), dict):
+        detail = body["error"].get("info")
+    return str(detail)[:300] if detail else ""
 
 
 def get_json(url: str, timeout_s: float, what: str, user_agent: str = "") -> object:
