@@ -15,7 +15,10 @@ from demo_core.xcomposer.sources.http import SourceError
 
 class LibrarySource:
     """The library's best matches for the caption, topped up with matches for the
-    paragraph text -- the offline matching the composer always did."""
+    paragraph text -- the offline matching the composer always did -- and then, when
+    fewer than ``k`` share a word with either, with pictures not used yet (in name
+    order): a library is a folder someone filled for their articles, so a slot gets its
+    pictures to choose from (the model picks among them) rather than staying empty."""
 
     name = "library"
     online = False
@@ -36,6 +39,9 @@ class LibrarySource:
             found += [
                 item for _s, item in self.library.search(request.context, k - len(found), skip)
             ]
+        if len(found) < k:
+            taken = exclude | {i.path.name for i in found}
+            found += [i for i in self.library.items if i.path.name not in taken][: k - len(found)]
         images, first = [], None
         for item in found:
             try:
