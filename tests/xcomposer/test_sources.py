@@ -229,12 +229,14 @@ def test_library_source_credits_the_file(tmp_path):
     assert found[0].credit.source == "Image library" and found[0].credit.title == "river.png"
 
 
-def test_settings_defaults_and_overrides(studio_home: Path):
+def test_settings_defaults_and_overrides(studio_home: Path, monkeypatch):
     from demo_core import settings
     from demo_core.xcomposer.sources.commons import DEFAULT_URL as COMMONS
     from demo_core.xcomposer.sources.config import SourceSettings
     from demo_core.xcomposer.sources.openverse import DEFAULT_URL as OPENVERSE
 
+    monkeypatch.delenv("DEMO_STUDIO_COMMONS_URL")
+    monkeypatch.delenv("DEMO_STUDIO_OPENVERSE_URL")
     cfg = SourceSettings.load()
     assert cfg.library and cfg.commons and cfg.openverse and not cfg.custom
     assert not cfg.generate  # no real text-to-image model on this machine

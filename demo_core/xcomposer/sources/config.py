@@ -10,12 +10,15 @@
 Defaults: the library and both online searches on (they need no key; on an offline
 machine the first failed connection rests them for a minute and the other sources fill
 in), generation on when a real text-to-image model is on this machine. The base URLs
-are the real services; tests point them at stand-ins on 127.0.0.1. The sidebar starts
-from these values and may change them for one browser session.
+are the real services; ``$DEMO_STUDIO_COMMONS_URL`` / ``$DEMO_STUDIO_OPENVERSE_URL``
+replace those defaults and settings.json replaces both (the test suite points them at a closed
+loopback port, and each test at its stand-ins on 127.0.0.1). The sidebar starts from
+these values and may change them for one browser session.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from demo_core import settings
@@ -81,8 +84,14 @@ class SourceSettings:
             generate_model=model,
             query=str(raw.get("query", "en")) if raw.get("query") in QUERY_MODES else "en",
             timeout_s=float(raw.get("timeout_s", 8.0)),
-            commons_url=str(raw.get("commons_url") or COMMONS_URL),
-            openverse_url=str(raw.get("openverse_url") or OPENVERSE_URL),
+            commons_url=str(
+                raw.get("commons_url") or os.environ.get("DEMO_STUDIO_COMMONS_URL") or COMMONS_URL
+            ),
+            openverse_url=str(
+                raw.get("openverse_url")
+                or os.environ.get("DEMO_STUDIO_OPENVERSE_URL")
+                or OPENVERSE_URL
+            ),
             user_agent=str(raw.get("user_agent") or ""),
             custom_search=custom,
         )
