@@ -32,6 +32,10 @@ MARKER = ".download-in-progress"
 def is_complete(folder: Path) -> bool:
     from demo_core.internlm2.checkpoint import CheckpointError, weight_files
 
+    if (folder / "model_index.json").is_file():  # a diffusers pipeline (text-to-image)
+        from demo_core.xcomposer.t2i import is_diffusers_folder
+
+        return is_diffusers_folder(folder) and not (folder / MARKER).exists()
     if not (folder / "config.json").is_file():
         return False
     try:
@@ -165,7 +169,7 @@ class ModelStatus:
 def status(spec: ModelSpec) -> ModelStatus:
     if spec.is_random:
         path = tiny_folder(spec)
-        if (path / "config.json").is_file():
+        if is_complete(path):
             return ModelStatus(spec, "generated", path, folder_size(path), None)
         return ModelStatus(spec, "generated on first use", None, 0, None)
     found = locate_any(spec)

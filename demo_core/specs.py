@@ -19,7 +19,7 @@ from demo_core import settings
 class ModelSpec:
     key: str
     label: str
-    kind: str  # "internlm2" | "internlm" (first generation) | "xcomposer2" | "xcomposer2-vl"
+    kind: str  # "internlm2" | "internlm" (first generation) | "xcomposer2" | "xcomposer2-vl" | "text2image"
     hf_id: str | None
     modelscope_id: str | None
     approx_bytes: int  # bf16 weights, for the memory budget before the files exist
@@ -116,6 +116,29 @@ SPECS: dict[str, ModelSpec] = {
             "Smaller image Q&A model at 490 px.",
         ),
         ModelSpec(
+            "sd-turbo",
+            "SD-Turbo (text-to-image)",
+            "text2image",
+            "stabilityai/sd-turbo",
+            "AI-ModelScope/sd-turbo",
+            int(2.6e9),
+            ("XComposer2 composition (generated pictures)",),
+            "Draws a picture for an image slot's caption in one step at 512 px; fp16 weights only "
+            "(~2.6 GB) are fetched. Non-commercial research licence (Stability AI).",
+            extra={
+                "steps": 1,
+                "guidance": 0.0,
+                "size": 512,
+                # the single-file copy of the pipeline and the fp32 weights are not needed
+                "skip_files": [
+                    "sd_turbo.safetensors",
+                    "*/diffusion_pytorch_model.safetensors",
+                    "text_encoder/model.safetensors",
+                    "*.bin",
+                ],
+            },
+        ),
+        ModelSpec(
             "tiny-internlm2",
             "Tiny random InternLM2 (test model, output is noise)",
             "internlm2",
@@ -162,6 +185,19 @@ SPECS: dict[str, ModelSpec] = {
                 "tiny_kwargs": {"flavour": "vl"},
             },
         ),
+        ModelSpec(
+            "tiny-sd",
+            "Tiny random text-to-image (test model, pictures are noise)",
+            "text2image",
+            None,
+            None,
+            6_000_000,
+            ("XComposer2 composition (generated pictures)",),
+            "Generated on this machine with random weights in the official diffusers layout, "
+            "for trying picture generation.",
+            is_random=True,
+            extra={"tiny_builder": "demo_core.xcomposer.t2i:build_tiny_sd", "steps": 1, "guidance": 0.0},
+        ),
     ]
 }
 
@@ -202,6 +238,12 @@ def tiny_model_path(spec: ModelSpec) -> Path:
     return path
 
 
+def has_config(folder: Path) -> bool:
+    """A model folder's top-level description: ``config.json`` (transformers) or
+    ``model_index.json`` (a diffusers pipeline)."""
+    return (folder / "config.json").is_file() or (folder / "model_index.json").is_file()
+
+
 def tiny_folder(spec: ModelSpec) -> Path:
     return settings.home() / spec.key
 
@@ -219,7 +261,7 @@ def resolve_path(key: str) -> Path | None:
         return tiny_model_path(spec)
     explicit = explicit_path(spec)
     if explicit is not None:
-        return explicit if (explicit / "config.json").is_file() else None
+        return explicit if has_config(explicit) else None
     from demo_core.discovery import find_local_copy
 
     return find_local_copy(spec)

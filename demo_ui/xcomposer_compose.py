@@ -21,8 +21,6 @@ from demo_core.xcomposer import tasks as T
 from demo_core.xcomposer.article import Article, EmptyText, Paragraph
 from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import markdown_text, to_html, to_zip
-from demo_core.xcomposer.library import library_dir, load_library
-from demo_core.xcomposer.online import OnlineImageSearch
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
@@ -41,6 +39,7 @@ from demo_ui.xcomposer_saved import (
     restore_article,
     saved_articles_panel,
 )
+from demo_ui.xcomposer_sources import candidate_label, make_composer, show_credit, sources_summary
 
 P = "xc_cmp"
 JOB = f"{P}_job"  # the tab's background job (one at a time)
@@ -96,8 +95,7 @@ def _composer(key: str) -> Composer | None:
     engine = load_engine(key)
     if engine is None:
         return None
-    online = OnlineImageSearch.from_settings() if st.session_state.get(f"{P}_online") else None
-    return Composer(engine, load_library(), online)
+    return make_composer(engine)
 
 
 def _compose(
@@ -213,7 +211,7 @@ def _image_panel(key: str, article: Article, i: int, params: GenerationParams, b
         for k, cand in enumerate(slot.candidates):
             col = cols[k % len(cols)]
             marks = ("✓ " if k == slot.chosen else "") + ("🤖 " if k == slot.picked else "")
-            label = f"{marks}{chr(65 + k)} · {cand.name}"
+            label = candidate_label(k, cand, marks)
             show_images([cand], captions=[label], width=120, where=col)
             if col.button("Use", key=f"{P}_use_{u}_{k}", disabled=busy or k == slot.chosen):
                 article.choose(i, k)
@@ -235,6 +233,7 @@ def _show_paragraph(
     if p.image is not None:
         if p.image.image is not None:
             show_images([p.image.image], captions=[p.image.caption], max_width=480)
+            show_credit(p.image.image)
         else:
             st.caption(f"🖼 {p.image.caption} (no image yet)")
     with st.expander(f"✏️ Edit paragraph {i + 1}"):
@@ -288,19 +287,7 @@ def render_compose_tab() -> None:
         help="Write the article without looking for images.",
         **kept(f"{P}_text_only", False),
     )
-    lib = load_library()
-    c3.caption(
-        f"Image library: {len(lib)} image(s) in `{library_dir()}`. Captions are matched "
-        "against file names and same-named .txt files."
-    )
-    source = OnlineImageSearch.from_settings()
-    c3.checkbox(
-        "Also search online" + (f" ({source.url})" if source else ""),
-        disabled=source is None,
-        help="Off by default: composition works offline. To enable, set "
-        '"image_search": {"url": ...} in settings.json.',
-        **kept(f"{P}_online", False),
-    )
+    sources_summary(c3)
     params = sampling_controls(P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED)
     job = running_job(JOB, _collect)
     persist_article()

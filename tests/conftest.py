@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,15 @@ from demo_core.internlm2.tiny import build_tiny_internlm2
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_TOKENIZER = ROOT.parent / "shared" / "fixtures" / "internlm2-tokenizer"
+
+# Tests never talk to the real picture services (on by default in the app): every test,
+# and every app server a test starts, sees them at a closed loopback port unless the
+# test points them at its stand-ins (tests/xcomposer/standins.py).
+for _var, _path in (
+    ("DEMO_STUDIO_COMMONS_URL", "/w/api.php"),
+    ("DEMO_STUDIO_OPENVERSE_URL", "/v1/images/"),
+):
+    os.environ.setdefault(_var, "http://127.0.0.1:9" + _path)
 
 
 @pytest.fixture(scope="session")

@@ -203,6 +203,12 @@ def download(
     source = make_source(req)
     revision = req.revision or ("master" if req.source == "modelscope" else "main")
     plan = source.plan(req.repo_id, revision=revision, only=req.file, check=check)
+    skips = req.spec.extra.get("skip_files", ()) if req.spec is not None and not req.file else ()
+    if skips:
+        from demo_core.download import rules
+
+        plan.skipped += [f.path for f in plan.files if rules.spec_skips(f.path, skips)]
+        plan.files = [f for f in plan.files if not rules.spec_skips(f.path, skips)]
     on_plan(plan)
     check()
     return run_plan(

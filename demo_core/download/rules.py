@@ -18,6 +18,7 @@ ALLOWED_PATTERNS = (
     "*.json",
     "*.model",
     "tokenizer*",
+    "merges.txt",  # byte-level BPE tokenizers (CLIP's, in diffusers pipelines)
 )
 NEVER = ("*.py", "*.pyc", "*.pyo", "*.so", "*.sh", "*.ipynb", "training_args.bin")
 
@@ -67,3 +68,9 @@ def select(listed: Iterable[str], only: str | None) -> tuple[list[str], list[str
             continue
         (wanted if is_allowed(name) else skipped).append(name)
     return wanted, skipped
+
+
+def spec_skips(repo_path: str, patterns: Iterable[str]) -> bool:
+    """True when a model's spec asks not to fetch ``repo_path`` (``extra["skip_files"]``:
+    e.g. SD-Turbo's single-file copy of the whole pipeline and its fp32 duplicates)."""
+    return any(fnmatch.fnmatch(repo_path, p) for p in patterns)

@@ -35,6 +35,7 @@ _LOADER_MODULES: dict[str, str] = {
     "internlm": "demo_core.internlm1.engine",
     "xcomposer2": "demo_core.xcomposer.engine",
     "xcomposer2-vl": "demo_core.xcomposer.engine",
+    "text2image": "demo_core.xcomposer.t2i",
 }
 
 
@@ -189,6 +190,10 @@ class ModelManager:
             try:
                 from demo_core.internlm2.checkpoint import weight_bytes
 
+                if spec.kind == "text2image":
+                    from demo_core.xcomposer.t2i import weights_bytes
+
+                    return weights_bytes(path)  # loaded at the stored (fp16) dtype on a GPU
                 size = weight_bytes(path)
                 # fp32 checkpoints are loaded as bf16 on GPU
                 if self.device.type == "cuda" and size > spec.approx_bytes * 1.5:

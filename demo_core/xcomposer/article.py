@@ -22,6 +22,7 @@ class ImageSlot:
     candidates: list[ImageInput] = field(default_factory=list)
     chosen: int | None = None  # index into candidates
     picked: int | None = None  # the model's choice (the user may have chosen another)
+    query: str = ""  # the search phrase the sources were asked with ("" = the caption)
 
     @property
     def image(self) -> ImageInput | None:

@@ -29,7 +29,7 @@ ARTICLE_DEFAULTS = GenerationParams(
     do_sample=True,
     seed=DEFAULT_SEED,
 )
-STEP_TOKENS = {"locate": 200, "caption": 200, "pick": 10, "edit": 500}
+STEP_TOKENS = {"locate": 200, "caption": 200, "query": 24, "pick": 10, "edit": 500}
 
 EDIT_KINDS = ("rewrite", "expand", "shorten", "insert_before", "insert_after")
 EDIT_LABELS = {
@@ -53,10 +53,11 @@ def image_prefix(n_images: int) -> str:
 
 # -- 1. the article ---------------------------------------------------------------------
 def article_prompt(instruction: str, n_ref_images: int, markers: Markers) -> str:
-    """Reference images (if any) go in front of the instruction, as in the original."""
+    """Reference images (if any) go in front of the instruction, as in the original,
+    which sends the instruction as typed: its whitespace is kept, not stripped."""
     if not instruction.strip():
         raise ComposeError("write an instruction first: a title, an outline or material")
-    return user_turn(image_prefix(n_ref_images) + instruction.strip(), markers)
+    return user_turn(image_prefix(n_ref_images) + instruction, markers)
 
 
 def split_paragraphs(text: str, max_sections: int = MAX_SECTIONS) -> list[str]:
@@ -138,6 +139,29 @@ def parse_caption(answer: str, paragraph: str, max_chars: int = 60) -> str:
         return cap[:max_chars]
     first = re.split(r"(?<=[。！？.!?])\s*", paragraph.strip(), maxsplit=1)[0]
     return first.strip()[:max_chars] or "illustration"
+
+
+# -- 4a. a search phrase for the online sources and the picture generator --------------
+# Not in the original (its retrieval service took the Chinese caption). Openverse indexes
+# titles, descriptions and tags that are overwhelmingly English, Commons' file pages and
+# categories mostly English, and SD-Turbo's text encoder was trained on English captions:
+# so the model is asked for a few English words, and the caption is the fallback.
+QUERY_ANSWER_PREFIX = '英文关键词是"'
+_QUERY_CHARS = re.compile(r"[^A-Za-z0-9' -]+")
+
+
+def query_prompt(caption: str, markers: Markers) -> str:
+    body = f'为配图"{caption}"写一个用于图片搜索的简短英文关键词（2到6个英文单词）。'
+    return user_turn(body, markers) + QUERY_ANSWER_PREFIX
+
+
+def parse_query(answer: str, caption: str, max_words: int = 8) -> str:
+    """The English words up to the closing quote, at most ``max_words``; the caption when
+    the answer holds no English word (a tiny random model's noise, or Chinese)."""
+    head = re.split(r'["“”\n]', answer, maxsplit=1)[0]
+    words = _QUERY_CHARS.sub(" ", head).split()
+    words = [w.strip("'-") for w in words if re.search(r"[A-Za-z]{2}", w)][:max_words]
+    return " ".join(words) if words else caption
 
 
 # -- 4/5. the model picks among candidates ----------------------------------------------

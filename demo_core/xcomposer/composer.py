@@ -4,7 +4,10 @@
 Every model step is one streamed :class:`Generation` so the page can show it as it comes;
 :meth:`Composer.illustrate` yields them one by one and reads each result once the page has
 streamed it (or drains it itself). Where candidate images come from: the user's uploads
-first (the original offered all uploaded images), else the local image library.
+first (the original offered all uploaded images), else every enabled picture source
+(:mod:`demo_core.xcomposer.sources`: the library, Wikimedia Commons, Openverse, your own
+service, the text-to-image model), searched with a short English phrase the model writes
+for the caption where a source wants one.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from dataclasses import dataclass, replace
 from demo_core.engine.base import CancelToken, EngineError, Generation, GenerationParams
 from demo_core.xcomposer import compose as C
 from demo_core.xcomposer.article import Article, ImageSlot
-from demo_core.xcomposer.images import ImageError, ImageInput
+from demo_core.xcomposer.images import ImageInput
 from demo_core.xcomposer.library import ImageLibrary
-from demo_core.xcomposer.online import OnlineImageSearch, OnlineSearchError
+from demo_core.xcomposer.online import OnlineImageSearch
 from demo_core.xcomposer.prompt import COMPOSE_PLACEHOLDER, split_interleaved
+from demo_core.xcomposer.sources import ImageSource, SearchRequest, gather
+from demo_core.xcomposer.sources.local import CustomSource, LibrarySource
 
 MAX_UPLOAD_CANDIDATES = 10  # the original demo's upload limit
 
@@ -27,7 +32,7 @@ MAX_UPLOAD_CANDIDATES = 10  # the original demo's upload limit
 class Step:
     """One model call of the flow, for the page to stream."""
 
-    kind: str  # locate | caption | pick
+    kind: str  # locate | caption | query | pick
     paragraph: int | None
     gen: Generation
     label: str
@@ -39,13 +44,30 @@ def _step_params(params: GenerationParams, step: str, seed: int | None = None) -
 
 class Composer:
     def __init__(
-        self, engine, library: ImageLibrary | None = None, online: OnlineImageSearch | None = None
+        self,
+        engine,
+        library: ImageLibrary | None = None,
+        online: OnlineImageSearch | None = None,
+        *,
+        sources: Sequence[ImageSource] | None = None,
+        query: str = "en",
     ) -> None:
+        """``sources``: where candidates come from (see ``SourceSettings.build``); without
+        it, ``library`` and ``online`` (your own service) are the sources -- none given:
+        uploads only, and nothing touches the network. ``query``: "en" asks the model for
+        an English search phrase for the sources that want one, "caption" uses the caption."""
         self.engine = engine
-        self.library = library
-        self.online = online  # None (the default): never touches the network
+        if sources is None:
+            sources = [LibrarySource(library)] if library is not None else []
+            sources += [CustomSource(online)] if online is not None else []
+        self.sources = list(sources)
+        self.query = query
         self.markers = engine.markers
         self.notices: list[str] = []  # problems the image sources met, for the UI
+
+    def _notice(self, message: str) -> None:
+        if message not in self.notices:  # the same failure for every slot is said once
+            self.notices.append(message)
 
     def _stream(
         self,
@@ -107,36 +129,31 @@ class Composer:
         exclude: set[str],
         k: int = 4,
         context: str = "",
+        query: str = "",
     ) -> list[ImageInput]:
-        """Unused uploads if there are any; else the library's best matches for the
-        caption, topped up with matches for the paragraph text (``context``)."""
+        """Unused uploads if there are any; else candidates from every enabled source
+        (the library matches the caption, then the paragraph text ``context``; online
+        sources and the generator get ``query``, the caption when it is empty)."""
         unused = [u for u in uploads if u.name not in exclude][:MAX_UPLOAD_CANDIDATES]
         if unused:
             return unused
-        found = []
-        if self.library is not None and len(self.library):
-            found = [item for _, item in self.library.search(caption, k, exclude)]
-            if len(found) < k and context:
-                skip = set(exclude) | {i.path.name for i in found}
-                found += [item for _, item in self.library.search(context, k - len(found), skip)]
-        images = []
-        for item in found:
-            try:
-                images.append(item.load())
-            except ImageError as exc:  # a broken file in the library: skip it, say so
-                self.notices.append(f"Image library: {exc}")
-        if len(images) < k and self.online is not None:
-            images += self._search_online(caption, k - len(images), exclude)
+        request = SearchRequest(caption, query or caption, context, k, frozenset(exclude))
+        images, problems = gather(self.sources, request)
+        for problem in problems:
+            self._notice(problem)
         return images
 
-    def _search_online(self, caption: str, k: int, exclude: set[str]) -> list[ImageInput]:
-        try:
-            found, problems = self.online.search(caption, k)
-        except OnlineSearchError as exc:
-            self.notices.append(f"Online image search: {exc}")
-            return []
-        self.notices += [f"Online image search: {p}" for p in problems]
-        return [i for i in found if i.name not in exclude]
+    def wants_query(self, uploads: Sequence[ImageInput], exclude: set[str]) -> bool:
+        """Whether the slot's candidates will come from a source searched with a phrase."""
+        if self.query != "en" or any(u.name not in exclude for u in uploads):
+            return False
+        return any(getattr(s, "wants_query", False) for s in self.sources)
+
+    def search_phrase(
+        self, caption: str, params: GenerationParams, cancel: CancelToken | None = None
+    ) -> Generation:
+        text = C.query_prompt(caption, self.markers)
+        return self._stream(text, [], _step_params(params, "query"), cancel)
 
     def pick(
         self,
@@ -211,8 +228,17 @@ class Composer:
         slot = article.paragraphs[pos].image or ImageSlot()
         article.set_slot(pos, slot)
         exclude = article.used_names() - ({slot.image.name} if slot.image else set())
+        query = ""
+        if self.wants_query(uploads, exclude):
+            gen = self.search_phrase(slot.caption, params, cancel)
+            yield Step("query", pos, gen, f"Search phrase for the image after paragraph {pos + 1}")
+            answer = _finish(gen)
+            if answer is None:
+                return
+            query = C.parse_query(answer, slot.caption)
+        slot.query = query
         slot.candidates = self.candidates(
-            slot.caption, uploads, exclude, context=article.paragraphs[pos].text
+            slot.caption, uploads, exclude, context=article.paragraphs[pos].text, query=query
         )
         slot.chosen = 0 if slot.candidates else None
         slot.picked = None

@@ -3,6 +3,9 @@
 The original saved ``io.MD`` (with ``<div><img src=...>`` tags) and the images into a zip.
 Here the Markdown uses standard image syntax with relative paths under ``images/``, and
 the HTML embeds every image as a data URL so it opens anywhere, offline, as one file.
+Under every picture that has a :class:`~demo_core.xcomposer.credit.Credit` (a search
+result or a generated picture) its attribution is written -- title and page, author,
+licence, source, or "Generated image" -- and the zip adds ``CREDITS.txt`` listing them all.
 
 The model writes plain text: a paragraph that starts with "#" or holds ``<script>`` is
 text, not a heading or markup. :func:`markdown_text` escapes it so that every Markdown
@@ -121,7 +124,19 @@ def to_markdown(article: Article) -> str:
             cap = p.image.caption if p.image else ""  # type: ignore[union-attr]
             alt = cap.replace("[", "(").replace("]", ")")
             lines += [f"![{alt}]({files[i]})", ""]
+            credit = p.image.image.credit if p.image and p.image.image else None  # type: ignore[union-attr]
+            if credit is not None:
+                lines += [f"*{credit.markdown(markdown_text)}*", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def credits_text(article: Article) -> str:
+    """One line per credited picture, for the zip's CREDITS.txt."""
+    lines = []
+    for _i, path, img in _image_files(article):
+        if img.credit is not None:
+            lines.append(f"{path}: {img.credit.text()}")
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 def to_zip(article: Article) -> bytes:
@@ -130,6 +145,9 @@ def to_zip(article: Article) -> bytes:
         zf.writestr("article.md", to_markdown(article))
         for _, path, img in _image_files(article):
             zf.writestr(path, img.data)
+        credits = credits_text(article)
+        if credits:
+            zf.writestr("CREDITS.txt", credits)
         if article.instruction.strip():
             zf.writestr("instruction.txt", article.instruction)
     return buf.getvalue()
@@ -146,9 +164,10 @@ def to_html(article: Article) -> str:
             mime = _MIME.get(image_format(img), "image/png")
             data = base64.b64encode(img.data).decode("ascii")
             cap = html.escape(p.image.caption) if p.image else ""  # type: ignore[union-attr]
+            credit = f'<br><small class="credit">{img.credit.html()}</small>' if img.credit else ""
             body.append(
                 f'<figure><img src="data:{mime};base64,{data}" alt="{cap}">'
-                f"<figcaption>{cap}</figcaption></figure>"
+                f"<figcaption>{cap}{credit}</figcaption></figure>"
             )
     style = (
         "body{max-width:46rem;margin:2rem auto;padding:0 1rem;font:17px/1.7 system-ui,sans-serif}"

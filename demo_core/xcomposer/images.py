@@ -23,7 +23,7 @@ import io
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -32,6 +32,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from demo_core.engine.base import EngineError
 from demo_core.xcomposer.config import CLIP_MEAN, CLIP_STD
+from demo_core.xcomposer.credit import Credit
 
 MAX_PIXELS = 80_000_000  # larger than any photo; stops decompression bombs
 READABLE = "PNG, JPEG, WebP, GIF, BMP"
@@ -46,10 +47,12 @@ class ImageError(EngineError):
 @dataclass(frozen=True)
 class ImageInput:
     """One image as the app keeps it: a display name and encoded bytes that decode to
-    8-bit RGB, upright (see :func:`load_image`)."""
+    8-bit RGB, upright (see :func:`load_image`). ``credit``: where it came from (an
+    online source's attribution, or that it was generated); None for the user's own."""
 
     name: str
     data: bytes
+    credit: Credit | None = field(default=None, compare=False)
 
     def open(self) -> Image.Image:
         return open_image(self.data, self.name)

@@ -3,8 +3,9 @@
 As in the original ``model.chat``: every past turn's question keeps its ``<ImageHere>``
 placeholders, the images of all turns are passed in order, and the system prompt is the
 XComposer meta instruction. A user may place ``<ImageHere>`` in the question themselves;
-if they did not, one per attached image goes in front of the question (the original
-demo's layout). When the conversation outgrows the context window the oldest turns --
+if they did not, one per attached image goes in front of the question: the model card's
+``'<ImageHere>' + question`` layout (not the gradio demo's ``<Img>...</Img>`` before the
+user marker). When the conversation outgrows the context window the oldest turns --
 and their images -- are left out, never the new question.
 """
 

@@ -35,7 +35,8 @@ def test_article_prompt_puts_reference_images_first():
     assert C.article_prompt("写一篇文章", 0, M) == (
         "[UNUSED_TOKEN_146]user\n写一篇文章[UNUSED_TOKEN_145]\n[UNUSED_TOKEN_146]assistant\n"
     )
-    assert "user\n<image> <image>写" in C.article_prompt(" 写 ", 2, M)
+    # the original sends the instruction as typed: whitespace kept
+    assert "user\n<image> <image> 写 [UNUSED_TOKEN_145]" in C.article_prompt(" 写 ", 2, M)
     with pytest.raises(C.ComposeError, match="instruction"):
         C.article_prompt("   ", 0, M)
 
