@@ -42,8 +42,8 @@ from demo_core.engine.base import (
 )
 from demo_core.engine.fair_queue import Cancelled, FairQueue
 from demo_core.engine.recorder import recording_kwargs
-from demo_core.engine.trace import Trace, piece_text
 from demo_core.engine.streaming import IncrementalDecoder, find_stop_word, partial_stop_suffix
+from demo_core.engine.trace import Trace, piece_text
 from demo_core.internlm2.loader import LoadedModel
 from demo_core.internlm2.template import fit_to_context, render_chat
 
