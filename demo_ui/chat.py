@@ -39,6 +39,7 @@ from demo_core.conversation import (
 )
 from demo_core.engine.base import GenerationParams
 from demo_core.personas import DEFAULT_AVATAR
+from demo_ui import how_it_works
 from demo_ui.chat_text import reply_markdown
 from demo_ui.widgets import keep, open_engine, sentence
 
@@ -252,6 +253,7 @@ def stream_reply(
         st.session_state[_settled_key(cfg)] = settled
         try:
             gen = engine.stream_chat(messages, params)
+            how_it_works.remember(cfg.prefix, turn, gen)
             try:
                 _pump(gen, turn, placeholder, status)
             finally:
@@ -328,6 +330,7 @@ def refused_notice(cfg: ChatConfig) -> None:
 def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None:
     """Controls, history, preset prompts, the input box, and the pending reply."""
     wait_for_settled_reply(cfg)
+    params = how_it_works.flag(params)
     conv = conversation(cfg)
     pending_key = _pending_key(cfg)
     replying = bool(st.session_state.get(pending_key)) and conv.needs_reply()
@@ -337,6 +340,7 @@ def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None
             st.markdown(reply_markdown(cfg.greeting))
     for turn in conv.turns:
         render_turn(cfg, turn)
+    how_it_works.chat_panel(cfg.prefix, conv.turns, model_key, params)
 
     if cfg.presets and not conv.turns:  # a sent message (or a reply on its way) hides them
         with st.container(horizontal=True, gap="small"):

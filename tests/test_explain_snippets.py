@@ -58,7 +58,9 @@ def test_chat_snippet_gives_the_page_reply(engine, tiny_model_dir, tmp_path):
 
 
 def test_sampling_snippet_says_it_samples(tiny_model_dir):
-    code = chat_snippet(str(tiny_model_dir), [{"role": "user", "content": "hi"}], GenerationParams())
+    code = chat_snippet(
+        str(tiny_model_dir), [{"role": "user", "content": "hi"}], GenerationParams()
+    )
     assert "do_sample=True" in code and "temperature=0.8" in code and "top_k=40" in code
     assert "each run" in code
     compile(code, "snippet.py", "exec")

@@ -105,7 +105,7 @@ def recording_kwargs(
     ``draw(seed)``: the processor that samples one token with its own generator (the
     engine's seeded sampling); an unseeded request gets a fresh random seed, so its
     draws are as random as ``generate(do_sample=True)``'s."""
-    trace._decode = decode
+    trace.piece = decode
     trace.source = "transformers"
     trace.settings = {
         "temperature": params.temperature,

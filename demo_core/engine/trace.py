@@ -62,7 +62,7 @@ class Trace:
     context_window: int = 0
     _pending: list = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _decode: Callable[[int], str] | None = field(default=None, repr=False)
+    piece: Callable[[int], str] | None = field(default=None, repr=False)  # id -> piece
 
     @property
     def prompt_ids(self) -> list[int]:
@@ -98,8 +98,8 @@ class Trace:
         are converted here, on first read."""
         with self._lock:
             pending, self._pending = self._pending, []
-            if pending and self._decode is not None:
-                self.steps.extend(_to_step(row, self._decode) for row in pending)
+            if pending and self.piece is not None:
+                self.steps.extend(_to_step(row, self.piece) for row in pending)
             return list(self.steps)
 
 
