@@ -496,3 +496,77 @@ def chat_panel(
                     "exactly the page's reply."
                 ),
             )
+
+
+AGENT_VIEWS = (N_("Loop"), N_("Prompt"), N_("Probabilities"), N_("Code"))
+
+
+def agent_panel(turns: Sequence[object], model_key: str, settings) -> None:
+    """The panel under the data agent: the newest question's loop as a diagram, each
+    model call's prompt and tokens, and lagent's loop as code."""
+    if not is_open():
+        return
+    from demo_core.explain.agent_loop import loop_dot, loop_rows
+    from demo_core.explain.snippets import agent_snippet
+
+    key = "hiw_agent"
+    with st.container(border=True, key=f"{key}_panel"):
+        st.markdown("#### " + _("🔍 How it works"))
+        if not turns:
+            st.caption(
+                _(
+                    "Ask a question: the agent's loop of thought, tool call and result appears "
+                    "here, with the prompt of every model call."
+                )
+            )
+            return
+        turn = turns[-1]
+        view = _view(key, AGENT_VIEWS)
+        if view == "Loop":
+            st.caption(
+                _(
+                    "Each model call either asks for a tool (its code runs, the result goes "
+                    "back into the prompt) or answers. Times and token counts per call."
+                )
+            )
+            st.graphviz_chart(loop_dot(turn), width="stretch")
+            st.dataframe(loop_rows(turn), hide_index=True, width="stretch")
+        elif view in ("Prompt", "Probabilities"):
+            traces = getattr(turn, "traces", {})
+            if not traces:
+                st.info(_("Turn the panel on before asking: then every model call is recorded."))
+                return
+            calls = sorted(traces)
+            i = st.selectbox(
+                _("Model call"),
+                calls,
+                index=len(calls) - 1,
+                format_func=lambda n: _("call {n}").format(n=n + 1),
+                key=f"{key}_call",
+            )
+            if view == "Prompt":
+                prompt_view(traces[i])
+            else:
+                probabilities_view(traces[i], f"{key}_{i}")
+        else:
+            engine = _loaded_engine(model_key)
+            path = engine.info.extra.get("path") if engine is not None else None
+            if not path:
+                st.info(_("This model runs on a server: there is no local folder to load."))
+                return
+            code_view(
+                agent_snippet(
+                    path,
+                    turn.question,
+                    replace(settings.params, explain=False),
+                    settings.meta_prompt,
+                    settings.interpreter_prompt,
+                    settings.max_turns,
+                    settings.interpreter,
+                ),
+                _(
+                    "lagent's agent loop on the same model, from a terminal: save as agent.py "
+                    "in the app's folder and run `.venv/bin/python agent.py`. Its interpreter is "
+                    "lagent's own Jupyter kernel, without this page's sandbox."
+                ),
+            )

@@ -16,6 +16,7 @@ from demo_core.agent.agent import (
 from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, AgentSettings
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
+from demo_ui import how_it_works
 from demo_ui.agent_view import get_kernel_registry, render_turn
 from demo_ui.resources import get_manager
 from demo_ui.widgets import keep, load_engine, model_label, page_header
@@ -188,6 +189,7 @@ with st.sidebar:
             "readable by other users), so only a Python audit hook keeps it out of other "
             "sessions' files: a guard against accidents, not a security boundary.",
         )
+    how_it_works.toggle()
     if interpreter and session.files():
         session.warm_up()  # a file is here, so a question about it is coming
 
@@ -203,6 +205,20 @@ for f in session.pending_files:
 
 for turn in session.turns[:-1] if session.running else session.turns:
     render_turn(turn.snapshot())
+settings = AgentSettings(
+    model_key=model_key,
+    interpreter=interpreter,
+    plugins=tuple(plugins),
+    meta_prompt=meta_prompt,
+    interpreter_prompt=interpreter_prompt,
+    plugin_prompt=plugin_prompt,
+    max_turns=max_turns,
+    timeout_s=float(timeout_s),
+)
+settings.params = how_it_works.flag(settings.params)
+how_it_works.agent_panel(
+    session.turns[:-1] if session.running else session.turns, model_key, settings
+)
 
 question = st.chat_input(
     "Working… (Stop to interrupt)" if session.running else "Ask about your data…",
@@ -214,16 +230,6 @@ if question and not session.running:
     if engine is None:
         st.info(f"Your question was kept: {question}")
     else:
-        settings = AgentSettings(
-            model_key=model_key,
-            interpreter=interpreter,
-            plugins=tuple(plugins),
-            meta_prompt=meta_prompt,
-            interpreter_prompt=interpreter_prompt,
-            plugin_prompt=plugin_prompt,
-            max_turns=max_turns,
-            timeout_s=float(timeout_s),
-        )
         session.ask(question, engine, settings)
         st.rerun()  # redraw with the input disabled and the upload notes gone
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import open_page
+from tests.test_agent_page import agent_home, session_of, wait_done  # noqa: F401 -- fixture
 from tests.test_explain_snippets import run_snippet
 
 
@@ -68,3 +69,29 @@ def test_preference_survives_a_page_switch(studio_home):
     at.switch_page("pages/2_Bajie.py").run()
     assert not at.exception
     assert at.toggle(key="hiw_toggle").value is True
+
+
+def test_agent_panel_loop_prompt_and_code(agent_home):
+    at = open_page("3_Data_Agent.py", timeout=120)
+    at.sidebar.toggle(key="hiw_toggle").set_value(True).run()
+    at.sidebar.selectbox(key="data_agent_model").set_value("tiny-internlm2").run()
+    at.sidebar.text_area(key="data_agent_meta_prompt").set_value("Answer.")
+    at.sidebar.text_area(key="data_agent_interpreter_prompt").set_value("Run Python.")
+    at.sidebar.slider(key="data_agent_max_turns").set_value(1)
+    at.run()
+    at.chat_input(key="data_agent_input").set_value("What is the mean?").run()
+    at = wait_done(at)
+    assert not at.exception
+    turn = session_of(at).turns[-1]
+    step = turn.steps[0]
+    assert step.prompt_tokens > 0 and step.new_tokens > 0 and step.model_s > 0
+    trace = turn.traces[0]
+    assert trace.prompt_ids[0] == 1 and trace.token_steps()
+    assert len(at.get("graphviz_chart")) == 1
+    assert "Model call 1" in at.get("graphviz_chart")[0].proto.spec
+    at.segmented_control(key="hiw_agent_view").set_value("Prompt").run()
+    assert not at.exception
+    assert any("tokens go into the model" in c.value for c in at.caption)
+    at.segmented_control(key="hiw_agent_view").set_value("Code").run()
+    assert not at.exception
+    assert any("Internlm2Agent" in c.value for c in at.code)

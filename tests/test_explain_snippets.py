@@ -64,3 +64,40 @@ def test_sampling_snippet_says_it_samples(tiny_model_dir):
     assert "do_sample=True" in code and "temperature=0.8" in code and "top_k=40" in code
     assert "each run" in code
     compile(code, "snippet.py", "exec")
+
+
+def test_agent_snippet_runs_lagents_loop_like_the_page(engine, tiny_model_dir, tmp_path):
+    from demo_core.agent.agent import (
+        DEFAULT_INTERPRETER_PROMPT,
+        DEFAULT_META_PROMPT,
+        DataAgent,
+        make_protocol,
+    )
+    from demo_core.agent.llm import EngineLLM
+    from demo_core.agent.transcript import Turn
+    from demo_core.explain.snippets import agent_snippet
+
+    params = GenerationParams(
+        max_new_tokens=24, do_sample=False, repetition_penalty=1.0, stop_words=("<|im_end|>",)
+    )
+    question = "What is 2 + 3?"
+    agent = DataAgent(
+        EngineLLM(engine, params),
+        protocol=make_protocol(DEFAULT_META_PROMPT, DEFAULT_INTERPRETER_PROMPT),
+        max_turn=1,
+    )
+    turn = Turn(question)
+    agent.run_turn([], [dict(role="user", content=question)], turn)
+    assert turn.steps and turn.steps[0].new_tokens > 0 and turn.steps[0].model_s > 0
+    code = agent_snippet(
+        str(tiny_model_dir),
+        question,
+        params,
+        DEFAULT_META_PROMPT,
+        DEFAULT_INTERPRETER_PROMPT,
+        max_turns=1,
+        interpreter=False,
+    )
+    out = run_snippet(code, tmp_path, "agent.py")
+    page_text = turn.steps[0].thought
+    assert f"--- language: {page_text}\n" in out

@@ -47,7 +47,7 @@ def _seed_note(params: GenerationParams) -> str:
     return ""
 
 
-_LOAD = '''\
+_LOAD = """\
 import torch
 
 # This project's loader: InternLM2 as a plain transformers Llama, no trust_remote_code
@@ -58,12 +58,10 @@ loaded = load_internlm2(
     device="cuda" if torch.cuda.is_available() else "cpu",
 )
 model, tokenizer = loaded.model, loaded.tokenizer
-'''
+"""
 
 
-def chat_snippet(
-    model_path: str, messages: Sequence[Message], params: GenerationParams
-) -> str:
+def chat_snippet(model_path: str, messages: Sequence[Message], params: GenerationParams) -> str:
     """Load the model and answer ``messages`` (system prompt and history included, as the
     page sent them after fitting the context window) with the page's sampling."""
     msgs = [{"role": m["role"], "content": m["content"]} for m in messages]
@@ -125,11 +123,7 @@ def agent_snippet(
     """lagent's ``Internlm2Agent`` loop on the same model. lagent's own ``HFTransformer``
     is broken on transformers 5, so the model is wrapped in this project's engine and
     lagent adapter; the loop, the protocol and the tool are lagent's."""
-    tool = (
-        "from lagent.actions import ActionExecutor, IPythonInterpreter\n"
-        if interpreter
-        else ""
-    )
+    tool = "from lagent.actions import ActionExecutor, IPythonInterpreter\n" if interpreter else ""
     executor = (
         "    # lagent's Jupyter interpreter runs the code on your machine, without a sandbox\n"
         "    interpreter_executor=ActionExecutor([IPythonInterpreter()]),\n"
@@ -170,7 +164,7 @@ agent = Internlm2Agent(
 )
 # the loop: model -> tool call? -> run it -> result back to the model -> ... -> answer
 reply = agent.chat({question!r})
-for step in reply.inner_steps[1:]:
+for step in reply.inner_steps:
     print(f"--- {{step['role']}}:", step["content"])
 print("=== answer:", reply.response)
 """
