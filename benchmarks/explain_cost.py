@@ -86,9 +86,13 @@ def measure(folder: Path, tokens: int, runs: int) -> dict:
 
     one(closed), one(opened)  # warm-up
     a, b = [], []
-    for _ in range(runs):
-        a.append(one(closed))
-        b.append(one(opened))
+    for i in range(runs):  # ABBA order, so a drift in machine load hits both alike
+        if i % 2:
+            b.append(one(opened))
+            a.append(one(closed))
+        else:
+            a.append(one(closed))
+            b.append(one(opened))
     ca, cb = statistics.median(a), statistics.median(b)
     return {
         "closed_tok_s": round(ca, 1),
@@ -97,6 +101,7 @@ def measure(folder: Path, tokens: int, runs: int) -> dict:
         "runs": runs,
         "tokens": tokens,
         "threads": torch.get_num_threads(),
+        "load_average": round(__import__("os").getloadavg()[0], 1),
     }
 
 

@@ -96,12 +96,14 @@ def flag(params: GenerationParams) -> GenerationParams:
     return replace(params, explain=True) if is_open() and not params.explain else params
 
 
-def remember(scope: str, owner: object, gen) -> None:
-    """Keep ``gen``'s trace with ``owner`` (a reply turn) for the panel of ``scope``."""
-    if gen.trace is None:
+def remember(scope: str, owner: object, gen=None, *, trace: Trace | None = None) -> None:
+    """Keep the trace of ``gen`` (or ``trace``) with ``owner`` (a reply turn) for the
+    panel of ``scope``; nothing when the request was not recorded."""
+    trace = trace if trace is not None else getattr(gen, "trace", None)
+    if trace is None or owner is None:
         return
     kept = st.session_state.setdefault(f"_hiw_{scope}", [])
-    kept.append((owner, gen.trace, gen))
+    kept.append((owner, trace, gen))
     del kept[:-KEEP]
 
 
@@ -134,12 +136,14 @@ def legend(roles: Sequence[str]) -> str:
     return f'<div class="hiw-legend">{spans}</div>'
 
 
-def prompt_html(segs: Sequence[Segment]) -> str:
+def prompt_html(segs: Sequence[Segment], placeholder: str = "") -> str:
     parts = []
     for seg in segs:
         colour = ROLE_COLOURS.get(seg.role, "#eee")
         if seg.image is not None:
             label = _("image {n}: {k} image tokens").format(n=seg.image + 1, k=seg.image_tokens)
+            if placeholder:
+                label = f"{placeholder} → {label}"
             parts.append(f'<span class="hiw-img" title="{html.escape(label)}">🖼 {label}</span>')
             continue
         for tok in seg.tokens:
@@ -185,7 +189,7 @@ def prompt_view(trace: Trace) -> None:
             f'<div class="hiw-out">{html.escape(m["role"])}: {html.escape(str(m["content"]))}</div>'
             for m in dropped
         )
-    st.html(CSS + legend([s.role for s in segs]) + out + prompt_html(segs))
+    st.html(CSS + legend([s.role for s in segs]) + out + prompt_html(segs, trace.placeholder))
 
 
 def _label(text: str) -> str:
@@ -568,5 +572,56 @@ def agent_panel(turns: Sequence[object], model_key: str, settings) -> None:
                     "lagent's agent loop on the same model, from a terminal: save as agent.py "
                     "in the app's folder and run `.venv/bin/python agent.py`. Its interpreter is "
                     "lagent's own Jupyter kernel, without this page's sandbox."
+                ),
+            )
+
+
+QA_VIEWS = (N_("Prompt"), N_("Probabilities"), N_("Code"))
+
+
+def qa_panel(scope: str, turns: Sequence[object], model_key: str, params: GenerationParams) -> None:
+    """The panel under XComposer2's image Q&A: the interleaved prompt (text tokens and
+    each image's span of embeddings), the answer's tokens, the steps as code."""
+    if not is_open():
+        return
+    from demo_core.explain.snippets import qa_snippet
+
+    key = f"hiw_{scope}"
+    with st.container(border=True, key=f"{key}_panel"):
+        st.markdown("#### " + _("🔍 How it works"))
+        found = _traces(scope, turns)
+        if not found:
+            st.caption(
+                _(
+                    "Ask about an image: the prompt with its image tokens, the probability of "
+                    "each answer token and the code behind it appear here."
+                )
+            )
+            return
+        pos, trace, _gen = _pick_reply(found, f"{key}_reply", _("question {n}"))
+        view = _view(key, QA_VIEWS)
+        if view == "Prompt":
+            prompt_view(trace)
+        elif view == "Probabilities":
+            probabilities_view(trace, key)
+        else:
+            engine = _loaded_engine(model_key)
+            path = engine.info.extra.get("path") if engine is not None else None
+            if not path:
+                st.info(_("This model runs on a server: there is no local folder to load."))
+                return
+            turn = turns[pos]
+            code_view(
+                qa_snippet(
+                    model_key,
+                    path,
+                    turn.question,
+                    [img.name for img in turn.images],
+                    replace(params, explain=False),
+                ),
+                _(
+                    "XComposer2's steps from a terminal: save the pictures under the names "
+                    "below next to qa.py in the app's folder and run `.venv/bin/python qa.py` "
+                    "(it asks this question alone, without the earlier turns)."
                 ),
             )

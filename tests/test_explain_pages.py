@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import open_page
-from tests.test_agent_page import agent_home, session_of, wait_done  # noqa: F401 -- fixture
+from tests.test_agent_page import agent_home, session_of, wait_done  # noqa: F401, F811
 from tests.test_explain_snippets import run_snippet
 
 
@@ -71,7 +71,7 @@ def test_preference_survives_a_page_switch(studio_home):
     assert at.toggle(key="hiw_toggle").value is True
 
 
-def test_agent_panel_loop_prompt_and_code(agent_home):
+def test_agent_panel_loop_prompt_and_code(agent_home):  # noqa: F811
     at = open_page("3_Data_Agent.py", timeout=120)
     at.sidebar.toggle(key="hiw_toggle").set_value(True).run()
     at.sidebar.selectbox(key="data_agent_model").set_value("tiny-internlm2").run()

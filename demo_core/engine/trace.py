@@ -60,6 +60,7 @@ class Trace:
     messages: list = field(default_factory=list)  # a chat request's messages, all of them
     dropped: int = 0  # how many of them were left out to fit the context window
     context_window: int = 0
+    placeholder: str = ""  # what stood for an image in the prompt text (<ImageHere>)
     _pending: list = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     piece: Callable[[int], str] | None = field(default=None, repr=False)  # id -> piece
