@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -101,7 +102,7 @@ def measure(folder: Path, tokens: int, runs: int) -> dict:
         "runs": runs,
         "tokens": tokens,
         "threads": torch.get_num_threads(),
-        "load_average": round(__import__("os").getloadavg()[0], 1),
+        "load_average": round(os.getloadavg()[0], 1),
     }
 
 
