@@ -158,11 +158,16 @@ def prompt_html(segs: Sequence[Segment], placeholder: str = "") -> str:
 
 def prompt_view(trace: Trace) -> None:
     """The prompt as token runs: colour by role, id on hover, count, what was left out."""
-    if not trace.parts:
-        st.info(_("This request recorded no prompt tokens."))
-        return
-    if trace.piece is None:
-        st.info(trace.note or _("The server does not tell us its tokens."))
+    if trace.piece is None or not trace.parts:  # a server: it has the tokens, not us
+        st.info(
+            _(
+                "The model server tokenizes the prompt itself and does not send the ids back: "
+                "shown is the text our chat template makes of the conversation (the server "
+                "applies its own template)."
+            )
+            if trace.source == "openai"
+            else _("This request recorded no prompt tokens.")
+        )
         if trace.prompt_text:
             st.code(trace.prompt_text, language=None, wrap_lines=True)
         return
@@ -204,8 +209,11 @@ def _prob_colour(p: float | None) -> str:
 
 
 def _popup(step: TokenStep, n: int) -> str:
+    def chosen(a) -> bool:  # a server's logprobs name tokens by text only (id -1)
+        return a.token_id == step.token_id if step.token_id >= 0 else a.text == step.text
+
     rows = [
-        f'<tr class="{"hiw-chosen" if a.token_id == step.token_id else ""}">'
+        f'<tr class="{"hiw-chosen" if chosen(a) else ""}">'
         f"<td>{html.escape(_label(a.text))}</td><td>{a.prob:.1%}</td>"
         f"<td>{'' if a.raw_prob is None else f'{a.raw_prob:.1%}'}</td></tr>"
         for a in step.top
