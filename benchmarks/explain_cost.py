@@ -19,6 +19,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -78,12 +79,15 @@ def measure(folder: Path, tokens: int, runs: int) -> dict:
     closed = GenerationParams(max_new_tokens=tokens, temperature=0.8, top_p=0.8, top_k=40, seed=1)
     opened = replace(closed, explain=True)
 
-    def one(params: GenerationParams) -> float:
+    def one(params: GenerationParams) -> tuple[float, float]:
+        """(wall-clock decode tok/s, tokens per CPU second of this process)."""
+        cpu = time.process_time()
         gen = engine.stream_chat(msgs, params)
         gen.result()
+        cpu = time.process_time() - cpu
         if params.explain:
             assert len(gen.trace.token_steps()) == gen.stats.new_tokens
-        return gen.stats.tokens_per_s
+        return gen.stats.tokens_per_s, gen.stats.new_tokens / cpu
 
     one(closed), one(opened)  # warm-up
     a, b = [], []
@@ -94,11 +98,17 @@ def measure(folder: Path, tokens: int, runs: int) -> dict:
         else:
             a.append(one(closed))
             b.append(one(opened))
-    ca, cb = statistics.median(a), statistics.median(b)
+    ca, cb = statistics.median(x for x, _ in a), statistics.median(x for x, _ in b)
+    pa, pb = statistics.median(y for _, y in a), statistics.median(y for _, y in b)
     return {
         "closed_tok_s": round(ca, 1),
         "open_tok_s": round(cb, 1),
         "open_over_closed": round(cb / ca, 3),
+        # CPU time is what the recorder adds; on a shared, loaded machine it is steadier
+        # than wall-clock time
+        "closed_tok_per_cpu_s": round(pa, 2),
+        "open_tok_per_cpu_s": round(pb, 2),
+        "open_over_closed_cpu": round(pb / pa, 3),
         "runs": runs,
         "tokens": tokens,
         "threads": torch.get_num_threads(),
