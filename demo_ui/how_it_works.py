@@ -633,3 +633,29 @@ def qa_panel(scope: str, turns: Sequence[object], model_key: str, params: Genera
                     "(it asks this question alone, without the earlier turns)."
                 ),
             )
+
+
+def download_panel(
+    model: str,
+    hf_repo: str | None,
+    filename: str | None,
+    source: str,
+    endpoint: str | None,
+    dest: str,
+) -> None:
+    """The download form's request as code (panel open only): ``huggingface_hub`` for the
+    hub or a mirror; this app's own command for ModelScope, whose API it speaks itself."""
+    if not is_open() or not model:
+        return
+    from demo_core.explain.snippets import download_command, download_snippet
+
+    with st.container(border=True, key="hiw_download_panel"):
+        st.markdown("#### " + _("🔍 How it works"))
+        if source == "hf" and hf_repo:
+            code_view(
+                download_snippet(hf_repo, dest, endpoint, filename),
+                _("This download from a terminal: `.venv/bin/python download.py`."),
+            )
+        else:
+            st.caption(_("This download from a terminal, with the app's own downloader:"))
+            st.code(download_command(model, source, endpoint, filename, dest), language="bash")

@@ -101,3 +101,33 @@ def test_agent_snippet_runs_lagents_loop_like_the_page(engine, tiny_model_dir, t
     out = run_snippet(code, tmp_path, "agent.py")
     page_text = turn.steps[0].thought
     assert f"--- language: {page_text}\n" in out
+
+
+@pytest.mark.parametrize("filename", ["config.json", None], ids=["one-file", "whole-model"])
+def test_download_snippet_fetches_from_the_endpoint(tiny_model_dir, tmp_path, filename):
+    import os
+
+    from demo_core.explain.snippets import download_snippet
+    from tests.hubserver import HubStandIn, Repo
+
+    repo = "internlm/internlm2-chat-1_8b"
+    dest = tmp_path / "dl"
+    with HubStandIn({repo: Repo.from_folder(tiny_model_dir)}) as hub:
+        code = download_snippet(repo, str(dest), hub.url, filename)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
+        env.update(HF_HOME=str(tmp_path / "hf-home"), NO_PROXY="127.0.0.1")
+        path = tmp_path / "download.py"
+        path.write_text(code)
+        done = subprocess.run(
+            [sys.executable, str(path)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert hub.requests(contains="/resolve/")  # it really asked the stand-in
+    names = [filename] if filename else [p.name for p in tiny_model_dir.iterdir() if p.is_file()]
+    for name in names:
+        assert (dest / name).read_bytes() == (tiny_model_dir / name).read_bytes(), name

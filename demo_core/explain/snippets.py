@@ -111,6 +111,22 @@ def download_snippet(
     return "# Downloads resume where they stopped: run it again after an interruption.\n" + call
 
 
+def download_command(
+    model: str, source: str, endpoint: str | None, filename: str | None, dest: str | None
+) -> str:
+    """The same download with this app's CLI (``python -m demo_core.download``)."""
+    import shlex
+
+    parts = [".venv/bin/python", "-m", "demo_core.download", model, "--source", source]
+    if filename:
+        parts += ["--file", filename]
+    if endpoint:
+        parts += ["--endpoint", endpoint]
+    if dest:
+        parts += ["--dest", dest]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 def agent_snippet(
     model_path: str,
     question: str,
