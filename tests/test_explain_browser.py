@@ -42,7 +42,7 @@ def test_panel_on_every_demo(tmp_path):
     with running_app(home, {"DEMO_STUDIO_DEVICE": "cpu"}) as url, browser_page() as page:
         page.goto(url + "/Story_Chat")
         toggle = page.get_by_test_id("stSidebar").get_by_text("How it works")
-        toggle.wait_for(timeout=60_000)
+        toggle.wait_for(timeout=180_000)
         toggle.click()
         _idle(page)
 
