@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from demo_core.engine.base import GenerationParams
+from demo_core.engine.base import EngineError, GenerationParams
 from demo_core.engine.trace import TokenStep, Trace
 from demo_core.explain.prompt_view import ROLE_COLOURS, Segment, left_out, segments
 from demo_core.i18n import N_, _
@@ -358,7 +358,11 @@ def step_mode(engine, start_ids: Sequence[int], params: GenerationParams, key: s
     cached = ss.get(f"{key}_dist")
     if cached is None or cached[0] != sig:
         with st.spinner(_("One forward pass…")):
-            step = next_token(engine, ids, params)
+            try:
+                step = next_token(engine, ids, params)
+            except EngineError as exc:
+                st.warning(str(exc))
+                return
         ss[f"{key}_dist"] = cached = (sig, step)
     step = cached[1]
 
