@@ -78,6 +78,7 @@ def start_reply(
         else:
             prompt = engine.render_chat(messages) + continue_text
             gen = engine.stream_text(prompt, params, job.cancel_token)
+        job.data["trace"] = getattr(gen, "trace", None)  # the "How it works" record, if any
         started = time.monotonic()
         try:
             job.stream(gen, label, progress=save, every_s=flush_s, text=continue_text)

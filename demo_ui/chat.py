@@ -39,6 +39,7 @@ from demo_core.i18n import _
 from demo_core.jobs import JOBS, Job
 from demo_core.personas import DEFAULT_AVATAR
 from demo_core.store import StoreError, get_store
+from demo_ui import how_it_works
 from demo_ui.chat_text import reply_markdown
 from demo_ui.prefs import get_pref, set_pref, workspace_id
 from demo_ui.widgets import forget, keep, open_engine
@@ -517,8 +518,11 @@ def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None
     the reply being written."""
     from demo_ui.history import history_panel
 
+    params = how_it_works.flag(params)
     conv = reload(cfg)
     job = _running_job(cfg, conv)
+    if job is not None:
+        how_it_works.remember(cfg.prefix, job.data.get("mid"), trace=job.data.get("trace"))
     pending = st.session_state.get(_pending_key(cfg))
     with st.sidebar:
         history_panel(cfg)
@@ -530,6 +534,7 @@ def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None
     shown = [t for t in conv.turns if t.id != live_id]
     for n, turn in enumerate(shown):
         render_turn(cfg, turn, last=n == len(shown) - 1 and live_id is None, busy=job is not None)
+    how_it_works.chat_panel(cfg.prefix, [t.id for t in conv.turns], model_key, params)
 
     if cfg.presets and not conv.turns:  # a sent message (or a reply on its way) hides them
         with st.container(horizontal=True, gap="small"):

@@ -20,6 +20,7 @@ from demo_core.xcomposer import tasks as T
 from demo_core.xcomposer.images import read_pasted
 from demo_core.xcomposer.prompt import QA_PLACEHOLDER, PromptFormatError
 from demo_core.xcomposer.qa import QA_DEFAULTS, QATurn
+from demo_ui import how_it_works
 from demo_ui.paste import paste_box
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
@@ -68,6 +69,7 @@ def _show_turn(turn: QATurn) -> None:
 def _collect(job: Job) -> None:
     """A failure outside the model call (a bug) still ends up on its turn."""
     turn = job.data.get("turn")
+    how_it_works.remember(P, turn, trace=job.data.get("trace"))
     if job.error and turn is not None and not turn.error:
         turn.error = job.error
 
@@ -113,7 +115,7 @@ def _pasted_images() -> None:
 def render_qa_tab() -> None:
     ss = _state()
     key = model_picker("xcomposer2-vl", P, "Image Q&A model")
-    params = sampling_controls(P, QA_DEFAULTS)
+    params = how_it_works.flag(sampling_controls(P, QA_DEFAULTS))
     job = running_job(JOB, _collect)  # a finished answer is already on its turn
 
     turns = _turns()
@@ -124,6 +126,7 @@ def render_qa_tab() -> None:
                 show_job(job, f"{P}_stop")
         else:
             _show_turn(turn)
+    how_it_works.qa_panel(P, turns, key, params)
 
     row = st.container(horizontal=True)  # buttons as wide as their labels (columns cut them)
     regenerate = row.button("🔄 Regenerate", key=f"{P}_regen", disabled=not turns)

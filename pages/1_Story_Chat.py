@@ -4,6 +4,7 @@ import streamlit as st
 
 from demo_core.prompts import INTERNLM_META, STORY_PRESETS
 from demo_core.specs import CHAT_MODELS
+from demo_ui import how_it_works
 from demo_ui.chat import ChatConfig, chat_area, conversation, system_prompt_editor
 from demo_ui.widgets import memory_line, model_picker, page_header, sampling_controls
 
@@ -24,5 +25,6 @@ with st.sidebar:
     model_key = model_picker("story", CHAT_MODELS, "internlm2-chat-1_8b")
     system_prompt_editor(cfg, conversation(cfg))
     params = sampling_controls("story")
+    how_it_works.toggle()
     st.caption(memory_line())
 chat_area(cfg, model_key, params)

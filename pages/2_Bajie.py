@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from demo_ui import how_it_works
 from demo_ui.chat import ChatConfig, chat_area, conversation, system_prompt_editor
 from demo_ui.personas import chat_prefix, persona_form, persona_model, persona_picker
 from demo_ui.widgets import memory_line, page_header, sampling_controls
@@ -21,6 +22,7 @@ with st.sidebar:
     system_prompt_editor(cfg, conversation(cfg))
     params = sampling_controls(cfg.prefix, persona.params())
     persona_form()
+    how_it_works.toggle()
     st.caption(memory_line())
 st.subheader(f"{persona.avatar} {persona.name}")
 chat_area(cfg, model_key, params)

@@ -18,6 +18,7 @@ from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, 
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
 from demo_core.i18n import _
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
+from demo_ui import how_it_works
 from demo_ui.agent_view import (
     needs_sandbox_consent,
     render_turn,
@@ -193,6 +194,7 @@ with st.sidebar:
         session.clear()
         st.rerun()
     sandbox_badge(session)
+    how_it_works.toggle()
     if interpreter and session.files() and not needs_sandbox_consent(session):
         session.warm_up()  # a file is here, so a question about it is coming
 
@@ -209,6 +211,20 @@ for f in session.pending_files:
 
 for turn in session.turns[:-1] if session.running else session.turns:
     render_turn(turn.snapshot())
+settings = AgentSettings(
+    model_key=model_key,
+    interpreter=interpreter,
+    plugins=tuple(plugins),
+    meta_prompt=meta_prompt,
+    interpreter_prompt=interpreter_prompt,
+    plugin_prompt=plugin_prompt,
+    max_turns=max_turns,
+    timeout_s=float(timeout_s),
+)
+settings.params = how_it_works.flag(settings.params)
+how_it_works.agent_panel(
+    session.turns[:-1] if session.running else session.turns, model_key, settings
+)
 
 waiting_for_consent = interpreter and needs_sandbox_consent(session)
 if waiting_for_consent:
@@ -223,16 +239,6 @@ if question and not session.running:
     if engine is None:
         st.info(f"Your question was kept: {question}")
     else:
-        settings = AgentSettings(
-            model_key=model_key,
-            interpreter=interpreter,
-            plugins=tuple(plugins),
-            meta_prompt=meta_prompt,
-            interpreter_prompt=interpreter_prompt,
-            plugin_prompt=plugin_prompt,
-            max_turns=max_turns,
-            timeout_s=float(timeout_s),
-        )
         session.ask(question, engine, settings, workspace_id())
         st.rerun()  # redraw with the input disabled and the upload notes gone
 

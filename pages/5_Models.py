@@ -25,6 +25,7 @@ from demo_core.download.progress import fmt_bytes, fmt_duration
 from demo_core.engine.describe import engine_note
 from demo_core.i18n import _
 from demo_core.specs import SPECS, fmt_memory
+from demo_ui import how_it_works
 from demo_ui.homework import homework_section
 from demo_ui.model_sources import source_columns
 from demo_ui.resources import get_manager
@@ -36,6 +37,8 @@ page_header(
     "Which models are on this machine, which are loaded, and downloads from Hugging Face, "
     "a mirror or ModelScope.",
 )
+with st.sidebar:
+    how_it_works.toggle()
 
 OTHER = "Other repository id…"
 CUSTOM = "Custom URL"
@@ -179,6 +182,15 @@ def download_form() -> None:
             "Download even if a complete copy is already on this machine", key="models_force"
         )
 
+    spec = SPECS.get(model)
+    how_it_works.download_panel(
+        (model or "").strip(),
+        spec.hf_id if spec else (model or "").strip(),
+        (file or "").strip() or None if what == "One file" else None,
+        source,
+        (endpoint or "").strip() or None,
+        dest.strip() or str(settings.models_dir() / (spec.folder_name if spec else "model")),
+    )
     if st.button("Start download", type="primary", key="models_start"):
         if not (model or "").strip():
             st.error("Enter a repository id such as internlm/internlm2-chat-1_8b.")

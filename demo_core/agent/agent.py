@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 
 from lagent.actions import ActionExecutor
@@ -146,6 +147,7 @@ class DataAgent(Internlm2Agent):
             if interp is not None:
                 interp.on_output = None
             state, response = ModelStatusCode.END, ""
+            t0 = time.perf_counter()
             for state, response, _ in self._llm.stream_chat(prompt):
                 if state.value < 0:
                     break
@@ -157,6 +159,7 @@ class DataAgent(Internlm2Agent):
                 elif name == "plugin":
                     step.tool = "plugin"
                     step.code = str(action).strip()
+            self._measure(step, len(turn.steps) - 1, turn, time.perf_counter() - t0)
             if state.value < 0:
                 step.status = "stopped" if state == ModelStatusCode.SESSION_CLOSED else "error"
                 turn.status = step.status
@@ -172,7 +175,9 @@ class DataAgent(Internlm2Agent):
                 turn.status = "done"
                 break
             step.status = "running"
+            t0 = time.perf_counter()
             ret, tool_content = self._call_tool(name, action, step)
+            step.tool_s = time.perf_counter() - t0
             inner.append(dict(role="tool", content=tool_content, name=name))
             inner.append(self._protocol.format_response(ret, name=name))
             step.tool_ok = ret.state == ActionStatusCode.SUCCESS
@@ -187,6 +192,16 @@ class DataAgent(Internlm2Agent):
                 "continue, or raise 'max turns' in the sidebar."
             )
         return inner[offset:]
+
+    def _measure(self, step, index: int, turn: Turn, seconds: float) -> None:
+        """Sizes and time of the model call just made, for the loop diagram."""
+        step.model_s = seconds
+        stats = getattr(self._llm, "last_stats", None)
+        if stats is not None:
+            step.prompt_tokens, step.new_tokens = stats.prompt_tokens, stats.new_tokens
+        trace = getattr(self._llm, "last_trace", None)
+        if trace is not None:
+            turn.traces[index] = trace
 
     def _interpreter_action(self) -> SandboxInterpreter | None:
         ex = self._interpreter_executor

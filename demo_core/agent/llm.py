@@ -58,6 +58,7 @@ class EngineLLM(BaseModel):
         self.last_error: str = ""
         self.last_prompt: str = ""
         self.last_stats = None
+        self.last_trace = None  # the last call's Trace when params.explain is on
 
     # -- prompt ---------------------------------------------------------------------
     @property
@@ -92,6 +93,7 @@ class EngineLLM(BaseModel):
         """Yield ``(ModelStatusCode, text so far, None)`` like lagent's own models."""
         self.last_error = ""
         self.last_prompt = inputs
+        self.last_stats = self.last_trace = None
         try:
             params = self._params(inputs, **gen_params)
         except PromptTooLongForAgent as exc:
@@ -99,6 +101,7 @@ class EngineLLM(BaseModel):
             yield ModelStatusCode.SESSION_OUT_OF_LIMIT, "", None
             return
         gen = self.engine.stream_text(inputs, params, self.cancel, keep_special_tokens=True)
+        self.last_trace = gen.trace
         text = ""
         try:
             for delta in gen:

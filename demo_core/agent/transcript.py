@@ -26,6 +26,11 @@ class Step:
     tool_ok: bool = True
     live: list[Output] = field(default_factory=list)  # outputs so far, while code runs
     status: str = "thinking"  # thinking | running | done | stopped | error
+    # for the "How it works" loop diagram: the model call's size and both durations
+    prompt_tokens: int = 0
+    new_tokens: int = 0
+    model_s: float = 0.0
+    tool_s: float = 0.0
 
 
 @dataclass
@@ -45,6 +50,9 @@ class Turn:
     status: str = "running"  # running | done | stopped | error
     error: str = ""
     model: str = ""
+    # step index -> demo_core.engine.trace.Trace of its model call, recorded while the
+    # "How it works" panel is open; not copied by snapshot() (it refers to the engine)
+    traces: dict = field(default_factory=dict, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def snapshot(self) -> Turn:
@@ -66,10 +74,12 @@ class Turn:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_lock", None)
+        state.pop("traces", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.traces = {}
         self._lock = threading.Lock()
 
 

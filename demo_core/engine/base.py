@@ -46,6 +46,9 @@ class GenerationParams:
     do_sample: bool = True
     seed: int | None = None
     stop_words: tuple[str, ...] = ()
+    # Record the real prompt and each token's distribution for the "How it works" panel
+    # (``Generation.trace``); off, the request runs exactly as without it.
+    explain: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,6 +147,8 @@ class Generation:
         self._done = threading.Event()
         self._exhausted = False  # the consumer has seen the end marker
         self._on_position: Callable[[int], None] | None = None
+        # a demo_core.engine.trace.Trace when the request was made with explain=True
+        self.trace = None
 
     # -- producer side -------------------------------------------------------------
     def started(self) -> None:

@@ -45,7 +45,9 @@ from demo_core.engine.base import (
 )
 from demo_core.engine.batching import BatchSettings, ContinuousBatcher, batch_blockers, slots_needed
 from demo_core.engine.fair_queue import Cancelled, FairQueue
+from demo_core.engine.recorder import recording_kwargs
 from demo_core.engine.streaming import IncrementalDecoder, find_stop_word, partial_stop_suffix
+from demo_core.engine.trace import Trace, piece_text
 from demo_core.i18n import _
 from demo_core.internlm2.loader import LoadedModel
 from demo_core.internlm2.template import fit_to_context, render_chat
@@ -257,6 +259,10 @@ class TransformersEngine:
     def count_tokens(self, text: str) -> int:
         return len(self.encode(text))
 
+    def _token_text(self, token_id: int) -> str:
+        """One token as the piece it is (for the recorder and the prompt view)."""
+        return piece_text(self.tokenizer, token_id)
+
     # -- generation ---------------------------------------------------------------
     def stream_chat(
         self,
@@ -280,7 +286,18 @@ class TransformersEngine:
         gen = self.stream_text(fitted.prompt, p, cancel)
         gen.stats.prompt_tokens = fitted.prompt_tokens
         gen.dropped_messages = fitted.dropped  # type: ignore[attr-defined]
+        if gen.trace is not None:
+            gen.trace.messages, gen.trace.dropped = list(messages), fitted.dropped
         return gen
+
+    def stream_ids(
+        self, ids: list[int], params: GenerationParams, cancel: CancelToken | None = None
+    ) -> Generation:
+        """Continue exact token ids (step mode feeds back the ids it picked: re-encoding
+        their text could split it into other tokens)."""
+        gen = Generation(cancel)
+        gen.stats.prompt_tokens = len(ids)
+        return self._start(gen, list(ids), params, False)
 
     def stream_text(
         self,
@@ -300,6 +317,8 @@ class TransformersEngine:
     ) -> Generation:
         """Queue ``prompt`` (token ids, or whatever :meth:`_prompt_inputs` of a subclass
         understands) on a worker thread."""
+        if params.explain and gen.trace is None:
+            gen.trace = Trace(context_window=self.info.context_window)
         worker = threading.Thread(
             target=self._run,
             args=(gen, prompt, params, keep_special),
@@ -407,6 +426,9 @@ class TransformersEngine:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
             if params.do_sample and params.temperature > 0:  # seeded: our own generator
                 kwargs["logits_processor"] = seeded_sampling(params, params.seed)  # type: ignore[arg-type]
+        if gen.trace is not None:  # the "How it works" panel is open (recorder.py)
+            gen.trace.set_prompt(ids, getattr(self, "tokens_per_image", 0))
+            kwargs.update(recording_kwargs(params, gen.trace, _DrawWith, self._token_text))
         if self.decode != "eager":
             kwargs["cache_implementation"] = "static"
         try:

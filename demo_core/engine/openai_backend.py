@@ -41,9 +41,16 @@ from demo_core.engine.http_stream import (
     iter_sse_data,
 )
 from demo_core.engine.streaming import find_stop_word, partial_stop_suffix
+from demo_core.engine.trace import Alternative, TokenStep, Trace
+from demo_core.i18n import _
 from demo_core.internlm2.template import BOS, fit_to_context, render_chat
 
 CANCEL_POLL_S = 0.05
+TOP_LOGPROBS = 10  # alternatives asked for per token while "How it works" is open
+NO_LOGPROBS = (
+    "The server sent no logprobs, so the probabilities of the tokens cannot be shown "
+    "(vLLM and LMDeploy send them; some servers ignore the request)."
+)
 
 
 @dataclass(frozen=True)
@@ -201,9 +208,14 @@ class OpenAIEngine:
             return gen
         body = self._sampling(params, fitted.max_new_tokens, keep_special=False)
         body["messages"] = wire
+        if params.explain:  # "How it works": the chat API's per-token logprobs
+            body.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         gen = self._start("/chat/completions", body, params, cancel, chat=True)
         gen.stats.prompt_tokens = fitted.prompt_tokens
         gen.dropped_messages = fitted.dropped  # type: ignore[attr-defined]
+        if gen.trace is not None:
+            gen.trace.prompt_text = fitted.prompt
+            gen.trace.messages, gen.trace.dropped = list(text_only(msgs)), fitted.dropped
         return gen
 
     def stream_vision_chat(
@@ -232,8 +244,12 @@ class OpenAIEngine:
             prompt = prompt[len(BOS) :]
         body = self._sampling(params, params.max_new_tokens, keep_special=keep_special_tokens)
         body["prompt"] = prompt
+        if params.explain:  # the completions API's (legacy) logprobs: the top-n count
+            body["logprobs"] = TOP_LOGPROBS
         gen = self._start("/completions", body, params, cancel, chat=False)
         gen.stats.prompt_tokens = estimate_tokens(prompt)
+        if gen.trace is not None:
+            gen.trace.prompt_text = BOS + prompt
         return gen
 
     # -- internals -----------------------------------------------------------------
@@ -288,6 +304,18 @@ class OpenAIEngine:
         chat: bool,
     ) -> Generation:
         gen = Generation(cancel)
+        if params.explain:
+            gen.trace = Trace(
+                source="openai",
+                context_window=self.config.context_window,
+                settings={
+                    "temperature": params.temperature,
+                    "top_p": params.top_p,
+                    "top_k": params.top_k,
+                    "repetition_penalty": params.repetition_penalty,
+                    "do_sample": bool(params.do_sample and params.temperature > 0),
+                },
+            )
         stream = self._http(path, body)
         threading.Thread(
             target=self._run, args=(gen, stream, params, chat), daemon=True, name="openai-stream"
@@ -342,6 +370,9 @@ class OpenAIEngine:
             piece, fr, u = _parse_event(data, chat)
             finish = fr or finish
             usage = u or usage
+            if gen.trace is not None:
+                for step in token_steps(data, chat):
+                    gen.trace.add(step)
             if not piece:
                 continue
             gen.count_token()
@@ -363,6 +394,15 @@ class OpenAIEngine:
         if len(text) > sent:
             gen.emit(text[sent:])
         _apply_usage(gen, usage)
+        if gen.trace is not None:
+            gen.trace.note = (
+                _(
+                    "Probabilities as the server reports them (vLLM: the model's own "
+                    "distribution, before temperature and top-p; raw greedy is not reported)."
+                )
+                if gen.trace.token_steps()
+                else _(NO_LOGPROBS)
+            )
         if finish is None:
             raise EngineError(
                 f"The model server at {self.endpoint.url} ended the stream without finishing "
@@ -432,3 +472,43 @@ def _parse_event(data: str, chat: bool) -> tuple[str, str | None, dict | None]:
         finish = choice.get("finish_reason") or finish
     usage = obj.get("usage")
     return text, finish, usage if isinstance(usage, dict) else None
+
+
+def token_steps(data: str, chat: bool) -> list[TokenStep]:
+    """The per-token logprobs of one streamed chunk, in either API's format:
+    chat ``logprobs.content[{token, logprob, top_logprobs[{token, logprob}]}]``;
+    completions ``logprobs{tokens, token_logprobs, top_logprobs[{token: logprob}]}``."""
+    import math
+
+    try:
+        obj = json.loads(data)
+        choice = next(c for c in obj.get("choices") or [] if c.get("index", 0) == 0)
+    except (ValueError, StopIteration, AttributeError, TypeError):
+        return []
+    lp = choice.get("logprobs")
+    if not isinstance(lp, dict):
+        return []
+    steps: list[TokenStep] = []
+    try:
+        if chat:
+            for entry in lp.get("content") or []:
+                tops = [
+                    Alternative(-1, str(t["token"]), math.exp(float(t["logprob"])))
+                    for t in entry.get("top_logprobs") or []
+                ]
+                steps.append(
+                    TokenStep(-1, str(entry["token"]), math.exp(float(entry["logprob"])), tops)
+                )
+        else:
+            tokens = lp.get("tokens") or []
+            probs = lp.get("token_logprobs") or []
+            tops_all = lp.get("top_logprobs") or [None] * len(tokens)
+            for tok, p, tops in zip(tokens, probs, tops_all, strict=False):
+                alts = [
+                    Alternative(-1, str(t), math.exp(float(v)))
+                    for t, v in sorted((tops or {}).items(), key=lambda kv: -float(kv[1]))
+                ]
+                steps.append(TokenStep(-1, str(tok), None if p is None else math.exp(p), alts))
+    except (KeyError, TypeError, ValueError):
+        return steps
+    return steps

@@ -133,7 +133,10 @@ class XComposerEngine(TransformersEngine):
             ids = [t for p in tokens for t in p]  # type: ignore[union-attr]
             return self._start(gen, ids, params, False)
         prompt = InterleavedPrompt(tokens, pixels_for(pils, self.img_size))
-        return self._start(gen, prompt, params, False)
+        gen = self._start(gen, prompt, params, False)
+        if gen.trace is not None:  # "How it works": name the image spans' placeholder
+            gen.trace.placeholder = placeholder
+        return gen
 
     @contextmanager
     def _prompt_inputs(self, prompt) -> Iterator[dict[str, torch.Tensor]]:

@@ -230,6 +230,7 @@ def answer_job(
 
     def work(job: Job) -> QATurn:
         gen = job.stream(ask(engine, list(history), turn, params, job.cancel_token), "Answering")
+        job.data["trace"] = gen.trace  # recorded while the "How it works" panel is open
         turn.answer = gen.text
         turn.note = turn_note(gen, job.why if job.cancelled else "")
         turn.error = str(gen.error) if gen.error is not None else ""

@@ -1,0 +1,119 @@
+"""The "How it works" panel in headless Chromium on the real app: story chat, Bajie, the
+agent and XComposer2, with the tiny random models. Screenshots land in artifacts/."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.browser import ARTIFACTS, browser_page, running_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
+
+
+def _shot(locator, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    locator.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def _send(page, text: str) -> None:
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def _idle(page) -> None:
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
+    )
+
+
+def _go(page, label: str) -> None:
+    """Another page of the same session (the preference lives in the session)."""
+    page.get_by_test_id("stSidebar").get_by_role("link", name=label).click()
+    _idle(page)
+
+
+def test_panel_on_every_demo(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    with running_app(home, {"DEMO_STUDIO_DEVICE": "cpu"}) as url, browser_page() as page:
+        page.goto(url + "/Story_Chat")
+        toggle = page.get_by_test_id("stSidebar").get_by_text("How it works")
+        toggle.wait_for(timeout=180_000)
+        toggle.click()
+        _idle(page)
+
+        # -- story chat: prompt, probabilities (click a token), step mode, code --------
+        _send(page, "Write a story about the sea")
+        panel = page.locator(".st-key-hiw_story_panel")
+        panel.get_by_text("tokens go into the model").wait_for(timeout=120_000)
+        panel.locator(".hiw-sp").first.wait_for()
+        _idle(page)
+        assert panel.locator(".hiw-sp", has_text="<|im_start|>").count() == 3
+        _shot(panel, "hiw_story_prompt")
+        panel.get_by_role("radio", name="Probabilities").click()
+        panel.get_by_text("Click a token").wait_for()
+        token = panel.locator(".hiw-t").nth(1)
+        token.click()
+        popup = panel.locator(".hiw-t:focus .hiw-pop")
+        popup.wait_for(state="visible")
+        assert "raw greedy" in popup.inner_text()
+        _shot(panel, "hiw_story_probabilities")
+        panel.get_by_role("radio", name="Step mode").click()
+        panel.get_by_text("Step 1", exact=True).wait_for(timeout=60_000)
+        panel.get_by_role("button", name="▶ Next token").click()
+        panel.get_by_text("Step 2", exact=True).wait_for(timeout=60_000)
+        panel.get_by_role("button", name="▶ Next token").click()
+        panel.get_by_text("Step 3", exact=True).wait_for(timeout=60_000)
+        panel.locator("[data-testid=stVegaLiteChart]").first.wait_for(timeout=60_000)
+        _idle(page)
+        _shot(panel, "hiw_story_step")
+        panel.get_by_role("radio", name="Code").click()
+        panel.get_by_text("load_internlm2").first.wait_for()
+        _shot(panel, "hiw_story_code")
+
+        # -- Bajie: the persona prompt as the model reads it ---------------------------
+        _go(page, "Bajie role-play")
+        _send(page, "你好")
+        panel = page.locator("[class*='st-key-hiw_'][class*='_panel']")
+        panel.get_by_text("tokens go into the model").wait_for(timeout=120_000)
+        assert "猪八戒" in panel.inner_text()
+        _shot(panel, "hiw_bajie_prompt")
+
+        # -- agent: the loop diagram -----------------------------------------------------
+        _go(page, "Data-analysis agent")
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_test_id("stSelectbox").first.click()
+        page.get_by_role("option", name="Tiny random InternLM2").click()
+        _idle(page)
+        sidebar.get_by_text("Data analysis (Python interpreter)").click()  # no tool: one call
+        _idle(page)
+        _send(page, "What is 2 + 3?")
+        panel = page.locator(".st-key-hiw_agent_panel")
+        panel.locator("[data-testid=stGraphVizChart] svg").wait_for(timeout=300_000)
+        _idle(page)
+        assert "Model call 1" in panel.inner_text()
+        _shot(panel, "hiw_agent_loop")
+        panel.get_by_role("radio", name="Prompt").click()
+        panel.get_by_text("tokens go into the model").wait_for(timeout=60_000)
+        _shot(panel, "hiw_agent_prompt")
+
+        # -- XComposer2 image Q&A: the image's span of tokens -----------------------------
+        _go(page, "XComposer2")
+        page.get_by_role("tab", name="Image Q&A").click()
+        buf = io.BytesIO()
+        Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, format="PNG")
+        png = tmp_path / "red.png"
+        png.write_bytes(buf.getvalue())
+        qa = page.get_by_role("tabpanel").filter(has_text="Your question")
+        qa.locator("input[type=file]").set_input_files(str(png))
+        qa.get_by_label("Your question").fill("What colour is it?")
+        qa.get_by_role("button", name="Ask").click()
+        panel = page.locator(".st-key-hiw_xc_qa_panel")
+        panel.locator(".hiw-img").first.wait_for(timeout=180_000)
+        assert "<ImageHere>" in panel.locator(".hiw-img").first.inner_text()
+        _idle(page)
+        _shot(panel, "hiw_xcomposer_prompt")
