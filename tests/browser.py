@@ -37,6 +37,19 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_app(home: Path, extra_env: dict | None = None, script: str = "app.py") -> Iterator[str]:
+    with app_process(home, extra_env, script) as (url, _proc):
+        yield url
+
+
+@contextlib.contextmanager
+def app_process(
+    home: Path,
+    extra_env: dict | None = None,
+    script: str = "app.py",
+    watcher: str | None = "none",
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The server and its process. ``watcher``: ``server.fileWatcherType`` to force
+    (``None``: whatever .streamlit/config.toml says, as ``./start.sh`` runs it)."""
     port = free_port()
     env = {
         **os.environ,
@@ -54,8 +67,7 @@ def running_app(home: Path, extra_env: dict | None = None, script: str = "app.py
             script,
             "--server.port",
             str(port),
-            "--server.fileWatcherType",
-            "none",
+            *(["--server.fileWatcherType", watcher] if watcher else []),
         ],
         cwd=ROOT,
         env=env,
@@ -75,7 +87,7 @@ def running_app(home: Path, extra_env: dict | None = None, script: str = "app.py
                         f"streamlit did not start: {(home.parent / f'streamlit-{port}.log').read_text()}"
                     ) from None
                 time.sleep(0.3)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
