@@ -26,6 +26,7 @@ from demo_core.xcomposer.online import OnlineImageSearch
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
+    context_window,
     image_uploads,
     model_picker,
     read_uploads,
@@ -292,7 +293,9 @@ def render_compose_tab() -> None:
         '"image_search": {"url": ...} in settings.json.',
         **kept(f"{P}_online", False),
     )
-    params = sampling_controls(P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED)
+    params = sampling_controls(
+        P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED, max_tokens_limit=context_window(key)
+    )
     job = running_job(JOB, _collect)
     go = st.button("📝 Compose", type="primary", key=f"{P}_go")
     if go:
