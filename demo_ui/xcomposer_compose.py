@@ -24,6 +24,7 @@ from demo_core.xcomposer.export import markdown_text, to_html, to_zip
 from demo_core.xcomposer.library import library_dir, load_library
 from demo_core.xcomposer.online import OnlineImageSearch
 from demo_ui.widgets import forget, kept, load_engine, show_images
+from demo_ui.xcomposer_edits import edit_expander, proposal_ready_note
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
     context_window,
@@ -75,6 +76,7 @@ def _collect(job: Job) -> None:
         uid, kind, text = job.result
         st.session_state.setdefault(f"{P}_proposals", {})[uid] = (kind, text)
         forget(f"{P}_prop_{uid}")  # the text box starts from the new proposal
+        proposal_ready_note(_article(), uid, _note)
 
 
 def _start(job: Job) -> None:
@@ -231,7 +233,7 @@ def _show_paragraph(
             show_images([p.image.image], captions=[p.image.caption], max_width=480)
         else:
             st.caption(f"🖼 {p.image.caption} (no image yet)")
-    with st.expander(f"✏️ Edit paragraph {i + 1}"):
+    with edit_expander(P, p.uid, i):
         if busy:
             st.caption("The model is working on this article: editing resumes when it is done.")
         _edit_panel(key, article, i, params, busy)

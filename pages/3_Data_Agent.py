@@ -15,10 +15,11 @@ from demo_core.agent.agent import (
 )
 from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, AgentSettings
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
+from demo_core.i18n import _
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
 from demo_ui.agent_view import get_kernel_registry, render_turn
 from demo_ui.resources import get_manager
-from demo_ui.widgets import keep, load_engine, model_label, page_header
+from demo_ui.widgets import first_available, keep, model_label, open_engine, page_header
 
 P = "data_agent_"  # session_state prefix of this page
 
@@ -77,7 +78,7 @@ def sync_uploads(session: AgentSession, uploads: list) -> None:
 
 # -- sidebar ----------------------------------------------------------------------------
 with st.sidebar:
-    keep(P + "model", DEFAULT_MODEL)
+    keep(P + "model", first_available(CHAT_MODELS, DEFAULT_MODEL))
     model_key = st.selectbox("Model", CHAT_MODELS, key=P + "model", format_func=model_label)
     if SPECS[model_key].is_random:
         st.warning("Tiny random test model: its answers are noise.", icon="🎲")
@@ -204,15 +205,22 @@ for f in session.pending_files:
 for turn in session.turns[:-1] if session.running else session.turns:
     render_turn(turn.snapshot())
 
+if P + "unsent" in st.session_state:  # a question that could not be sent goes back in the box
+    st.session_state[P + "input"] = st.session_state.pop(P + "unsent")
 question = st.chat_input(
     "Working… (Stop to interrupt)" if session.running else "Ask about your data…",
     disabled=session.running,
     key=P + "input",
 )
 if question and not session.running:
-    engine = load_engine(model_key)
+    engine, problem = open_engine(model_key)
     if engine is None:
-        st.info(f"Your question was kept: {question}")
+        st.session_state[P + "messages"] += [
+            ("error", problem),
+            ("info", _("Your question was not sent; it is back in the box below.")),
+        ]
+        st.session_state[P + "unsent"] = question
+        st.rerun()
     else:
         settings = AgentSettings(
             model_key=model_key,
