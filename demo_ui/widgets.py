@@ -13,7 +13,9 @@ from streamlit.errors import StreamlitAPIException
 
 from demo_core.engine.base import SAMPLING_LIMITS, ChatEngine, EngineError, GenerationParams
 from demo_core.engine.manager import GB
+from demo_core.serving import served_label, served_url
 from demo_core.specs import SPECS, resolve_path
+from demo_ui.phone import close_sidebar_after_tap
 from demo_ui.resources import get_manager
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
@@ -40,6 +42,7 @@ def nav_menu() -> None:
     for file, icon, title, _ in DEMOS:
         if (PAGES_DIR / file).exists():
             st.page_link(f"pages/{file}", label=title, icon=icon)
+    close_sidebar_after_tap()
     st.divider()
 
 
@@ -158,8 +161,18 @@ def model_label(key: str) -> str:
     spec = SPECS[key]
     if spec.is_random:
         return f"{spec.label}"
+    served = served_label(key)
+    if served:
+        return f"{spec.label} — {served}"
     present = "" if resolve_path(key) is not None else " — not downloaded"
     return f"{spec.label}{present}"
+
+
+def usable(key: str) -> bool:
+    """Here to use: served over the API, loaded, weights on this machine, or generated."""
+    if SPECS[key].is_random or served_url(key) is not None or get_manager().is_loaded(key):
+        return True
+    return resolve_path(key) is not None
 
 
 def first_available(keys: Sequence[str], preferred: str) -> str:
@@ -167,7 +180,7 @@ def first_available(keys: Sequence[str], preferred: str) -> str:
     random model is always "here"), so a fresh machine opens on something that works."""
     ordered = [preferred, *[k for k in keys if k != preferred and not SPECS[k].is_random]]
     for key in ordered:
-        if key in keys and (SPECS[key].is_random or resolve_path(key) is not None):
+        if key in keys and usable(key):
             return key
     return next((k for k in keys if SPECS[k].is_random), preferred)
 
@@ -194,9 +207,9 @@ def model_picker(prefix: str, keys: Sequence[str], default: str, label: str = "M
     key = st.selectbox(
         label, list(keys), format_func=model_label, **kept(wkey, first_available(keys, default))
     )
-    if not SPECS[key].is_random and resolve_path(key) is None:
+    if not usable(key):
         missing_model_notice(key)
-    elif key != default and resolve_path(default) is None:
+    elif key != default and not usable(default):
         missing_model_notice(default)
     if SPECS[key].is_random:
         st.warning(

@@ -24,7 +24,6 @@ from demo_core.xcomposer.export import markdown_text, to_html, to_zip
 from demo_core.xcomposer.library import library_dir, load_library
 from demo_core.xcomposer.online import OnlineImageSearch
 from demo_ui.widgets import forget, kept, load_engine, show_images
-from demo_ui.xcomposer_edits import edit_expander, proposal_ready_note
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
     context_window,
@@ -37,6 +36,7 @@ from demo_ui.xcomposer_common import (
     show_job,
     start_job,
 )
+from demo_ui.xcomposer_edits import edit_expander, proposal_ready_note
 
 P = "xc_cmp"
 JOB = f"{P}_job"  # the tab's background job (one at a time)

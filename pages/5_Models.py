@@ -21,6 +21,7 @@ from demo_core.download.hub import DEFAULT_TIMEOUT, MIRROR, OFFICIAL
 from demo_core.download.jobs import CANCELLED, DONE, FAILED, REGISTRY, JobView
 from demo_core.download.modelscope_source import DEFAULT_ENDPOINT as MODELSCOPE
 from demo_core.download.progress import fmt_bytes, fmt_duration
+from demo_core.serving import served_label, served_url
 from demo_core.specs import SPECS, fmt_memory
 from demo_ui.resources import get_manager
 from demo_ui.widgets import page_header
@@ -69,6 +70,12 @@ def endpoint_picker(column, source: str) -> str | None:
 
 
 # -- on this machine ------------------------------------------------------------------
+PHONE_FIRST_COLUMNS = {
+    "model": st.column_config.TextColumn(width="medium", pinned=True),
+    "present": st.column_config.TextColumn(width="small"),
+}
+
+
 def models_table() -> None:
     st.subheader("Models the app knows")
     rows = []
@@ -81,16 +88,17 @@ def models_table() -> None:
         rows.append(
             {
                 "model": s.spec.label,
-                "key": s.spec.key,
-                "present": "✅" if s.present else "—",
+                "present": served_label(s.spec.key) or ("✅" if s.present else "—"),
                 "size on disk": fmt_bytes(s.size_bytes) if s.present else "",
-                "found in": s.where or "not on this machine",
-                "path": str(s.path) if s.path else "",
+                "found in": s.where or ("" if served_url(s.spec.key) else "not on this machine"),
                 "used by": ", ".join(s.spec.pages),
+                "key": s.spec.key,
+                "path": str(s.path) if s.path else "",
                 "note": note,
             }
         )
-    st.dataframe(rows, hide_index=True, width="stretch")
+    # what a phone shows first: the model (not its whole long label) and whether it is here
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=PHONE_FIRST_COLUMNS)
     st.caption(
         f"Searched: the models folder `{settings.models_dir()}`, paths set per model "
         "(environment `DEMO_STUDIO_MODEL_<KEY>` or settings.json), `model_dirs` in settings.json, "

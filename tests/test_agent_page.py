@@ -135,6 +135,7 @@ def test_scripted_analysis_renders_code_plot_and_table(agent_home):
     manager = get_manager()
     now = time.time()
     manager._resident["internlm2-chat-7b"] = Resident(engine, 0, now, now)  # test double
+    at.sidebar.selectbox(key="data_agent_model").set_value("internlm2-chat-7b").run()
     at.chat_input(key="data_agent_input").set_value("Who sells more?").run()
     at = wait_done(at)
     assert not at.exception

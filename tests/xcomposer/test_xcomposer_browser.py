@@ -226,7 +226,9 @@ def test_compose_with_defaults_then_edit_keeps_the_proposal_in_view(tmp_path):
         expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
         page.get_by_role("button", name=re.compile("Compose")).click()
         expect(page.get_by_text("Edit paragraph 1")).to_be_visible(timeout=240_000)
-        expect(page.get_by_text(re.compile(r"Max new tokens \(4096\) is more than"))).to_be_visible()
+        expect(
+            page.get_by_text(re.compile(r"Max new tokens \(4096\) is more than"))
+        ).to_be_visible()
         expect(page.get_by_text("context window is 1024")).to_have_count(0)
         screenshot(page, "xcomposer-compose-defaults")
         page.get_by_text("Edit paragraph 1").click()
