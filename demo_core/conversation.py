@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+from demo_core.i18n import ngettext
+
 MAX_PROMPT_CHARS = 8000
 
 
@@ -80,7 +82,8 @@ def validate_prompt(text: str | None) -> tuple[str | None, str | None]:
 def format_stats(stats: dict) -> str:
     parts = []
     if stats.get("new_tokens"):
-        parts.append(f"{stats['new_tokens']} tokens")
+        n = stats["new_tokens"]
+        parts.append(ngettext("{n} token", "{n} tokens", n).format(n=n))
     if stats.get("tokens_per_s"):
         parts.append(f"{stats['tokens_per_s']:.1f} tok/s")
     if stats.get("ttft_s") is not None:

@@ -219,6 +219,13 @@ def model_picker(prefix: str, keys: Sequence[str], default: str, label: str = "M
     return key
 
 
+def step_format(step: float) -> str:
+    """A slider format showing as many decimals as the step has: a repetition penalty of
+    1.005 (step 0.005) was drawn as "1.00"."""
+    decimals = len(f"{step:.6f}".rstrip("0").split(".")[1])
+    return f"%.{max(2, decimals)}f"
+
+
 def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> GenerationParams:
     """Sliders for the sampling settings, ranges from :data:`SAMPLING_LIMITS` (the same
     table the persona validator checks files against)."""
@@ -234,6 +241,7 @@ def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> 
                 min_value=kind(limit.low),
                 max_value=kind(limit.high),
                 step=kind(limit.step),
+                format=None if limit.integer else step_format(limit.step),
                 key=wkey,
                 on_change=_remember,
                 args=(wkey,),
