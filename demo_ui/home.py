@@ -7,6 +7,7 @@ import torch
 
 from demo_core.discovery import locate_any
 from demo_core.engine.manager import GB
+from demo_core.i18n import N_
 from demo_core.serving import served_label
 from demo_core.specs import SPECS
 from demo_ui.resources import get_manager
@@ -42,6 +43,12 @@ DEMOS = [
         "📦",
         "Models & downloads",
         "Download models with huggingface_hub or ModelScope.",
+    ),
+    (
+        "6_Class.py",
+        "🧑‍🏫",
+        N_("Class"),
+        N_("For the teacher: who is connected, what each model is doing, resets."),
     ),
 ]
 

@@ -12,7 +12,7 @@ checks the behaviour, whichever draws the menu).
 
 from __future__ import annotations
 
-import streamlit.components.v1 as components
+import streamlit as st
 
 PHONE_MAX_WIDTH_PX = 768  # Streamlit's md breakpoint: below it the sidebar overlays the page
 
@@ -37,4 +37,9 @@ _SCRIPT = """
 
 def close_sidebar_after_tap() -> None:
     """Install (once per browser tab) the listener described in the module docstring."""
-    components.html(_SCRIPT, height=0)
+    if hasattr(st, "iframe"):  # Streamlit >= 1.5x; components.html is deprecated there
+        st.iframe(_SCRIPT, height=1)
+    else:  # pragma: no cover - older Streamlit
+        import streamlit.components.v1 as components
+
+        components.html(_SCRIPT, height=0)

@@ -15,6 +15,7 @@ from demo_core.engine.base import SAMPLING_LIMITS, ChatEngine, EngineError, Gene
 from demo_core.engine.manager import GB
 from demo_core.serving import served_label, served_url
 from demo_core.specs import SPECS, resolve_path
+from demo_ui.classroom import follow_server_reset, presentation_toggle
 from demo_ui.phone import close_sidebar_after_tap
 from demo_ui.resources import get_manager
 
@@ -48,8 +49,10 @@ def nav_menu() -> None:
 
 def page_header(title: str, icon: str, caption: str) -> None:
     st.set_page_config(page_title=f"{title} · InternLM Demo Studio", page_icon=icon, layout="wide")
+    follow_server_reset()
     with st.sidebar:
         nav_menu()
+        presentation_toggle()
     st.title(f"{icon} {title}")
     st.caption(caption)
 

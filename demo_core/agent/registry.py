@@ -84,6 +84,11 @@ class KernelRegistry:
             self._ensure_reaper()
             return k
 
+    def sessions(self) -> list[tuple[str, SandboxKernel]]:
+        """``(session id, kernel)`` for every kernel object held (started or not)."""
+        with self._lock:
+            return list(self._kernels.items())
+
     def has_kernel(self, session_id: str) -> bool:
         k = self._kernels.get(session_id)
         return k is not None and k.started

@@ -31,6 +31,7 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
+from demo_core.classroom import ACTIVITY
 from demo_core.engine.base import (
     CancelToken,
     EngineError,
@@ -239,6 +240,7 @@ class TransformersEngine:
     ) -> Generation:
         """Queue ``prompt`` (token ids, or whatever :meth:`_prompt_inputs` of a subclass
         understands) on a worker thread."""
+        ACTIVITY.add(self.info.key, gen)  # the Class view's queue length and cancel
         worker = threading.Thread(
             target=self._run,
             args=(gen, prompt, params, keep_special),
