@@ -314,7 +314,7 @@ def render_class_view() -> None:
     if flash:
         st.success(flash)
 
-    @st.fragment(run_every=3.0)
+    @st.fragment(run_every=5.0)
     def live() -> None:
         sessions_section()
         models_section()

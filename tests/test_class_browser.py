@@ -29,7 +29,7 @@ def _chat_and_wait(page, url: str, text: str) -> None:
     page.get_by_text("Story chat").first.wait_for()
     _send(page, text)
     page.get_by_text(text).first.wait_for()
-    page.get_by_text("tok/s").first.wait_for(timeout=180_000)  # the reply is complete
+    page.get_by_text("tok/s").first.wait_for(timeout=400_000)  # the reply is complete
 
 
 def test_class_view_presentation_and_resets_with_two_browsers(tmp_path):

@@ -468,7 +468,8 @@ def test_another_browsers_persona_shows_no_edit_or_delete(studio_home):
     import json
 
     save_user_persona(
-        {"id": "alices-monk", "name": "Alice's monk", "system_prompt": "Teach."}, workspace="someone-else"
+        {"id": "alices-monk", "name": "Alice's monk", "system_prompt": "Teach."},
+        workspace="someone-else",
     )
     at = open_page("2_Bajie.py")
     at.selectbox(key="roleplay_persona").set_value("alices-monk").run()
