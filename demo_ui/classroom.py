@@ -12,6 +12,7 @@ Layout lives in ``pages/6_Class.py``; what the server is doing comes from
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 
@@ -118,9 +119,13 @@ def reset_this_browser() -> list[str]:
     return problems
 
 
-def workspace_export() -> bytes:
+def workspace_export(items: list[tuple[str, object]]) -> bytes:
     """This browser's work as one zip: every chat as Markdown, the agent's transcript and
-    files, the XComposer article with its images. What "Reset" would delete."""
+    files, the XComposer article with its images. What "Reset" would delete.
+
+    ``items``: the session state's items, taken while the page runs (the download's
+    callable runs later, outside the script, where ``st.session_state`` is not this
+    session's)."""
     from demo_core.agent.session import AgentSession
     from demo_core.conversation import Conversation
     from demo_core.conversation import to_markdown as conversation_markdown
@@ -129,7 +134,7 @@ def workspace_export() -> bytes:
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for key, value in list(st.session_state.items()):
+        for key, value in items:
             name = str(key).strip("_").replace("/", "_")
             if isinstance(value, Conversation) and value.turns:
                 zf.writestr(f"chats/{name}.md", conversation_markdown(value, name))
@@ -171,7 +176,7 @@ def reset_browser_section() -> None:
     c1, c2 = st.columns(2)
     c1.download_button(
         _("Download this browser's work (.zip)"),
-        data=workspace_export,
+        data=functools.partial(workspace_export, list(st.session_state.items())),
         file_name="demo-studio-workspace.zip",
         mime="application/zip",
         icon=":material/download:",
