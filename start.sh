@@ -10,21 +10,33 @@ mode="${1:-app}"
 PY="${PYTHON:-python3}"
 
 if [ ! -x .venv/bin/python ]; then
+  echo "start.sh: creating ./.venv with $PY" >&2
   "$PY" -m venv .venv
 fi
 VPY=.venv/bin/python
 stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)-$mode
+say() { echo "start.sh: $*" >&2; }
 if [ ! -f "$stamp" ]; then
+  t0=$SECONDS
+  say "installing into ./.venv (first run, or pyproject.toml changed): usually 2-3 minutes," \
+    "most of it downloading torch; pip shows its progress below."
+  say "[1/3] upgrading pip"
   "$VPY" -m pip install -q --upgrade pip
   if ! "$VPY" -c "import torch" 2>/dev/null; then
-    "$VPY" -m pip install -q "${TORCH_SPEC:-torch==2.13.0}" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
+    say "[2/3] installing ${TORCH_SPEC:-torch==2.13.0} (the largest download: a CUDA build is a few GB)"
+    "$VPY" -m pip install --progress-bar on "${TORCH_SPEC:-torch==2.13.0}" ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"}
+  else
+    say "[2/3] torch is already installed: kept as is"
   fi
   if [ "$mode" = test ]; then
-    "$VPY" -m pip install -q -e ".[test]"
+    say "[3/3] installing the app and the test tools"
+    "$VPY" -m pip install --progress-bar on -e ".[test]"
   else
-    "$VPY" -m pip install -q -e .
+    say "[3/3] installing the app"
+    "$VPY" -m pip install --progress-bar on -e .
   fi
   touch "$stamp"
+  say "installed in $((SECONDS - t0)) s; next runs skip this step."
 fi
 
 case "$mode" in

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from demo_core.conversation import Conversation, validate_prompt
-from demo_core.engine.base import EngineError, GenerationParams
+from demo_core.engine.base import EngineError, GenerationParams, ModelUnavailable
 from demo_core.engine.manager import ModelManager
+from demo_core.i18n import _
 from demo_core.prompts import INTERNLM_META
 from demo_core.specs import CHAT_MODELS
 
@@ -75,10 +76,29 @@ def _stdin_lines() -> Iterable[str]:
             return
 
 
+def terminal_hint(key: str, exc: ModelUnavailable) -> str:
+    """The missing-model error for a terminal: the download command, not "the Models
+    page" (a terminal user may never have opened the app)."""
+    from demo_core.serving import served_url
+    from demo_core.specs import SPECS, resolve_path
+
+    spec = SPECS.get(key)
+    if spec is None or spec.is_random or served_url(key) or resolve_path(key) is not None:
+        return str(exc)  # present but broken, or served: the engine's own words
+    return _(
+        "{label} is not on this machine. Download it with\n"
+        "  .venv/bin/python -m demo_core.download {key}\n"
+        "or point to a copy with {env}=/path/to/{folder}."
+    ).format(label=spec.label, key=key, env=spec.env_var, folder=spec.folder_name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         engine = ModelManager().get(args.model)
+    except ModelUnavailable as exc:
+        print(f"Error: {terminal_hint(args.model, exc)}", file=sys.stderr)
+        return 2
     except EngineError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2

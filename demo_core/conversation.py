@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from demo_core.i18n import N_, _
+from demo_core.i18n import N_, _, ngettext
 
 MAX_PROMPT_CHARS = 8000
 
@@ -119,7 +119,8 @@ def validate_prompt(text: str | None) -> tuple[str | None, str | None]:
 def format_stats(stats: dict) -> str:
     parts = []
     if stats.get("new_tokens"):
-        parts.append(f"{stats['new_tokens']} tokens")
+        n = stats["new_tokens"]
+        parts.append(ngettext("{n} token", "{n} tokens", n).format(n=n))
     if stats.get("tokens_per_s"):
         parts.append(f"{stats['tokens_per_s']:.1f} tok/s")
     if stats.get("ttft_s") is not None:

@@ -65,6 +65,12 @@ class Persona:
     fallback_model: str = "internlm2-chat-1_8b"
     sampling: dict = field(default_factory=dict)
     builtin: bool = False
+    # the workspace that made it (demo_ui.prefs.workspace_id); only it may change or
+    # delete it. "" for built-ins and for files written by hand: anyone may edit those.
+    owner: str = ""
+
+    def editable_by(self, workspace: str | None) -> bool:
+        return not self.builtin and (not self.owner or self.owner == workspace)
 
     def params(self) -> GenerationParams:
         return GenerationParams(**self.sampling)
@@ -104,6 +110,7 @@ def validate(data: object, builtin: bool = False) -> Persona:
         fallback_model=data.get("fallback_model", "internlm2-chat-1_8b"),
         sampling=sampling,
         builtin=builtin,
+        owner=str(data.get("owner") or ""),
     )
 
 
@@ -249,14 +256,36 @@ def find_user_file(pid: str) -> Path | None:
     return None
 
 
-def save_user_persona(data: dict, *, overwrite: bool = False) -> Persona:
+class NotYours(PersonaError):
+    """The persona was made in another workspace (browser)."""
+
+
+def _check_owner(existing: Persona | None, workspace: str | None) -> None:
+    if existing is not None and workspace is not None and not existing.editable_by(workspace):
+        raise NotYours(
+            f"{existing.name} was made in another browser; only that browser can change or "
+            "delete it (you can still chat with it, or save a copy under another name)"
+        )
+
+
+def save_user_persona(
+    data: dict, *, overwrite: bool = False, workspace: str | None = None
+) -> Persona:
     """Validate and write a user persona.
 
     Never replaces a built-in persona, nor -- unless ``overwrite`` (editing it) -- a user
     persona with the same id or name: two names can give one id ("Teacher Bob", "teacher
     bob!"), and the second save used to overwrite the first without a word. Messages
-    speak of names, which the user chose, not of ids, which they never saw."""
-    persona = validate(data)
+    speak of names, which the user chose, not of ids, which they never saw.
+
+    ``workspace``: who saves. A new persona is marked as theirs; an edit of one made in
+    another workspace is refused (:class:`NotYours`); an edit keeps the original owner.
+    ``None`` (the CLI, tests of files): no ownership check, the file's owner is kept."""
+    existing_owner = load_all().get(str(data.get("id", "")))
+    if overwrite:
+        _check_owner(existing_owner, workspace)
+    owner = existing_owner.owner if (overwrite and existing_owner) else (workspace or "")
+    persona = validate({**data, "owner": data.get("owner") or owner})
     for b in load_builtin():
         if _same_name(b.name, persona.name):
             raise PersonaError(
@@ -303,7 +332,10 @@ def save_user_persona(data: dict, *, overwrite: bool = False) -> Persona:
     return persona
 
 
-def delete_user_persona(pid: str) -> bool:
+def delete_user_persona(pid: str, workspace: str | None = None) -> bool:
+    """Delete a user persona; one made in another workspace is refused (:class:`NotYours`)
+    when ``workspace`` is given."""
+    _check_owner(load_all().get(pid), workspace)
     path = find_user_file(pid)
     if path is not None:
         path.unlink()

@@ -2,7 +2,13 @@
 
 Rendering is a pure function of a :class:`~demo_core.agent.transcript.Turn` snapshot,
 so the page can redraw a running turn many times a second and a finished one on every
-rerun without keeping widgets in sync. No widgets here (keys would clash on redraw).
+rerun without keeping widgets in sync. A running turn gets no widgets (keys would clash
+on redraw); a finished one is drawn once per run under a ``key`` the page gives it, so a
+long output can offer "Show all" and a download.
+
+Long text output is capped: code that prints 200,000 characters made a page 436,000 px
+tall. The first :data:`MAX_SHOWN_CHARS` go in a scrollable box of fixed height; the rest
+is one click away.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from demo_core.agent.kernel import ExecutionResult, KernelLimits, Output
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Step, Turn
 from demo_core.i18n import _
+
+MAX_SHOWN_CHARS = 20_000
+BOX_HEIGHT_PX = 360
 
 STATUS_TEXT = {
     "thinking": "Thinking…",
@@ -72,7 +81,36 @@ def sandbox_badge(session) -> None:
         )
 
 
-def render_output(o: Output) -> None:
+def render_text(text: str, key: str | None, language: str = "text") -> None:
+    """Text output: in full when short; else its start in a fixed-height scrollable box,
+    with "Show all" and a download when the turn is finished (``key`` given)."""
+    if len(text) <= MAX_SHOWN_CHARS:
+        st.code(text, language=language)
+        return
+    st.code(text[:MAX_SHOWN_CHARS], language=language, height=BOX_HEIGHT_PX)
+    st.caption(
+        _("Showing the first {shown:,} of {total:,} characters.").format(
+            shown=MAX_SHOWN_CHARS, total=len(text)
+        )
+    )
+    if key is None:
+        return
+    left, right = st.columns(2)
+    show_all = left.toggle(_("Show all"), key=f"{key}_all")
+    right.download_button(
+        _("Download the whole output"),
+        data=text.encode("utf-8"),
+        file_name="output.txt",
+        mime="text/plain",
+        icon=":material/download:",
+        on_click="ignore",
+        key=f"{key}_dl",
+    )
+    if show_all:
+        st.code(text, language=language, height=BOX_HEIGHT_PX * 2)
+
+
+def render_output(o: Output, key: str | None = None) -> None:
     if o.kind == "image" and o.png:
         st.image(o.png, caption=o.path or None)
     elif o.kind == "table" and o.table is not None:
@@ -87,21 +125,25 @@ def render_output(o: Output) -> None:
         lines = o.text.strip().splitlines()
         st.error(lines[-1] if lines else "error")
         with st.expander("Traceback"):
-            st.code(o.text, language="text")
+            render_text(o.text, key)
     elif o.text:
-        st.code(o.text.rstrip("\n"), language="text")
+        render_text(o.text.rstrip("\n"), key)
 
 
-def render_result(res: ExecutionResult) -> None:
-    for o in res.outputs:
-        render_output(o)
+def _sub(key: str | None, part: str) -> str | None:
+    return None if key is None else f"{key}_{part}"
+
+
+def render_result(res: ExecutionResult, key: str | None = None) -> None:
+    for j, o in enumerate(res.outputs):
+        render_output(o, _sub(key, f"o{j}"))
     if res.notice:
         (st.info if res.cancelled else st.warning)(res.notice)
     if res.ok and not res.outputs and not res.notice:
         st.caption("(no output)")
 
 
-def render_step(step: Step, live: bool, is_answer: bool) -> None:
+def render_step(step: Step, live: bool, is_answer: bool, key: str | None = None) -> None:
     if step.thought.strip() and not is_answer:
         st.markdown(step.thought)
     if step.tool == "interpreter":
@@ -109,7 +151,7 @@ def render_step(step: Step, live: bool, is_answer: bool) -> None:
         with st.expander("Code", expanded=True):
             st.code(step.code or " ", language="python")
         if step.result is not None:
-            render_result(step.result)
+            render_result(step.result, key)
         elif running and step.status == "running":
             for o in list(step.live):
                 render_output(o)
@@ -125,7 +167,10 @@ def render_step(step: Step, live: bool, is_answer: bool) -> None:
         st.caption(STATUS_TEXT["thinking"])
 
 
-def render_turn(turn: Turn, live: bool = False) -> None:
+def render_turn(turn: Turn, live: bool = False, key: str | None = None) -> None:
+    """``key``: a name unique to this turn on the page, for its widgets (finished turns
+    only; a live turn is redrawn many times a run and gets none)."""
+    key = None if live else key
     with st.chat_message("user"):
         st.markdown(turn.question)
         for f in turn.files:
@@ -133,7 +178,7 @@ def render_turn(turn: Turn, live: bool = False) -> None:
     with st.chat_message("assistant"):
         last = len(turn.steps) - 1
         for i, step in enumerate(turn.steps):
-            render_step(step, live, is_answer=(i == last and not step.tool))
+            render_step(step, live, is_answer=(i == last and not step.tool), key=_sub(key, f"s{i}"))
         if turn.answer:
             st.markdown(turn.answer)
         elif turn.steps and not turn.steps[-1].tool and turn.steps[-1].thought:

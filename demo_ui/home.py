@@ -7,6 +7,8 @@ import torch
 
 from demo_core.discovery import locate_any
 from demo_core.engine.manager import GB
+from demo_core.i18n import N_
+from demo_core.serving import served_label
 from demo_core.specs import SPECS
 from demo_ui.resources import get_manager
 from demo_ui.widgets import page_header, page_link
@@ -41,6 +43,12 @@ DEMOS = [
         "📦",
         "Models & downloads",
         "Download models with huggingface_hub or ModelScope.",
+    ),
+    (
+        "6_Class.py",
+        "🧑‍🏫",
+        N_("Class"),
+        N_("For the teacher: who is connected, what each model is doing, resets."),
     ),
 ]
 
@@ -85,12 +93,13 @@ def render_home() -> None:
     rows = []
     for spec in SPECS.values():
         found = None if spec.is_random else locate_any(spec)
+        served = served_label(spec.key)
         rows.append(
             {
                 "model": spec.label,
                 "on this machine": "generated on demand"
                 if spec.is_random
-                else ("✅ yes" if found else "❌ no"),
+                else (served or ("✅ yes" if found else "❌ no")),
                 "where": found[1].as_posix() if found else "",
                 "loaded": "yes" if manager.is_loaded(spec.key) else "",
                 "used by": ", ".join(spec.pages),

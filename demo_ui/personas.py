@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import streamlit as st
 
 from demo_core.engine.base import SAMPLING_LIMITS
+from demo_core.i18n import _
 from demo_core.personas import (
     AVATAR_RULE,
     DEFAULT_AVATAR,
@@ -29,8 +30,9 @@ from demo_core.personas import (
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
 from demo_core.store import StoreError, get_store
 from demo_ui.chat import drawable_avatar, forget_chat
+from demo_ui.prefs import workspace_id
 from demo_ui.resources import get_manager
-from demo_ui.widgets import keep, missing_model_notice
+from demo_ui.widgets import keep, missing_model_notice, sentence
 
 PICKER = "roleplay_persona"
 DEFAULT_PERSONA = "bajie"
@@ -100,8 +102,14 @@ def persona_picker(default_id: str = DEFAULT_PERSONA) -> tuple[Persona, PersonaS
     flash = st.session_state.pop(FLASH, None)
     if flash:
         st.success(flash, icon="✅")
-    if not persona.builtin:
+    if persona.editable_by(workspace_id()):
         _own_persona_actions(persona, ids)
+    elif not persona.builtin:
+        st.caption(
+            _(
+                "Made in another browser: you can chat with it; only that browser can edit or delete it."
+            )
+        )
     file_problems(pset)
     return persona, pset
 
@@ -217,7 +225,11 @@ def _reset_form() -> None:
 
 def _delete(persona: Persona, ids: list[str]) -> None:
     """Callback: remove the file and everything this session kept about the persona."""
-    delete_user_persona(persona.id)
+    try:
+        delete_user_persona(persona.id, workspace=workspace_id())
+    except PersonaError as exc:
+        st.session_state[FLASH] = sentence(str(exc))
+        return
     forget_persona_state(persona.id, ids)
     forget_chat(chat_prefix(persona.id))
     if st.session_state.get(EDITING) == persona.id:
@@ -255,6 +267,7 @@ def _save_form() -> None:
                 "sampling": {**sampling, "temperature": v["temperature"]},
             },
             overwrite=bool(editing),
+            workspace=workspace_id(),
         )
     except PersonaError as exc:
         st.session_state[FORM_ERROR] = f"Not saved: {exc}. Your text is still in the form."

@@ -14,7 +14,10 @@ from streamlit.errors import StreamlitAPIException
 from demo_core import i18n
 from demo_core.engine.base import SAMPLING_LIMITS, ChatEngine, EngineError, GenerationParams
 from demo_core.engine.manager import GB
+from demo_core.serving import served_label, served_url
 from demo_core.specs import SPECS, resolve_path
+from demo_ui.classroom import follow_server_reset, presentation_toggle
+from demo_ui.phone import close_sidebar_after_tap
 from demo_ui.resources import get_manager
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
@@ -41,6 +44,7 @@ def nav_menu() -> None:
     for file, icon, title, _ in DEMOS:
         if (PAGES_DIR / file).exists():
             st.page_link(f"pages/{file}", label=title, icon=icon)
+    close_sidebar_after_tap()
     st.divider()
 
 
@@ -48,9 +52,11 @@ def page_header(title: str, icon: str, caption: str) -> None:
     st.set_page_config(page_title=f"{title} · InternLM Demo Studio", page_icon=icon, layout="wide")
     from demo_ui.workspace import store_notices, workspace_panel
 
+    follow_server_reset()
     with st.sidebar:
         nav_menu()
         workspace_panel()
+        presentation_toggle()
     store_notices()
     st.title(f"{icon} {title}")
     st.caption(caption)
@@ -163,8 +169,18 @@ def model_label(key: str) -> str:
     spec = SPECS[key]
     if spec.is_random:
         return f"{spec.label}"
+    served = served_label(key)
+    if served:
+        return f"{spec.label} — {served}"
     present = "" if resolve_path(key) is not None else " — not downloaded"
     return f"{spec.label}{present}"
+
+
+def usable(key: str) -> bool:
+    """Here to use: served over the API, loaded, weights on this machine, or generated."""
+    if SPECS[key].is_random or served_url(key) is not None or get_manager().is_loaded(key):
+        return True
+    return resolve_path(key) is not None
 
 
 def first_available(keys: Sequence[str], preferred: str) -> str:
@@ -172,7 +188,7 @@ def first_available(keys: Sequence[str], preferred: str) -> str:
     random model is always "here"), so a fresh machine opens on something that works."""
     ordered = [preferred, *[k for k in keys if k != preferred and not SPECS[k].is_random]]
     for key in ordered:
-        if key in keys and (SPECS[key].is_random or resolve_path(key) is not None):
+        if key in keys and usable(key):
             return key
     return next((k for k in keys if SPECS[k].is_random), preferred)
 
@@ -199,9 +215,9 @@ def model_picker(prefix: str, keys: Sequence[str], default: str, label: str = "M
     key = st.selectbox(
         label, list(keys), format_func=model_label, **kept(wkey, first_available(keys, default))
     )
-    if not SPECS[key].is_random and resolve_path(key) is None:
+    if not usable(key):
         missing_model_notice(key)
-    elif key != default and resolve_path(default) is None:
+    elif key != default and not usable(default):
         missing_model_notice(default)
     if SPECS[key].is_random:
         st.warning(
@@ -220,6 +236,13 @@ _SAMPLING_HELP = {
 }
 
 
+def step_format(step: float) -> str:
+    """A slider format showing as many decimals as the step has: a repetition penalty of
+    1.005 (step 0.005) was drawn as "1.00"."""
+    decimals = len(f"{step:.6f}".rstrip("0").split(".")[1])
+    return f"%.{max(2, decimals)}f"
+
+
 def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> GenerationParams:
     """Sliders for the sampling settings, ranges from :data:`SAMPLING_LIMITS` (the same
     table the persona validator checks files against)."""
@@ -235,6 +258,7 @@ def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> 
                 min_value=kind(limit.low),
                 max_value=kind(limit.high),
                 step=kind(limit.step),
+                format=None if limit.integer else step_format(limit.step),
                 key=wkey,
                 on_change=_remember,
                 args=(wkey,),

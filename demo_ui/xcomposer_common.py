@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from demo_core.engine.base import GenerationParams
+from demo_core.i18n import _
 from demo_core.jobs import REPLACED, Job
 from demo_core.specs import SPECS
 from demo_core.xcomposer.export import markdown_text
@@ -26,12 +27,23 @@ def model_picker(kind: str, prefix: str, label: str) -> str:
     return widgets.model_picker(prefix, options, default, label=label)
 
 
+def context_window(key: str) -> int | None:
+    """The model's context window when it is loaded (no load just to ask), else None;
+    the composer caps the article to what fits in any case."""
+    from demo_ui.resources import get_manager
+
+    manager = get_manager()
+    if manager.is_loaded(key):
+        return int(manager.get(key).info.context_window)
+    return None
+
+
 def sampling_controls(
     prefix: str,
     defaults: GenerationParams,
     *,
     seed: int | None = None,
-    max_tokens_limit: int = 4096,
+    max_tokens_limit: int | None = None,
 ) -> GenerationParams:
     """Generation settings in an expander, defaulting to the original demo's values.
 
@@ -73,12 +85,21 @@ def sampling_controls(
             format="%.3f",
             **kept(f"{prefix}_rep", float(defaults.repetition_penalty)),
         )
+        window = max_tokens_limit
+        max_tokens_limit = max_tokens_limit or 4096
+        limit_key = f"{prefix}_max_new"
+        for k in (limit_key, f"_kept_{limit_key}"):  # a value kept from a larger model
+            if int(st.session_state.get(k, 0)) > max_tokens_limit:
+                st.session_state[k] = max_tokens_limit
         max_new = c5.number_input(
-            "Max new tokens",
+            _("Max new tokens"),
             1,
             max_tokens_limit,
             step=16,
-            **kept(f"{prefix}_max_new", int(defaults.max_new_tokens)),
+            help=_("At most {n} on this model: its context window.").format(n=window)
+            if window
+            else None,
+            **kept(limit_key, min(int(defaults.max_new_tokens), max_tokens_limit)),
         )
         chosen_seed = (
             c6.number_input("Seed", 1, 20000, **kept(f"{prefix}_seed", int(seed)))

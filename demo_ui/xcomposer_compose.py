@@ -24,6 +24,7 @@ from demo_core.xcomposer.export import markdown_text, to_html, to_zip
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
+    context_window,
     image_uploads,
     model_picker,
     read_uploads,
@@ -33,6 +34,7 @@ from demo_ui.xcomposer_common import (
     show_job,
     start_job,
 )
+from demo_ui.xcomposer_edits import edit_expander, proposal_ready_note
 from demo_ui.xcomposer_saved import (
     new_article,
     persist_article,
@@ -80,6 +82,7 @@ def _collect(job: Job) -> None:
         uid, kind, text = job.result
         st.session_state.setdefault(f"{P}_proposals", {})[uid] = (kind, text)
         forget(f"{P}_prop_{uid}")  # the text box starts from the new proposal
+        proposal_ready_note(_article(), uid, _note)
 
 
 def _start(job: Job) -> None:
@@ -236,7 +239,7 @@ def _show_paragraph(
             show_credit(p.image.image)
         else:
             st.caption(f"🖼 {p.image.caption} (no image yet)")
-    with st.expander(f"✏️ Edit paragraph {i + 1}"):
+    with edit_expander(P, p.uid, i):
         if busy:
             st.caption("The model is working on this article: editing resumes when it is done.")
         _edit_panel(key, article, i, params, busy)
@@ -288,7 +291,9 @@ def render_compose_tab() -> None:
         **kept(f"{P}_text_only", False),
     )
     sources_summary(c3)
-    params = sampling_controls(P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED)
+    params = sampling_controls(
+        P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED, max_tokens_limit=context_window(key)
+    )
     job = running_job(JOB, _collect)
     persist_article()
     saved_articles_panel(busy=job is not None)

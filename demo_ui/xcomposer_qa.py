@@ -14,6 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 from demo_core.engine.base import GenerationParams
+from demo_core.i18n import _
 from demo_core.jobs import Job
 from demo_core.specs import SPECS
 from demo_core.xcomposer import tasks as T
@@ -178,4 +179,4 @@ def render_qa_tab() -> None:
         stop_job(JOB, _collect)  # a new question replaces the one being answered (kept, marked)
         _ask(key, turn, params, clear_inputs=True)
     if SPECS[key].is_random and not _turns():
-        st.caption("Tip: the tiny random model answers instantly, with noise.")
+        st.caption(_("Tip: the tiny random model answers with noise; it is here to try the page."))

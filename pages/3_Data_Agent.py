@@ -15,9 +15,10 @@ from demo_core.agent.agent import (
 from demo_core.agent.online_plugins import ONLINE_HELP, ONLINE_PLUGINS
 from demo_core.agent.react_agent import is_first_generation_key
 from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, AgentSettings
-from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
+from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, UploadError
+from demo_core.download.progress import fmt_bytes
 from demo_core.i18n import _
-from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
+from demo_core.specs import CHAT_MODELS, SPECS
 from demo_ui import how_it_works
 from demo_ui.agent_view import (
     needs_sandbox_consent,
@@ -28,7 +29,7 @@ from demo_ui.agent_view import (
 from demo_ui.agent_workspace import agent_session, persist, restored_notice
 from demo_ui.prefs import workspace_id
 from demo_ui.resources import get_manager
-from demo_ui.widgets import keep, load_engine, model_label, page_header
+from demo_ui.widgets import first_available, keep, model_label, open_engine, page_header, usable
 
 P = "data_agent_"  # session_state prefix of this page
 
@@ -41,9 +42,8 @@ page_header(
 
 
 def available(key: str) -> bool:
-    """Weights present (the tiny random model is generated on first use)."""
-    spec = SPECS[key]
-    return spec.is_random or get_manager().is_loaded(key) or resolve_path(key) is not None
+    """Served, weights present, or the tiny random model (generated on first use)."""
+    return get_manager().is_loaded(key) or usable(key)
 
 
 # -- per-session state ------------------------------------------------------------------
@@ -83,7 +83,7 @@ def sync_uploads(session: AgentSession, uploads: list) -> None:
 
 # -- sidebar ----------------------------------------------------------------------------
 with st.sidebar:
-    keep(P + "model", DEFAULT_MODEL)
+    keep(P + "model", first_available(CHAT_MODELS, DEFAULT_MODEL))
     model_key = st.selectbox("Model", CHAT_MODELS, key=P + "model", format_func=model_label)
     if SPECS[model_key].is_random:
         st.warning("Tiny random test model: its answers are noise.", icon="🎲")
@@ -137,10 +137,12 @@ with st.sidebar:
 
     st.divider()
     uploads = st.file_uploader(
-        f"Data files ({', '.join(sorted(ALLOWED))}; up to {MAX_UPLOAD_BYTES // 1024**2} MB)",
+        _("Data files ({types}; up to {size} each)").format(
+            types=", ".join(sorted(ALLOWED)), size=fmt_bytes(MAX_UPLOAD_BYTES)
+        ),
         type=[e.lstrip(".") for e in ALLOWED] + ["xls"],
         accept_multiple_files=True,
-        max_upload_size=MAX_UPLOAD_BYTES // 1024**2,
+        max_upload_size=MAX_UPLOAD_MB,
         key=P + "uploader",
     )
     sync_uploads(session, uploads or [])
@@ -150,7 +152,9 @@ with st.sidebar:
         with st.expander(f"Session files ({len(files)})", expanded=used > quota):
             st.progress(
                 min(1.0, used / quota),
-                text=f"{used / 1024**2:.1f} of {quota / 1024**2:.0f} MiB used",
+                text=_("{used} of {quota} used").format(
+                    used=fmt_bytes(used), quota=fmt_bytes(quota)
+                ),
             )
             for i, f in enumerate(files):
                 rel = f.rel
@@ -189,7 +193,11 @@ with st.sidebar:
         key=P + "md",
     )
     if too_big:
-        st.warning(f"The files are larger than {MAX_ZIP_BYTES // 1024**2} MB: too big to zip here.")
+        st.warning(
+            _("The files are larger than {size}: too big to zip here.").format(
+                size=fmt_bytes(MAX_ZIP_BYTES)
+            )
+        )
     if st.button("Clear conversation", key=P + "clear", disabled=session.running):
         session.clear()
         st.rerun()
@@ -209,8 +217,9 @@ if notice:
 for f in session.pending_files:
     st.caption(f"📎 {f.name} will be given to the model with your next question.")
 
-for turn in session.turns[:-1] if session.running else session.turns:
-    render_turn(turn.snapshot())
+for i, turn in enumerate(session.turns[:-1] if session.running else session.turns):
+    render_turn(turn.snapshot(), key=f"{P}turn{i}")
+
 settings = AgentSettings(
     model_key=model_key,
     interpreter=interpreter,
@@ -229,15 +238,23 @@ how_it_works.agent_panel(
 waiting_for_consent = interpreter and needs_sandbox_consent(session)
 if waiting_for_consent:
     sandbox_consent(session)
+
+if P + "unsent" in st.session_state:  # a question that could not be sent goes back in the box
+    st.session_state[P + "input"] = st.session_state.pop(P + "unsent")
 question = st.chat_input(
     "Working… (Stop to interrupt)" if session.running else "Ask about your data…",
     disabled=session.running or waiting_for_consent,
     key=P + "input",
 )
 if question and not session.running:
-    engine = load_engine(model_key)
+    engine, problem = open_engine(model_key)
     if engine is None:
-        st.info(f"Your question was kept: {question}")
+        st.session_state[P + "messages"] += [
+            ("error", problem),
+            ("info", _("Your question was not sent; it is back in the box below.")),
+        ]
+        st.session_state[P + "unsent"] = question
+        st.rerun()
     else:
         session.ask(question, engine, settings, workspace_id())
         st.rerun()  # redraw with the input disabled and the upload notes gone

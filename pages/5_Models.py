@@ -24,6 +24,7 @@ from demo_core.download.openxlab_source import DEFAULT_ENDPOINT as OPENXLAB
 from demo_core.download.progress import fmt_bytes, fmt_duration
 from demo_core.engine.describe import engine_note
 from demo_core.i18n import _
+from demo_core.serving import served_label, served_url
 from demo_core.specs import SPECS, fmt_memory
 from demo_ui import how_it_works
 from demo_ui.homework import homework_section
@@ -76,6 +77,12 @@ def endpoint_picker(column, source: str, prefix: str = "models") -> str | None:
 
 
 # -- on this machine ------------------------------------------------------------------
+PHONE_FIRST_COLUMNS = {
+    "model": st.column_config.TextColumn(width="medium", pinned=True),
+    "present": st.column_config.TextColumn(width="small"),
+}
+
+
 def models_table() -> None:
     st.subheader("Models the app knows")
     rows = []
@@ -88,17 +95,18 @@ def models_table() -> None:
         rows.append(
             {
                 "model": s.spec.label,
-                "key": s.spec.key,
-                "present": "✅" if s.present else "—",
+                "present": served_label(s.spec.key) or ("✅" if s.present else "—"),
                 "size on disk": fmt_bytes(s.size_bytes) if s.present else "",
-                "found in": s.where or "not on this machine",
-                "path": str(s.path) if s.path else "",
+                "found in": s.where or ("" if served_url(s.spec.key) else "not on this machine"),
                 "used by": ", ".join(s.spec.pages),
                 **source_columns(s.spec),
+                "key": s.spec.key,
+                "path": str(s.path) if s.path else "",
                 "note": note,
             }
         )
-    st.dataframe(rows, hide_index=True, width="stretch")
+    # what a phone shows first: the model (not its whole long label) and whether it is here
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=PHONE_FIRST_COLUMNS)
     st.caption(
         f"Searched: the models folder `{settings.models_dir()}`, paths set per model "
         "(environment `DEMO_STUDIO_MODEL_<KEY>` or settings.json), `model_dirs` in settings.json, "

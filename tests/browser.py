@@ -40,9 +40,16 @@ class AppProcess:
     same port (a restart of the server the browser does not notice, but for the break)."""
 
     def __init__(
-        self, home: Path, extra_env: dict | None = None, script: str = "app.py", port: int = 0
+        self,
+        home: Path,
+        extra_env: dict | None = None,
+        script: str = "app.py",
+        port: int = 0,
+        watcher: str | None = "none",
     ) -> None:
-        self.home, self.script = home, script
+        """``watcher``: ``server.fileWatcherType`` to force (``None``: whatever
+        .streamlit/config.toml says, as ``./start.sh`` runs it)."""
+        self.home, self.script, self.watcher = home, script, watcher
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -65,8 +72,7 @@ class AppProcess:
                 self.script,
                 "--server.port",
                 str(self.port),
-                "--server.fileWatcherType",
-                "none",
+                *(["--server.fileWatcherType", self.watcher] if self.watcher else []),
             ],
             cwd=ROOT,
             env=self.env,
@@ -108,6 +114,19 @@ def running_app(home: Path, extra_env: dict | None = None, script: str = "app.py
     app = AppProcess(home, extra_env, script)
     try:
         yield app.start().url
+    finally:
+        app.stop()
+
+
+@contextlib.contextmanager
+def app_process(
+    home: Path, extra_env: dict | None = None, script: str = "app.py", watcher: str | None = "none"
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The server's URL and its process (for measuring the process itself)."""
+    app = AppProcess(home, extra_env, script, watcher=watcher)
+    try:
+        app.start()
+        yield app.url, app.proc
     finally:
         app.stop()
 

@@ -54,13 +54,14 @@ def upload(at: AppTest, name: str, data: bytes) -> None:
         at.session_state["data_agent_messages"].append(("error", str(exc)))
 
 
-def test_page_loads_with_7b_default_and_tiny_selectable(agent_home):
+def test_page_opens_on_a_present_model(agent_home):
+    """InternLM2-Chat-7B is the agent's model, but on a machine without it the page opens
+    on one that is here (the tiny random model), like every other page."""
     at = open_page("3_Data_Agent.py", timeout=60)
     assert not at.exception
     box = at.sidebar.selectbox(key="data_agent_model")
-    assert box.value == "internlm2-chat-7b"
-    assert any(o.startswith("Tiny random InternLM2") for o in box.options)
-    assert any("not on this machine" in i.value for i in at.sidebar.info)
+    assert box.value == "tiny-internlm2"
+    assert any(o.startswith("InternLM2-Chat-7B") for o in box.options)
     assert at.sidebar.toggle(key="data_agent_interpreter").value is True
 
 
@@ -105,10 +106,16 @@ def test_bad_uploads_get_clear_errors(agent_home):
 
 def test_model_missing_keeps_the_question(agent_home):
     at = open_page("3_Data_Agent.py", timeout=60)
+    at.sidebar.selectbox(key="data_agent_model").set_value("internlm2-chat-7b").run()
+    assert any("not on this machine" in i.value for i in at.sidebar.info)
     at.chat_input(key="data_agent_input").set_value("Summarise my data please").run()
     assert not at.exception
     assert any("not on this machine" in e.value for e in at.error)
-    assert any("Summarise my data please" in i.value for i in at.info)
+    assert any("back in the box" in i.value for i in at.info)
+    # the question is the input's value again, ready to send once the model is here
+    assert at.session_state["data_agent_input"] == "Summarise my data please" or (
+        at.chat_input(key="data_agent_input").value == "Summarise my data please"
+    )
     assert session_of(at).turns == []
 
 
@@ -128,6 +135,7 @@ def test_scripted_analysis_renders_code_plot_and_table(agent_home):
     manager = get_manager()
     now = time.time()
     manager._resident["internlm2-chat-7b"] = Resident(engine, 0, now, now)  # test double
+    at.sidebar.selectbox(key="data_agent_model").set_value("internlm2-chat-7b").run()
     at.chat_input(key="data_agent_input").set_value("Who sells more?").run()
     at = wait_done(at)
     assert not at.exception

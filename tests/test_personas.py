@@ -441,3 +441,44 @@ def test_broken_files_are_listed_in_one_expander_below_the_picker(studio_home):
 def test_the_two_prompt_boxes_have_different_labels(bajie_page):
     labels = [t.label for t in bajie_page.sidebar.text_area]
     assert len(labels) == 2 and len(set(labels)) == 2
+
+
+def test_a_shared_persona_can_only_be_changed_by_the_browser_that_made_it(studio_home):
+    """Personas are shared by every session; one student must not delete another's."""
+    from demo_core.personas import NotYours
+
+    data = {"id": "alices-monk", "name": "Alice's monk", "system_prompt": "Teach."}
+    made = save_user_persona(data, workspace="ws-alice")
+    assert made.owner == "ws-alice" and made.editable_by("ws-alice")
+    assert not made.editable_by("ws-bob")
+    with pytest.raises(NotYours):
+        delete_user_persona("alices-monk", workspace="ws-bob")
+    with pytest.raises(NotYours):
+        save_user_persona(
+            {**data, "system_prompt": "Mine now."}, overwrite=True, workspace="ws-bob"
+        )
+    edited = save_user_persona(
+        {**data, "system_prompt": "Teach well."}, overwrite=True, workspace="ws-alice"
+    )
+    assert edited.owner == "ws-alice"  # an edit keeps the maker
+    assert delete_user_persona("alices-monk", workspace="ws-alice")
+
+
+def test_another_browsers_persona_shows_no_edit_or_delete(studio_home):
+    import json
+
+    save_user_persona(
+        {"id": "alices-monk", "name": "Alice's monk", "system_prompt": "Teach."},
+        workspace="someone-else",
+    )
+    at = open_page("2_Bajie.py")
+    at.selectbox(key="roleplay_persona").set_value("alices-monk").run()
+    assert not any(b.key in ("roleplay_edit", "roleplay_delete") for b in at.button)
+    assert any("Made in another browser" in c.value for c in at.caption)
+    # the same persona, made in this browser's workspace, can be edited
+    mine = at.session_state["_workspace_id"]  # demo_ui.prefs.workspace_id() of this session
+    assert mine != "someone-else"
+    path = user_dir() / "alices-monk.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "owner": mine}))
+    at.run()
+    assert any(b.key == "roleplay_edit" for b in at.button)

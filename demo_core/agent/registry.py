@@ -94,6 +94,10 @@ class KernelRegistry:
 
     def unsandboxed_allowed(self, session_id: str) -> bool:
         return session_id in self._unsandboxed_ok
+    def sessions(self) -> list[tuple[str, SandboxKernel]]:
+        """``(session id, kernel)`` for every kernel object held (started or not)."""
+        with self._lock:
+            return list(self._kernels.items())
 
     def has_kernel(self, session_id: str) -> bool:
         k = self._kernels.get(session_id)

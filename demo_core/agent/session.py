@@ -36,6 +36,7 @@ from demo_core.agent.react_agent import build_react_agent, is_first_generation, 
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Turn, UploadInfo, to_markdown
 from demo_core.agent.uploads import MAX_UPLOAD_BYTES, UploadError, check_upload, unique_name
+from demo_core.download.progress import fmt_bytes
 from demo_core.engine.base import ChatEngine, GenerationParams
 from demo_core.jobs import JOBS, Job
 
@@ -123,8 +124,8 @@ class AgentSession:
         if used + len(checked.data) > quota:
             raise UploadError(
                 f"{checked.name} does not fit: the session's files would take "
-                f"{(used + len(checked.data)) / 1024**2:.0f} MiB, more than the "
-                f"{quota / 1024**2:.0f} MiB limit. Delete files under Session files first."
+                f"{fmt_bytes(used + len(checked.data))}, more than the "
+                f"{fmt_bytes(quota)} limit. Delete files under Session files first."
             )
         name = unique_name(lambda n: safefs.exists(self.work_dir, n), checked.name)
         try:
@@ -191,8 +192,8 @@ class AgentSession:
         total = self.files_size()
         if total > MAX_ZIP_BYTES:
             raise ValueError(
-                f"the session's files take {total / 1024**2:.0f} MiB, more than the "
-                f"{MAX_ZIP_BYTES / 1024**2:.0f} MiB a download may hold"
+                f"the session's files take {fmt_bytes(total)}, more than the "
+                f"{fmt_bytes(MAX_ZIP_BYTES)} a download may hold"
             )
         buf = io.BytesIO()
         left = MAX_ZIP_BYTES

@@ -19,8 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-MiB = 1024**2
-MAX_UPLOAD_BYTES = 50 * MiB
+from demo_core.download.progress import fmt_bytes
+
+# The browser's unit: Streamlit's uploader counts max_upload_size in MB of 1000**2 bytes
+# (1024**2 on Windows only) and says sizes that way, so the limit is checked and said in
+# the same unit here; a MiB limit let the browser refuse a 48 MiB file as "50.3MB" while
+# the page said "up to 50 MB".
+MB = 1000**2
+MAX_UPLOAD_MB = 50
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * MB
 ALLOWED = {
     ".csv": "CSV table",
     ".tsv": "TSV table",
@@ -100,9 +107,7 @@ def check_upload(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> C
             f"{name}: unsupported file type. Upload one of: {', '.join(sorted(ALLOWED))}."
         )
     if len(data) > max_bytes:
-        raise UploadError(
-            f"{name} is {len(data) / MiB:.1f} MiB; the limit is {max_bytes / MiB:.0f} MiB."
-        )
+        raise UploadError(f"{name} is {fmt_bytes(len(data))}; the limit is {fmt_bytes(max_bytes)}.")
     if not data:
         raise UploadError(f"{name} is empty.")
     kind = ALLOWED[ext]

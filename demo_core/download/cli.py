@@ -16,6 +16,7 @@ from demo_core.download.errors import DownloadError
 from demo_core.download.hub import DEFAULT_TIMEOUT, ENDPOINTS
 from demo_core.download.jobs import CANCELLED, DONE, DownloadJob, JobView
 from demo_core.download.progress import Snapshot, fmt_bytes
+from demo_core.i18n import _
 from demo_core.specs import SPECS
 
 BAR = 28
@@ -142,6 +143,8 @@ def report(view: JobView, req: Request, tty: bool) -> int:
         print(("\r" + final + "\x1b[K") if tty else final, file=sys.stderr)
     if view.state == DONE:
         print(view.message, file=sys.stderr)
+        if view.result is not None and view.result.existing is not None:
+            print(_("Add --force to download it again anyway."), file=sys.stderr)
         if req.file and view.result is not None and view.result.files:
             path = view.result.files[0]
             print(path)

@@ -34,6 +34,7 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
+from demo_core.classroom import ACTIVITY
 from demo_core.engine.base import (
     CancelToken,
     EngineError,
@@ -319,6 +320,7 @@ class TransformersEngine:
         understands) on a worker thread."""
         if params.explain and gen.trace is None:
             gen.trace = Trace(context_window=self.info.context_window)
+        ACTIVITY.add(self.info.key, gen)  # the Class view's queue length and cancel
         worker = threading.Thread(
             target=self._run,
             args=(gen, prompt, params, keep_special),

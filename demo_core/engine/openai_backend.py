@@ -18,6 +18,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from demo_core.classroom import ACTIVITY
 from demo_core.engine.base import (
     CancelToken,
     EngineError,
@@ -316,6 +317,7 @@ class OpenAIEngine:
                     "do_sample": bool(params.do_sample and params.temperature > 0),
                 },
             )
+        ACTIVITY.add(self.info.key, gen)  # the Class view's queue length and cancel
         stream = self._http(path, body)
         threading.Thread(
             target=self._run, args=(gen, stream, params, chat), daemon=True, name="openai-stream"

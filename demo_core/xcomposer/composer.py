@@ -26,6 +26,10 @@ from demo_core.xcomposer.sources import ImageSource, SearchRequest, gather
 from demo_core.xcomposer.sources.local import CustomSource, LibrarySource
 
 MAX_UPLOAD_CANDIDATES = 10  # the original demo's upload limit
+# The article is read again by the image steps, tokenized afresh: text decoded from byte-
+# fallback tokens (a half character, noise from a random model) can take more tokens than
+# writing it did (x1.46 measured on the tiny model), so a third of the room is kept spare.
+REREAD_SPARE = 1.5
 
 
 @dataclass
@@ -85,6 +89,30 @@ class Composer:
         gen.finish("error", exc)
         return gen
 
+    def _tokens(self, text: str, n_images: int) -> int:
+        parts = split_interleaved(text, n_images, COMPOSE_PLACEHOLDER)
+        return self.engine.prompt_length(self.engine.tokenize_parts(parts, "first"))
+
+    def article_room(self, instruction: str, refs: Sequence[ImageInput], text_only: bool) -> int:
+        """The most new tokens the article may take on this model: what its prompt leaves
+        of the context window, and, when images follow, what leaves the image-placement
+        step room to read the whole article (with its ``<Seg>`` tags) and answer.
+
+        "Max new tokens" defaults to the original demo's 4096, more than the tiny
+        model's 1024-token window; capping it here is what lets the later steps run, and
+        the error they would give otherwise blamed the text instead of this setting."""
+        window = self.engine.info.context_window
+        try:
+            prompt = self._tokens(C.article_prompt(instruction, len(refs), self.markers), len(refs))
+        except EngineError:
+            return 1
+        room = window - prompt
+        if not text_only:
+            fixed = self._tokens(C.locate_prompt([""], len(refs), C.AUTO, self.markers), len(refs))
+            tags = window // 16  # <Seg{i}> per paragraph: a few tokens each
+            room = min(room, int((window - fixed - tags - C.STEP_TOKENS["locate"]) / REREAD_SPARE))
+        return max(1, room)
+
     # -- the article --------------------------------------------------------------------
     def write(
         self,
@@ -109,6 +137,18 @@ class Composer:
         cancel: CancelToken | None = None,
     ) -> Generation:
         text = C.locate_prompt(paragraphs, len(refs), image_num, self.markers)
+        window = self.engine.info.context_window
+        need = self._tokens(text, len(refs)) + C.STEP_TOKENS["locate"]
+        if need > window:
+            return self._error(
+                C.ComposeError(
+                    f"the article is too long for this model to choose where images go: that "
+                    f"step needs {need} tokens and the context window is {window}. Lower "
+                    f'"Max new tokens" in Generation settings (now {params.max_new_tokens}) '
+                    "and compose again, or delete paragraphs and add images again"
+                ),
+                cancel,
+            )
         return self._stream(text, refs, _step_params(params, "locate", params.seed), cancel)
 
     def caption(

@@ -68,7 +68,7 @@ class ImageInput:
         return {"JPEG": "jpg", "WEBP": "webp"}.get(_format_of(self.data), "png")
 
 
-MAX_PASTE_BYTES = 20 * 1024 * 1024
+MAX_PASTE_BYTES = 20 * 1000**2  # MB as the browser counts them (see agent.uploads)
 _DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,([A-Za-z0-9+/=\s]+)$", re.IGNORECASE)
 
 
@@ -79,7 +79,7 @@ def from_data_url(data_url: object, name: str = "pasted image") -> ImageInput:
     if not isinstance(data_url, str):
         raise ImageError(f"{name}: the clipboard held no image")
     if len(data_url) > MAX_PASTE_BYTES * 4 // 3 + 100:
-        raise ImageError(f"{name} is larger than {MAX_PASTE_BYTES // 2**20} MB")
+        raise ImageError(f"{name} is larger than {MAX_PASTE_BYTES // 1000**2} MB")
     match = _DATA_URL.match(data_url.strip())
     if not match:
         raise ImageError(f"{name}: the clipboard held something that is not an image")

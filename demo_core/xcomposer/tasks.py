@@ -11,8 +11,10 @@ composer, the article and the engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from demo_core.engine.base import EngineError, Generation, GenerationParams
+from demo_core.i18n import _
 from demo_core.jobs import Job
 from demo_core.xcomposer import compose as C
 from demo_core.xcomposer.article import Article, ImageSlot
@@ -57,6 +59,22 @@ def _illustrate(
         )
 
 
+def article_cap_note(asked: int, room: int, composer: Composer, text_only: bool) -> str:
+    window = composer.engine.info.context_window
+    if text_only:
+        text = _(
+            "Max new tokens ({asked}) is more than this model's {window}-token context window "
+            "leaves for the article: it was written with at most {room}."
+        )
+    else:
+        text = _(
+            "Max new tokens ({asked}) is more than this model's {window}-token context window "
+            "leaves for the article: it was written with at most {room}, so the image steps "
+            "can read the whole article."
+        )
+    return text.format(asked=asked, window=window, room=room)
+
+
 def compose_job(
     composer: Composer,
     instruction: str,
@@ -71,9 +89,17 @@ def compose_job(
     if refs and (image_num == C.AUTO or int(image_num) > len(refs)):
         image_num = len(refs)  # as the original: no more images than were uploaded
 
+    room = composer.article_room(instruction, refs, text_only)
+    write_params = params
+    if params.max_new_tokens > room:
+        write_params = replace(params, max_new_tokens=room)
+
     def work(job: Job) -> Article | None:
+        if write_params is not params:
+            job.note("info", article_cap_note(params.max_new_tokens, room, composer, text_only))
         gen = job.stream(
-            composer.write(instruction, refs, params, job.cancel_token), "Writing the article"
+            composer.write(instruction, refs, write_params, job.cancel_token),
+            "Writing the article",
         )
         _raise(gen)
         texts = C.split_paragraphs(gen.text)

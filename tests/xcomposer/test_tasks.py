@@ -36,6 +36,9 @@ class EndlessComposer:
     def write(self, instruction, refs, params, cancel):
         return endless(cancel, "line\n")
 
+    def article_room(self, instruction, refs, text_only):
+        return 10**6
+
 
 @pytest.mark.parametrize("reason", [STOPPED, ABANDONED])
 def test_interrupted_article_is_kept_and_says_why(reason):
@@ -127,3 +130,30 @@ def test_compose_job_text_only_with_the_real_model(compose_engine):
     job = T.compose_job(Composer(compose_engine), "写一篇文章", [], 2, True, params).start()
     assert job.wait(60) and job.error is None
     assert job.result is None or job.result.texts == C.split_paragraphs(job.steps[0].text)
+
+
+def test_compose_with_the_defaults_fits_the_tiny_model(compose_engine):
+    """The default Max new tokens (4096, the original demo's) is more than the tiny
+    model's window: the article is capped so that choosing image places can still read
+    it, and the user is told which setting was limited (it used to end in "the prompt
+    needs 1049 tokens but the context window is 1024. Use a shorter text")."""
+    from demo_ui.xcomposer_compose import EXAMPLE
+
+    window = compose_engine.info.context_window
+    assert C.ARTICLE_DEFAULTS.max_new_tokens > window
+    job = T.compose_job(
+        Composer(compose_engine), EXAMPLE, [], C.DEFAULT_IMAGES, False, C.ARTICLE_DEFAULTS
+    ).start()
+    assert job.wait(300)
+    errors = [msg for kind, msg in job.notes if kind == "error"]
+    assert job.error is None and not errors, (job.error, errors)
+    assert any("Max new tokens (4096)" in msg for _, msg in job.notes), job.notes
+    assert job.result is not None and job.result.paragraphs
+
+
+def test_an_article_too_long_to_place_images_blames_max_new_tokens(compose_engine):
+    composer = Composer(compose_engine)
+    window = compose_engine.info.context_window
+    gen = composer.locate(["字" * window], [], 2, C.ARTICLE_DEFAULTS)
+    assert gen.done and gen.error is not None
+    assert "Max new tokens" in str(gen.error) and "shorter text" not in str(gen.error)

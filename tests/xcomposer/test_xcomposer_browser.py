@@ -209,3 +209,38 @@ def test_article_images_fit_a_phone_screen(tmp_path):
     assert sizes, "no article image was shown"
     for right, natural in sizes:
         assert right <= 390 and natural <= 480, sizes
+
+
+def test_compose_with_defaults_then_edit_keeps_the_proposal_in_view(tmp_path):
+    """Item 4 and 5 of issue 14, as a student meets them: Compose with every default on
+    the tiny model works (Max new tokens is capped and said so), and after "Write it" the
+    edit panel stays open with the proposal and its Accept/Discard buttons."""
+    from playwright.sync_api import expect
+
+    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
+    with (
+        running_app(tmp_path / "home", env) as url,
+        browser_page(viewport={"width": 1300, "height": 1800}) as page,
+    ):
+        page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
+        expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name=re.compile("Compose")).click()
+        expect(page.get_by_text("Edit paragraph 1")).to_be_visible(timeout=240_000)
+        expect(
+            page.get_by_text(re.compile(r"Max new tokens \(4096\) is more than"))
+        ).to_be_visible()
+        expect(page.get_by_text("context window is 1024")).to_have_count(0)
+        screenshot(page, "xcomposer-compose-defaults")
+        page.get_by_text("Edit paragraph 1").click()
+        panel = page.get_by_test_id("stExpander").filter(has_text="Edit paragraph 1")
+        panel.get_by_text("Shorten").click()
+        panel.get_by_role("button", name=re.compile("Write it")).click()
+        expect(page.get_by_text(re.compile("The proposal for paragraph 1 is ready"))).to_be_visible(
+            timeout=120_000
+        )
+        accept = page.get_by_role("button", name=re.compile("Accept"))
+        expect(accept).to_be_visible()
+        expect(page.get_by_role("button", name=re.compile("Discard"))).to_be_visible()
+        screenshot(page, "xcomposer-edit-proposal")
+        accept.click()
+        expect(page.get_by_role("button", name=re.compile("Accept"))).to_have_count(0)

@@ -1,0 +1,89 @@
+"""demo_core.classroom through the real engine path: a stuck request is seen and cancelled,
+tokens/s is measured, and the server-wide reset stops everything and bumps the epoch."""
+
+from __future__ import annotations
+
+import time
+
+from demo_core import classroom
+from demo_core.engine.base import GenerationParams
+from demo_core.engine.manager import ModelManager
+
+
+def wait_until(pred, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while not pred():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_model_lines_show_queue_speed_and_cancel(studio_home, tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("DEMO_STUDIO_MODEL_INTERNLM2_CHAT_1_8B", str(tiny_model_dir))
+    manager = ModelManager()
+    engine = manager.get("internlm2-chat-1_8b")
+    done = engine.stream_text("Hello", GenerationParams(max_new_tokens=8, do_sample=False))
+    done.result()
+    # hold the model's line, as a stuck request would, and queue two behind it
+    holder = engine.queue.acquire()
+    try:
+        gens = [
+            engine.stream_text("Hi", GenerationParams(max_new_tokens=8, do_sample=False))
+            for _ in range(2)
+        ]
+        wait_until(lambda: all(g.queue_position > 0 for g in gens))
+        (line,) = [m for m in classroom.model_lines(manager) if m.key == "internlm2-chat-1_8b"]
+        assert line.waiting == 2 and line.running == 0
+        assert line.memory_bytes > 0 and line.tokens_per_s and line.tokens_per_s > 0
+        assert classroom.ACTIVITY.cancel("internlm2-chat-1_8b") == 2
+        wait_until(lambda: all(g.done for g in gens))
+        assert all(g.stats.finish_reason == "cancelled" for g in gens)
+    finally:
+        engine.queue.release(holder)
+
+
+class _Kernel:
+    started = True
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+
+class _Registry:
+    def __init__(self) -> None:
+        self.kernels = {"a": _Kernel(), "b": _Kernel()}
+
+    def sessions(self):
+        return list(self.kernels.items())
+
+    def release(self, sid, delete_files=False):
+        self.kernels.pop(sid).stopped = True
+
+
+class _Downloads:
+    def __init__(self) -> None:
+        self.cancelled = 0
+
+    def running(self):
+        downloads = self
+
+        class Job:
+            def cancel(self):
+                downloads.cancelled += 1
+
+        return [Job()]
+
+
+def test_reset_everything_stops_all_and_runs_the_workspace_resetters():
+    seen = []
+    fn = classroom.register_workspace_resetter(lambda ws: seen.append(ws))
+    try:
+        before = classroom.reset_epoch()
+        registry, downloads = _Registry(), _Downloads()
+        out = classroom.reset_everything(registry, downloads)
+        assert out.kernels_stopped == 2 and not registry.kernels
+        assert out.downloads_cancelled == 1 and downloads.cancelled == 1
+        assert seen == [None]  # None: every workspace
+        assert classroom.reset_epoch() == before + 1
+        assert classroom.reset_workspace_data("ws-1") == [] and seen[-1] == "ws-1"
+    finally:
+        classroom.WORKSPACE_RESETTERS.remove(fn)
