@@ -38,6 +38,7 @@ from demo_core.conversation import (
     validate_prompt,
 )
 from demo_core.engine.base import GenerationParams
+from demo_core.i18n import _, ngettext
 from demo_core.personas import DEFAULT_AVATAR
 from demo_ui.chat_text import reply_markdown
 from demo_ui.widgets import keep, open_engine, sentence
@@ -63,7 +64,7 @@ class ChatConfig:
     user_avatar: str = "🧑"
     greeting: str = ""
     presets: Sequence[tuple[str, str]] = field(default_factory=list)  # (button label, prompt)
-    input_placeholder: str = "Type a message…"
+    input_placeholder: str = ""  # empty: "Type a message…" in the current language
 
     def __post_init__(self) -> None:
         self.assistant_avatar = drawable_avatar(self.assistant_avatar)
@@ -81,11 +82,14 @@ def system_prompt_editor(cfg: ChatConfig, conv: Conversation) -> None:
     wkey = f"{cfg.prefix}_system_prompt"
     keep(wkey, conv.system_prompt)
     text = st.text_area(
-        "System prompt", key=wkey, height=160, help="Sent before the conversation on every turn."
+        _("System prompt"),
+        key=wkey,
+        height=160,
+        help=_("Sent before the conversation on every turn."),
     )
     conv.system_prompt = text
     if text != cfg.default_system_prompt and st.button(
-        "Restore default prompt", key=f"{cfg.prefix}_restore"
+        _("Restore default prompt"), key=f"{cfg.prefix}_restore"
     ):
         st.session_state.pop(wkey, None)
         st.session_state.pop(f"_kept_{wkey}", None)
@@ -105,10 +109,12 @@ def render_turn(cfg: ChatConfig, turn: Turn) -> None:
         if turn.content:
             st.markdown(reply_markdown(turn.content))
         else:
-            st.markdown("_Stopped before the first word._" if turn.status == "stopped" else "…")
+            st.markdown(
+                "_" + _("Stopped before the first word.") + "_" if turn.status == "stopped" else "…"
+            )
         note = format_stats(turn.stats)
         if turn.status == "stopped":
-            note = "⏹ stopped" + (f" · {note}" if note else "")
+            note = "⏹ " + _("stopped") + (f" · {note}" if note else "")
         if note:
             st.caption(note)
 
@@ -162,7 +168,14 @@ def _pump(gen, turn: Turn, placeholder, status) -> None:
     for kind, value in gen.events(idle_s=IDLE_S):
         if kind == "position":
             if value:
-                status.info(f"Waiting for the model: {value} request(s) ahead of you…", icon="⏳")
+                status.info(
+                    ngettext(
+                        "Waiting for the model: {n} request ahead of you…",
+                        "Waiting for the model: {n} requests ahead of you…",
+                        int(value),
+                    ).format(n=value),
+                    icon="⏳",
+                )
             else:
                 status.empty()
             continue
@@ -198,7 +211,7 @@ def finish_turn(turn: Turn, gen) -> None:
         turn.status, turn.content = (
             "error",
             sentence(str(gen.error))
-            + (f"\n\nPartial reply: {turn.content}" if turn.content else ""),
+            + ("\n\n" + _("Partial reply: {text}").format(text=turn.content) if turn.content else ""),
         )
     elif gen.cancelled or not gen.done or gen.stats.finish_reason == "cancelled":
         turn.status = "stopped"
@@ -233,8 +246,11 @@ def stream_reply(
             conv.turns.append(
                 Turn(
                     "assistant",
-                    f"{problem}\n\nYour message is kept: pick another model or fix the "
-                    "problem, then press **Regenerate**.",
+                    f"{problem}\n\n"
+                    + _(
+                        "Your message is kept: pick another model or fix the problem, then "
+                        "press **Regenerate**."
+                    ),
                     status="error",
                 )
             )
@@ -244,9 +260,9 @@ def stream_reply(
         placeholder = st.empty()
         status = st.empty()
         st.button(
-            "⏹ Stop",
+            "⏹ " + _("Stop"),
             key=f"{cfg.prefix}_stop",
-            help="Stop the reply here; what it wrote so far is kept.",
+            help=_("Stop the reply here; what it wrote so far is kept."),
         )
         settled = threading.Event()
         st.session_state[_settled_key(cfg)] = settled
@@ -270,27 +286,27 @@ def controls(cfg: ChatConfig, conv: Conversation, replying: bool = False) -> Non
     off (they would miss it); Regenerate and Clear stop it and then do their job."""
     with st.container(horizontal=True, gap="small"):
         st.button(
-            "Regenerate",
+            _("Regenerate"),
             icon="🔄",
             key=f"{cfg.prefix}_regen",
-            help="Answer the last message again.",
+            help=_("Answer the last message again."),
             disabled=not conv.turns,
             on_click=_on_regenerate,
             args=(cfg,),
         )
         st.button(
-            "Clear",
+            _("Clear"),
             icon="🧹",
             key=f"{cfg.prefix}_clear",
-            help="Start a new conversation.",
+            help=_("Start a new conversation."),
             disabled=not conv.turns,
             on_click=_on_clear,
             args=(cfg,),
         )
         with st.popover(
-            "Export",
+            _("Export"),
             icon="⬇️",
-            help="Download the conversation.",
+            help=_("Download the conversation."),
             disabled=not conv.turns or replying,
         ):
             for label, render, ext, mime in [
@@ -318,8 +334,11 @@ def refused_notice(cfg: ChatConfig) -> None:
         st.warning(problem, icon="✋")
         return
     st.warning(
-        f"{problem} It was not sent. Here it is: copy it with the button at the top right "
-        "of the box, shorten it (or send it in parts), and send it again.",
+        f"{problem} "
+        + _(
+            "It was not sent. Here it is: copy it with the button at the top right of the box, "
+            "shorten it (or send it in parts), and send it again."
+        ),
         icon="✋",
     )
     st.code(refused, language=None, wrap_lines=True, height=200)
@@ -342,14 +361,14 @@ def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None
         with st.container(horizontal=True, gap="small"):
             for label, prompt in cfg.presets:
                 st.button(
-                    label,
+                    _(label),
                     key=f"{cfg.prefix}_preset_{label}",
                     on_click=_send,
                     args=(cfg, prompt),
                 )
     refused_notice(cfg)
     st.chat_input(  # no max_chars: the browser would drop a longer paste without a word
-        cfg.input_placeholder,
+        cfg.input_placeholder or _("Type a message…"),
         key=f"{cfg.prefix}_input",
         submit_mode="disable",
         on_submit=_on_chat_input,
@@ -359,4 +378,6 @@ def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None
         st.session_state[pending_key] = False
         stream_reply(cfg, conv, model_key, params)
     elif conv.needs_reply():
-        st.info("Your last message has no reply yet. Press **Regenerate** to answer it.", icon="💬")
+        st.info(
+            _("Your last message has no reply yet. Press **Regenerate** to answer it."), icon="💬"
+        )
