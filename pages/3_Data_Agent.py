@@ -15,6 +15,7 @@ from demo_core.agent.agent import (
 )
 from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, AgentSettings
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
+from demo_core.i18n import _, format_size
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
 from demo_ui.agent_view import get_kernel_registry, render_turn
 from demo_ui.resources import get_manager
@@ -23,10 +24,12 @@ from demo_ui.widgets import keep, load_engine, model_label, page_header
 P = "data_agent_"  # session_state prefix of this page
 
 page_header(
-    "Data-analysis agent",
+    _("Data-analysis agent"),
     "📊",
-    "Upload a table, ask in words. InternLM2 writes Python, runs it in your own sandboxed "
-    "kernel (no network, limited memory and time), reads the result and answers.",
+    _(
+        "Upload a table, ask in words. InternLM2 writes Python, runs it in your own sandboxed "
+        "kernel (no network, limited memory and time), reads the result and answers."
+    ),
 )
 
 
@@ -56,7 +59,9 @@ def sync_uploads(session: AgentSession, uploads: list) -> None:
         name = seen.pop(file_id)
         errors.pop(file_id, None)
         if name and session.withdraw_pending(name):
-            st.session_state[P + "messages"].append(("info", f"{name} was removed."))
+            st.session_state[P + "messages"].append(
+                ("info", _("{name} was removed.").format(name=name))
+            )
     for up in uploads:
         if up.file_id in seen:
             continue
@@ -68,7 +73,12 @@ def sync_uploads(session: AgentSession, uploads: list) -> None:
             continue
         seen[up.file_id] = info.name
         st.session_state[P + "messages"].append(
-            ("success", f"{info.name} is ready ({info.note}). Ask a question about it.")
+            (
+                "success",
+                _("{name} is ready ({note}). Ask a question about it.").format(
+                    name=info.name, note=info.note
+                ),
+            )
         )
     for file_id in current:
         if file_id in errors:
@@ -78,40 +88,44 @@ def sync_uploads(session: AgentSession, uploads: list) -> None:
 # -- sidebar ----------------------------------------------------------------------------
 with st.sidebar:
     keep(P + "model", DEFAULT_MODEL)
-    model_key = st.selectbox("Model", CHAT_MODELS, key=P + "model", format_func=model_label)
+    model_key = st.selectbox(_("Model"), CHAT_MODELS, key=P + "model", format_func=model_label)
     if SPECS[model_key].is_random:
-        st.warning("Tiny random test model: its answers are noise.", icon="🎲")
+        st.warning(_("Tiny random test model: its answers are noise."), icon="🎲")
     elif not available(model_key):
         st.info(
-            f"{SPECS[model_key].label} is not on this machine. Download it on the Models page "
-            f"or set {SPECS[model_key].env_var}.",
+            _(
+                "{model} is not on this machine. Download it on the Models page or set {env}."
+            ).format(model=SPECS[model_key].label, env=SPECS[model_key].env_var),
             icon="📦",
         )
     keep(P + "interpreter", True)
-    interpreter = st.toggle("Data analysis (Python interpreter)", key=P + "interpreter")
+    interpreter = st.toggle(_("Data analysis (Python interpreter)"), key=P + "interpreter")
     keep(P + "plugins", [])
     plugins = st.multiselect(
-        "Plugins (offline)", list(OFFLINE_PLUGINS), key=P + "plugins", help="Work without internet."
+        _("Plugins (offline)"),
+        list(OFFLINE_PLUGINS),
+        key=P + "plugins",
+        help=_("Work without internet."),
     )
     keep(P + "max_turns", 7)
-    max_turns = st.slider("Max turns per question", 1, 15, key=P + "max_turns")
+    max_turns = st.slider(_("Max turns per question"), 1, 15, key=P + "max_turns")
     keep(P + "timeout", 60)
-    timeout_s = st.slider("Time limit per code run (s)", 5, 300, step=5, key=P + "timeout")
-    with st.expander("System prompts"):
+    timeout_s = st.slider(_("Time limit per code run (s)"), 5, 300, step=5, key=P + "timeout")
+    with st.expander(_("System prompts")):
         for name, default in (
             ("meta_prompt", DEFAULT_META_PROMPT),
             ("interpreter_prompt", DEFAULT_INTERPRETER_PROMPT),
             ("plugin_prompt", DEFAULT_PLUGIN_PROMPT),
         ):
             keep(P + name, default)
-        meta_prompt = st.text_area("System prompt", key=P + "meta_prompt", height=80)
+        meta_prompt = st.text_area(_("System prompt"), key=P + "meta_prompt", height=80)
         interpreter_prompt = st.text_area(
-            "Interpreter prompt", key=P + "interpreter_prompt", height=150
+            _("Interpreter prompt"), key=P + "interpreter_prompt", height=150
         )
         plugin_prompt = st.text_area(
-            "Plugin prompt ({prompt} = the tool list)", key=P + "plugin_prompt", height=100
+            _("Plugin prompt ({prompt} = the tool list)"), key=P + "plugin_prompt", height=100
         )
-        if st.button("Reset prompts", key=P + "reset_prompts"):
+        if st.button(_("Reset prompts"), key=P + "reset_prompts"):
             for name in ("meta_prompt", "interpreter_prompt", "plugin_prompt"):
                 st.session_state.pop(P + name, None)
                 st.session_state.pop("_kept_" + P + name, None)
@@ -119,7 +133,9 @@ with st.sidebar:
 
     st.divider()
     uploads = st.file_uploader(
-        f"Data files ({', '.join(sorted(ALLOWED))}; up to {MAX_UPLOAD_BYTES // 1024**2} MB)",
+        _("Data files ({types}; up to {size})").format(
+            types=", ".join(sorted(ALLOWED)), size=format_size(MAX_UPLOAD_BYTES, binary=True)
+        ),
         type=[e.lstrip(".") for e in ALLOWED] + ["xls"],
         accept_multiple_files=True,
         max_upload_size=MAX_UPLOAD_BYTES // 1024**2,
@@ -129,29 +145,34 @@ with st.sidebar:
     files = session.files()
     used, quota = session.files_size(), session.registry.limits.folder_bytes
     if files:
-        with st.expander(f"Session files ({len(files)})", expanded=used > quota):
+        with st.expander(_("Session files ({n})").format(n=len(files)), expanded=used > quota):
             st.progress(
                 min(1.0, used / quota),
-                text=f"{used / 1024**2:.1f} of {quota / 1024**2:.0f} MiB used",
+                text=_("{used} of {quota} used").format(
+                    used=format_size(used, binary=True, digits=1),
+                    quota=format_size(quota, binary=True),
+                ),
             )
             for i, f in enumerate(files):
                 rel = f.relative_to(session.work_dir).as_posix()
                 name_col, del_col = st.columns([5, 1], vertical_alignment="center")
-                name_col.caption(f"{rel} · {f.stat().st_size:,} bytes")
+                name_col.caption(f"{rel} · {format_size(f.stat().st_size)}")
                 if del_col.button(
-                    "", icon=":material/delete:", key=f"{P}del_{i}_{rel}", help=f"Delete {rel}"
+                    "", icon=":material/delete:", key=f"{P}del_{i}_{rel}", help=_("Delete {name}").format(name=rel)
                 ):
                     try:
                         session.delete_file(rel)
                     except (OSError, ValueError) as exc:
-                        st.session_state[P + "messages"].append(("error", f"Not deleted: {exc}"))
+                        st.session_state[P + "messages"].append(
+                            ("error", _("Not deleted: {error}").format(error=exc))
+                        )
                     st.rerun()
     col1, col2 = st.columns(2)
     too_big = used > MAX_ZIP_BYTES
     col1.download_button(
-        "Files",
+        _("Files"),
         icon=":material/download:",
-        help="Everything in the session folder plus the transcript, as a .zip",
+        help=_("Everything in the session folder plus the transcript, as a .zip"),
         data=session.files_zip,  # built only when clicked
         file_name="data-agent-files.zip",
         mime="application/zip",
@@ -160,9 +181,9 @@ with st.sidebar:
         key=P + "zip",
     )
     col2.download_button(
-        "Transcript",
+        _("Transcript"),
         icon=":material/download:",
-        help="The conversation with code and results, as Markdown",
+        help=_("The conversation with code and results, as Markdown"),
         data=session.transcript,
         file_name="data-agent-transcript.md",
         mime="text/markdown",
@@ -171,22 +192,32 @@ with st.sidebar:
         key=P + "md",
     )
     if too_big:
-        st.warning(f"The files are larger than {MAX_ZIP_BYTES // 1024**2} MB: too big to zip here.")
-    if st.button("Clear conversation", key=P + "clear", disabled=session.running):
+        st.warning(
+            _("The files are larger than {size}: too big to zip here.").format(
+                size=format_size(MAX_ZIP_BYTES, binary=True)
+            )
+        )
+    if st.button(_("Clear conversation"), key=P + "clear", disabled=session.running):
         session.clear()
         st.rerun()
     k = session.kernel
     if k.started:
-        net = {"namespace": "no network (namespace)", "audit-hook": "network blocked in Python"}
+        net = {
+            "namespace": _("no network (namespace)"),
+            "audit-hook": _("network blocked in Python"),
+        }
         st.caption(
-            f"Kernel running · {net.get(k.network_isolation, k.network_isolation)}"
-            + (" · own user" if k.sandbox_uid is not None else " · app's user")
-            + (f" · restarted {k.restarts}×" if k.restarts else ""),
+            _("Kernel running")
+            + f" · {net.get(k.network_isolation, k.network_isolation)}"
+            + (" · " + _("own user") if k.sandbox_uid is not None else " · " + _("app's user"))
+            + (" · " + _("restarted {n}×").format(n=k.restarts) if k.restarts else ""),
             help=None
             if k.sandbox_uid is not None
-            else "The kernel runs as the app's own user (the app is not root, or Python is not "
-            "readable by other users), so only a Python audit hook keeps it out of other "
-            "sessions' files: a guard against accidents, not a security boundary.",
+            else _(
+                "The kernel runs as the app's own user (the app is not root, or Python is not "
+                "readable by other users), so only a Python audit hook keeps it out of other "
+                "sessions' files: a guard against accidents, not a security boundary."
+            ),
         )
     if interpreter and session.files():
         session.warm_up()  # a file is here, so a question about it is coming
@@ -197,22 +228,24 @@ for level, text in st.session_state[P + "messages"]:
 st.session_state[P + "messages"] = []
 notice = session.take_notice()
 if notice:
-    st.info(notice)
+    st.info(_(notice))
 for f in session.pending_files:
-    st.caption(f"📎 {f.name} will be given to the model with your next question.")
+    st.caption(
+        "📎 " + _("{name} will be given to the model with your next question.").format(name=f.name)
+    )
 
 for turn in session.turns[:-1] if session.running else session.turns:
     render_turn(turn.snapshot())
 
 question = st.chat_input(
-    "Working… (Stop to interrupt)" if session.running else "Ask about your data…",
+    _("Working… (Stop to interrupt)") if session.running else _("Ask about your data…"),
     disabled=session.running,
     key=P + "input",
 )
 if question and not session.running:
     engine = load_engine(model_key)
     if engine is None:
-        st.info(f"Your question was kept: {question}")
+        st.info(_("Your question was kept: {question}").format(question=question))
     else:
         settings = AgentSettings(
             model_key=model_key,
@@ -229,7 +262,7 @@ if question and not session.running:
 
 if session.running:
     run = session.run
-    st.button("⏹ Stop", key=P + "stop", on_click=session.stop)
+    st.button("⏹ " + _("Stop"), key=P + "stop", on_click=session.stop)
     live = st.empty()
     while not run.done:
         with live.container():

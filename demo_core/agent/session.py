@@ -8,6 +8,7 @@ and renders its :class:`Turn`; Stop cancels the generation and interrupts the ke
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import logging
@@ -32,6 +33,7 @@ from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Turn, UploadInfo, to_markdown
 from demo_core.agent.uploads import MAX_UPLOAD_BYTES, UploadError, check_upload, unique_path
 from demo_core.engine.base import CancelToken, ChatEngine, GenerationParams
+from demo_core.i18n import _, format_size
 
 log = logging.getLogger(__name__)
 
@@ -119,9 +121,14 @@ class AgentSession:
         used = self.files_size()
         if used + len(checked.data) > quota:
             raise UploadError(
-                f"{checked.name} does not fit: the session's files would take "
-                f"{(used + len(checked.data)) / 1024**2:.0f} MiB, more than the "
-                f"{quota / 1024**2:.0f} MiB limit. Delete files under Session files first."
+                _(
+                    "{name} does not fit: the session's files would take {size}, more than the "
+                    "{limit} limit. Delete files under Session files first."
+                ).format(
+                    name=checked.name,
+                    size=format_size(used + len(checked.data), binary=True),
+                    limit=format_size(quota, binary=True),
+                )
             )
         path = unique_path(self.work_dir, checked.name)
         try:
@@ -129,7 +136,9 @@ class AgentSession:
         except OSError as exc:
             path.unlink(missing_ok=True)
             raise UploadError(
-                f"{checked.name} could not be saved in the session folder ({exc.strerror or exc})."
+                _("{name} could not be saved in the session folder ({error}).").format(
+                    name=checked.name, error=exc.strerror or exc
+                )
             ) from None
         if self.kernel.sandbox_uid is not None:
             self.kernel.grant(path)
@@ -176,8 +185,9 @@ class AgentSession:
         total = self.files_size()
         if total > MAX_ZIP_BYTES:
             raise ValueError(
-                f"the session's files take {total / 1024**2:.0f} MiB, more than the "
-                f"{MAX_ZIP_BYTES / 1024**2:.0f} MiB a download may hold"
+                _("the session's files take {size}, more than the {limit} a download may hold").format(
+                    size=format_size(total, binary=True), limit=format_size(MAX_ZIP_BYTES, binary=True)
+                )
             )
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -225,8 +235,11 @@ class AgentSession:
             )
         run = AgentRun(turn)
         self.run = run
-        run.thread = threading.Thread(
-            target=self._work, args=(run, engine, settings, new), daemon=True, name="agent-run"
+        run.thread = threading.Thread(  # in a copy of this context: messages keep its language
+            target=contextvars.copy_context().run,
+            args=(self._work, run, engine, settings, new),
+            daemon=True,
+            name="agent-run",
         )
         run.thread.start()
         return run
@@ -267,7 +280,7 @@ class AgentSession:
         except Exception as exc:
             log.exception("agent run failed")
             turn.status = "error"
-            turn.error = f"The agent failed: {exc}"
+            turn.error = _("The agent failed: {error}").format(error=exc)
         finally:
             if run.cancel_token.cancelled and turn.status in ("running", "done"):
                 turn.status = "stopped"
@@ -300,9 +313,11 @@ class AgentSession:
         base = tokens(new)
         if base + min(64, reserve) > window:
             raise PromptTooLongForAgent(
-                f"the system prompts and your question need {base} tokens, but this model reads "
-                f"at most {window}. Shorten the prompts in the sidebar, turn off plugins, or "
-                "ask a shorter question."
+                _(
+                    "the system prompts and your question need {n} tokens, but this model reads "
+                    "at most {window}. Shorten the prompts in the sidebar, turn off plugins, or "
+                    "ask a shorter question."
+                ).format(n=base, window=window)
             )
         kept = list(self.history)
         while kept:
