@@ -25,6 +25,7 @@ No Streamlit here: the page layer only reads a job's fields and calls its method
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from demo_core.engine.base import CancelToken, EngineError, Generation
+from demo_core.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,10 @@ class Job:
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> Job:
-        self.thread = threading.Thread(target=self._run, daemon=True, name=f"job-{self.kind}")
+        # run in a copy of the starter's context: its messages keep the starter's language
+        self.thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._run,), daemon=True, name=f"job-{self.kind}"
+        )
         self.thread.start()
         threading.Thread(target=self._watch, daemon=True, name=f"job-watch-{self.kind}").start()
         return self
@@ -118,7 +123,7 @@ class Job:
             self.error = str(exc)
         except Exception as exc:  # a bug must not leave the page waiting forever
             log.exception("background job %s failed", self.kind)
-            self.error = f"{self.label} failed unexpectedly: {exc}"
+            self.error = _("{what} failed unexpectedly: {error}").format(what=self.label, error=exc)
         finally:
             self.position = 0
             self._done.set()

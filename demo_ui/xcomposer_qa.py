@@ -14,6 +14,7 @@ from __future__ import annotations
 import streamlit as st
 
 from demo_core.engine.base import GenerationParams
+from demo_core.i18n import _
 from demo_core.jobs import Job
 from demo_core.specs import SPECS
 from demo_core.xcomposer import tasks as T
@@ -54,11 +55,11 @@ def _turns() -> list[QATurn]:
 def _show_turn(turn: QATurn) -> None:
     with st.chat_message("user"):
         show_images(turn.images, width=140)
-        st.markdown(turn.question or "_(images only)_")
+        st.markdown(turn.question or "_" + _("(images only)") + "_")
     if turn.answer or turn.note or turn.error:
         with st.chat_message("assistant"):
             if turn.answer or not turn.error:
-                st.markdown(turn.answer or "_(no text)_")
+                st.markdown(turn.answer or "_" + _("(no text)") + "_")
             if turn.error:
                 st.error(turn.error, icon="⚠️")  # once: here, not again above the input
             if turn.note:
@@ -78,7 +79,7 @@ def _ask(key: str, turn: QATurn, params: GenerationParams, *, clear_inputs: bool
     ss = st.session_state
     engine = load_engine(key)
     if engine is None:  # shown as an error already; keep the question as a turn
-        turn.error = "The model could not be loaded; press Regenerate to retry."
+        turn.error = _("The model could not be loaded; press Regenerate to retry.")
         _turns().append(turn)
     else:
         history = list(_turns())
@@ -100,19 +101,23 @@ def _pasted_images() -> None:
         images, errors = read_pasted(got, already=len(ss[f"{P}_pasted"]))
         ss[f"{P}_pasted"] += images
         for msg in errors:
-            st.error(f"{msg}. Copy an image (not text or a file link) and paste again.")
+            st.error(
+                _("{problem}. Copy an image (not text or a file link) and paste again.").format(
+                    problem=msg
+                )
+            )
     pasted = ss[f"{P}_pasted"]
     if pasted:
         c1, c2 = st.columns([5, 1])
         show_images(pasted, width=90, where=c1)
-        if c2.button("Remove pasted", key=f"{P}_unpaste"):
+        if c2.button(_("Remove pasted"), key=f"{P}_unpaste"):
             ss[f"{P}_pasted"] = []
             st.rerun()
 
 
 def render_qa_tab() -> None:
     ss = _state()
-    key = model_picker("xcomposer2-vl", P, "Image Q&A model")
+    key = model_picker("xcomposer2-vl", P, _("Image Q&A model"))
     params = sampling_controls(P, QA_DEFAULTS)
     job = running_job(JOB, _collect)  # a finished answer is already on its turn
 
@@ -126,8 +131,8 @@ def render_qa_tab() -> None:
             _show_turn(turn)
 
     row = st.container(horizontal=True)  # buttons as wide as their labels (columns cut them)
-    regenerate = row.button("🔄 Regenerate", key=f"{P}_regen", disabled=not turns)
-    if row.button("🗑 Clear conversation", key=f"{P}_clear", disabled=not turns):
+    regenerate = row.button("🔄 " + _("Regenerate"), key=f"{P}_regen", disabled=not turns)
+    if row.button("🗑 " + _("Clear conversation"), key=f"{P}_clear", disabled=not turns):
         if job is not None:
             job.stop()
         ss.pop(JOB, None)
@@ -137,19 +142,21 @@ def render_qa_tab() -> None:
     if ss.pop(f"{P}_clear_question", False):
         forget(f"{P}_question")
     files = image_uploads(
-        "Images for your question (one or more)",
+        _("Images for your question (one or more)"),
         f"{P}_files_{ss[f'{P}_uploads_gen']}",
         f"{P}_files",
     )
     _pasted_images()
     question = st.text_area(
-        "Your question",
+        _("Your question"),
         **kept(f"{P}_question", ""),
         height=90,
-        placeholder=f"What is in this picture? (write {QA_PLACEHOLDER} where an image belongs, "
-        "or leave it out: the images then go in front of the question)",
+        placeholder=_(
+            "What is in this picture? (write {placeholder} where an image belongs, "
+            "or leave it out: the images then go in front of the question)"
+        ).format(placeholder=QA_PLACEHOLDER),
     )
-    asked = st.button("Ask", type="primary", key=f"{P}_ask")
+    asked = st.button(_("Ask"), type="primary", key=f"{P}_ask")
 
     if regenerate and _turns():
         stop_job(JOB, _collect)
@@ -158,12 +165,12 @@ def render_qa_tab() -> None:
     elif asked:
         pasted = list(ss[f"{P}_pasted"])
         if not question.strip() and not files and not pasted:
-            st.warning("Type a question, attach or paste images, or both.")
+            st.warning(_("Type a question, attach or paste images, or both."))
             return
         images, errors = read_uploads(files)
         images += pasted
         for msg in errors:
-            st.error(f"{msg}. Remove it from the uploads and ask again.")
+            st.error(_("{problem}. Remove it from the uploads and ask again.").format(problem=msg))
         if errors:
             return
         turn = QATurn(question.strip(), images)
@@ -175,4 +182,4 @@ def render_qa_tab() -> None:
         stop_job(JOB, _collect)  # a new question replaces the one being answered (kept, marked)
         _ask(key, turn, params, clear_inputs=True)
     if SPECS[key].is_random and not _turns():
-        st.caption("Tip: the tiny random model answers instantly, with noise.")
+        st.caption(_("Tip: the tiny random model answers instantly, with noise."))

@@ -9,6 +9,7 @@ work and is stopped by a flag it checks once per chunk.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import threading
 import time
@@ -60,7 +61,13 @@ class DownloadJob:
         # message as its error.
         self._done = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name=f"download-{job_id}", daemon=True)
+        # in a copy of the starter's context: its messages are in the starter's language
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._run,),
+            name=f"download-{job_id}",
+            daemon=True,
+        )
 
     def start(self) -> DownloadJob:
         self._thread.start()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from demo_core.engine.base import EngineError, Generation, GenerationParams
+from demo_core.i18n import _
 from demo_core.jobs import Job
 from demo_core.xcomposer import compose as C
 from demo_core.xcomposer.article import Article, ImageSlot
@@ -91,7 +92,7 @@ def compose_job(
             _illustrate(job, composer, article, refs, image_num, params)
         return article
 
-    return Job("write", "Writing the article", work, alive=alive)
+    return Job("write", _("Writing the article"), work, alive=alive)
 
 
 def illustrate_job(
@@ -108,7 +109,7 @@ def illustrate_job(
         _illustrate(job, composer, article, refs, image_num, params)
         return article
 
-    return Job("illustrate", "Adding images", work, alive=alive)
+    return Job("illustrate", _("Adding images"), work, alive=alive)
 
 
 def edit_job(
@@ -121,7 +122,7 @@ def edit_job(
     alive: Alive = None,
 ) -> Job:
     """A proposed new text for one paragraph; ``job.result`` is ``(uid, kind, text)``."""
-    label = f"{C.EDIT_LABELS[kind]}: paragraph {article.index_of(uid) + 1}"
+    label = _("{edit}: paragraph {n}").format(edit=_(C.EDIT_LABELS[kind]), n=article.index_of(uid) + 1)
 
     def work(job: Job) -> tuple[str, str, str] | None:
         i = article.index_of(uid)
@@ -176,7 +177,7 @@ def add_image_job(
     alive: Alive = None,
 ) -> Job:
     """Caption a new image after paragraph ``uid`` and fill it."""
-    label = f"Adding an image after paragraph {article.index_of(uid) + 1}"
+    label = _("Adding an image after paragraph {n}").format(n=article.index_of(uid) + 1)
 
     def work(job: Job) -> None:
         i = article.index_of(uid)
@@ -215,7 +216,7 @@ def repick_job(
     def work(job: Job) -> None:
         _fill(job, composer, article, uid, refs, params)
 
-    return Job("repick", f"Finding images for paragraph {i + 1}", work, alive=alive)
+    return Job("repick", _("Finding images for paragraph {n}").format(n=i + 1), work, alive=alive)
 
 
 def answer_job(
@@ -235,6 +236,6 @@ def answer_job(
         turn.error = str(gen.error) if gen.error is not None else ""
         return turn
 
-    job = Job("answer", "Answering", work, alive=alive)
+    job = Job("answer", _("Answering"), work, alive=alive)
     job.data["turn"] = turn
     return job
