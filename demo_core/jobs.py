@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from demo_core.engine.base import CancelToken, EngineError, Generation
-from demo_core.i18n import _
+from demo_core.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,9 @@ STOPPED = "stopped"
 REPLACED = "replaced"
 ABANDONED = "abandoned"
 WHY = {
-    STOPPED: "Stopped",
-    REPLACED: "Interrupted by a new request",
-    ABANDONED: "Interrupted because the page was closed",
+    STOPPED: N_("Stopped"),
+    REPLACED: N_("Interrupted by a new request"),
+    ABANDONED: N_("Interrupted because the page was closed"),
 }
 
 
@@ -168,7 +168,7 @@ class Job:
     @property
     def why(self) -> str:
         """How the job was interrupted, for a message ("Stopped", ...)."""
-        return WHY.get(self.end_reason or "", "Stopped")
+        return _(WHY.get(self.end_reason or "", WHY[STOPPED]))
 
     # -- for the work function ------------------------------------------------------
     def stream(self, gen: Generation, label: str) -> Generation:

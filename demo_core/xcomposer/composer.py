@@ -119,13 +119,13 @@ class Composer:
             found = [item for _, item in self.library.search(caption, k, exclude)]
             if len(found) < k and context:
                 skip = set(exclude) | {i.path.name for i in found}
-                found += [item for _, item in self.library.search(context, k - len(found), skip)]
+                found += [item for _score, item in self.library.search(context, k - len(found), skip)]
         images = []
         for item in found:
             try:
                 images.append(item.load())
             except ImageError as exc:  # a broken file in the library: skip it, say so
-                self.notices.append(f"Image library: {exc}")
+                self.notices.append(_("Image library: {problem}").format(problem=exc))
         if len(images) < k and self.online is not None:
             images += self._search_online(caption, k - len(images), exclude)
         return images
@@ -134,9 +134,9 @@ class Composer:
         try:
             found, problems = self.online.search(caption, k)
         except OnlineSearchError as exc:
-            self.notices.append(f"Online image search: {exc}")
+            self.notices.append(_("Online image search: {problem}").format(problem=exc))
             return []
-        self.notices += [f"Online image search: {p}" for p in problems]
+        self.notices += [_("Online image search: {problem}").format(problem=p) for p in problems]
         return [i for i in found if i.name not in exclude]
 
     def pick(
