@@ -169,7 +169,7 @@ def format_size(n: float, *, binary: bool = False, digits: int | None = None) ->
     Decimal units (1 KB = 1000 B) unless ``binary`` (KiB, MiB: the agent's quotas are
     set in MiB). The unit symbols stay as they are in both languages (Chinese software
     writes "MB" too); the number follows the language's conventions. ``digits``: fixed
-    decimals; by default one below 10 of a unit and none above."""
+    decimals; one by default ("17.0 GB")."""
     base = 1024.0 if binary else 1000.0
     units = ("B", "KiB", "MiB", "GiB", "TiB") if binary else _UNITS
     value = float(n)
@@ -181,7 +181,7 @@ def format_size(n: float, *, binary: bool = False, digits: int | None = None) ->
     if unit == units[0]:
         return f"{format_number(value)} {unit}"
     if digits is None:
-        digits = 1 if abs(value) < 10 else 0
+        digits = 1
     return f"{format_number(value, digits)} {unit}"
 
 

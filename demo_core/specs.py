@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from demo_core import settings
-from demo_core.i18n import N_
+from demo_core.i18n import N_, format_number
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,8 @@ def fmt_memory(n: float) -> str:
     """Memory in the unit the budget setting uses (``memory_budget_gb`` counts 1024**3
     bytes, as nvidia-smi does), so every page shows the same number for the same bytes."""
     if abs(n) >= 0.1 * GB:
-        return f"{n / GB:.1f} GB"
-    return f"{n / 1024**2:.0f} MB"
+        return f"{format_number(n / GB, 1)} GB"
+    return f"{format_number(n / 1024**2)} MB"
 
 
 SPECS: dict[str, ModelSpec] = {
