@@ -14,6 +14,7 @@ sampling unchanged.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,7 @@ from demo_core.engine.base import (
 )
 from demo_core.engine.fair_queue import Cancelled, FairQueue
 from demo_core.engine.streaming import IncrementalDecoder, find_stop_word, partial_stop_suffix
+from demo_core.i18n import _
 from demo_core.internlm2.loader import LoadedModel
 from demo_core.internlm2.template import fit_to_context, render_chat
 
@@ -160,7 +162,9 @@ class TransformersEngine:
     def __init__(self, loaded: LoadedModel, info: EngineInfo, decode: str = "eager") -> None:
         if decode not in DECODE_MODES:
             raise EngineError(
-                f"unknown decode mode {decode!r}; choose one of {', '.join(DECODE_MODES)}"
+                _("unknown decode mode {mode}; choose one of {names}").format(
+                    mode=repr(decode), names=", ".join(DECODE_MODES)
+                )
             )
         self.loaded = loaded
         self.model = loaded.model
@@ -239,9 +243,9 @@ class TransformersEngine:
     ) -> Generation:
         """Queue ``prompt`` (token ids, or whatever :meth:`_prompt_inputs` of a subclass
         understands) on a worker thread."""
-        worker = threading.Thread(
-            target=self._run,
-            args=(gen, prompt, params, keep_special),
+        worker = threading.Thread(  # in a copy of the caller's context: errors in its language
+            target=contextvars.copy_context().run,
+            args=(self._run, gen, prompt, params, keep_special),
             daemon=True,
             name="generate",
         )
@@ -265,10 +269,12 @@ class TransformersEngine:
             return
         try:
             gen.started()
-            job = self._executor.submit(self._generate, gen, ids, params, keep_special)
+            job = self._executor.submit(
+                contextvars.copy_context().run, self._generate, gen, ids, params, keep_special
+            )
             reason, error = job.result()
         except Exception as exc:  # never let a worker die silently
-            reason, error = "error", EngineError(f"generation failed: {exc}")
+            reason, error = "error", EngineError(_("generation failed: {error}").format(error=exc))
         finally:
             self.queue.release(ticket)
         gen.finish(reason, error)
@@ -315,8 +321,10 @@ class TransformersEngine:
         except torch.OutOfMemoryError:
             _free_cuda()
             return "error", OutOfMemory(
-                "the GPU ran out of memory while generating: lower max new tokens, clear the "
-                "conversation, or unload other models on the Models page"
+                _(
+                    "the GPU ran out of memory while generating: lower max new tokens, clear the "
+                    "conversation, or unload other models on the Models page"
+                )
             )
         prompt_len = inputs["input_ids"].shape[1] if "input_ids" in inputs else 0
         new = out[0, prompt_len:].tolist()
