@@ -5,10 +5,11 @@ string of the page that follows is in it; the menu comes from demo_ui.navigation
 """
 
 from demo_ui.home import render_home
-from demo_ui.language import language_switch, use_language
+from demo_ui.language import language_switch, mark_entry, use_language
 from demo_ui.navigation import navigation
 
 use_language()
 page = navigation(render_home)
 language_switch()
+mark_entry()
 page.run()

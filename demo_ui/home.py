@@ -7,7 +7,7 @@ import torch
 
 from demo_core.discovery import locate_any
 from demo_core.engine.manager import GB
-from demo_core.i18n import _, format_number, ngettext
+from demo_core.i18n import N_, _, format_number, ngettext
 from demo_core.specs import SPECS
 from demo_ui.navigation import installed_pages
 from demo_ui.resources import get_manager
@@ -30,9 +30,9 @@ def device_summary() -> str:
 
 def render_home() -> None:
     page_header(
-        _("InternLM Demo Studio"),
+        N_("InternLM Demo Studio"),
         "🧪",
-        _("Every demo of the InternLM fun-demos lesson in one app, sharing one copy of each model."),
+        N_("Every demo of the InternLM fun-demos lesson in one app, sharing one copy of each model."),
     )
     st.subheader(_("Demos"))
     # three cards a row: five in one row cut "Data-analysis agent" short at 1400 px

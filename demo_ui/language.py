@@ -16,6 +16,7 @@ from demo_core.i18n import LANGUAGE_NAMES, LANGUAGES, _, language_for_locale, se
 from demo_ui.prefs import get_pref, set_pref
 
 KEY = "_language_choice"
+_ENTRY = "_entered_through_app"  # set by app.py for this run, taken by page_header
 
 
 def browser_language() -> str:
@@ -35,6 +36,16 @@ def use_language() -> str:
         st.session_state[KEY] = lang
     set_language(lang)
     return lang
+
+
+def mark_entry() -> None:
+    """app.py: this run went through the entry point (menu and switch are drawn)."""
+    st.session_state[_ENTRY] = True
+
+
+def entered_through_app() -> bool:
+    """Whether app.py started this run (asked once per run, by the page's header)."""
+    return bool(st.session_state.pop(_ENTRY, False))
 
 
 def _remember_choice() -> None:

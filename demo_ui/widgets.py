@@ -14,7 +14,7 @@ from demo_core.engine.base import SAMPLING_LIMITS, ChatEngine, EngineError, Gene
 from demo_core.engine.manager import GB
 from demo_core.i18n import _, format_number, ngettext
 from demo_core.specs import SPECS, resolve_path
-from demo_ui.language import use_language
+from demo_ui.language import entered_through_app, language_switch, use_language
 from demo_ui.resources import get_manager
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
@@ -30,10 +30,19 @@ def page_link(file: str, label: str, icon: str) -> None:
 
 
 def page_header(title: str, icon: str, caption: str) -> None:
-    """Title and caption of a page (already translated by the caller). The menu is
-    ``st.navigation``'s (app.py); the language is set again here so a page run on its
-    own (``streamlit run pages/X.py``) speaks it too."""
+    """Title and caption of a page, given as msgids (``N_("Story chat")``) and translated
+    here, after the language is set.
+
+    Normally every run starts in app.py, which sets the language and draws the menu and
+    the language switch. A page can also run without app.py: Streamlit runs a file of
+    pages/ directly while it still treats the folder as an old-style multipage app (the
+    first run of a fresh server opened on a page's address, and every AppTest run), and
+    ``streamlit run pages/X.py`` does too. Then the language is chosen and the switch
+    drawn here, so such a run speaks the same language and offers the same switch."""
     use_language()
+    if not entered_through_app():
+        language_switch()
+    title, caption = _(title), _(caption)
     st.set_page_config(page_title=f"{title} · InternLM Demo Studio", page_icon=icon, layout="wide")
     st.title(f"{icon} {title}")
     st.caption(caption)

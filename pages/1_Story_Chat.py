@@ -2,16 +2,16 @@
 
 import streamlit as st
 
-from demo_core.i18n import _
+from demo_core.i18n import N_, _
 from demo_core.prompts import INTERNLM_META, STORY_PRESETS
 from demo_core.specs import CHAT_MODELS
 from demo_ui.chat import ChatConfig, chat_area, conversation, system_prompt_editor
 from demo_ui.widgets import memory_line, model_picker, page_header, sampling_controls
 
 page_header(
-    _("Story chat"),
+    N_("Story chat"),
     "📖",
-    _("InternLM2-Chat-1.8B writes stories and chats. Replies stream; Stop keeps what was written."),
+    N_("InternLM2-Chat-1.8B writes stories and chats. Replies stream; Stop keeps what was written."),
 )
 cfg = ChatConfig(
     prefix="story",

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from demo_core.i18n import _
+from demo_core.i18n import N_, _
 from demo_ui.chat import ChatConfig, chat_area, conversation, system_prompt_editor
 from demo_ui.personas import chat_prefix, persona_form, persona_model, persona_picker
 from demo_ui.widgets import memory_line, page_header, sampling_controls
 
-page_header(_("Bajie role-play"), "🐷", _("猪八戒 and friends. Each persona keeps its own conversation."))
+page_header(N_("Bajie role-play"), "🐷", N_("猪八戒 and friends. Each persona keeps its own conversation."))
 with st.sidebar:
     persona, _picked = persona_picker("bajie")
     cfg = ChatConfig(

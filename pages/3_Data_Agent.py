@@ -15,7 +15,7 @@ from demo_core.agent.agent import (
 )
 from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, AgentSettings
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, UploadError
-from demo_core.i18n import _, format_size
+from demo_core.i18n import N_, _, format_size
 from demo_core.specs import CHAT_MODELS, SPECS, resolve_path
 from demo_ui.agent_view import get_kernel_registry, render_turn
 from demo_ui.resources import get_manager
@@ -24,9 +24,9 @@ from demo_ui.widgets import keep, load_engine, model_label, page_header
 P = "data_agent_"  # session_state prefix of this page
 
 page_header(
-    _("Data-analysis agent"),
+    N_("Data-analysis agent"),
     "📊",
-    _(
+    N_(
         "Upload a table, ask in words. InternLM2 writes Python, runs it in your own sandboxed "
         "kernel (no network, limited memory and time), reads the result and answers."
     ),

@@ -1,13 +1,13 @@
 """XComposer2: illustrated-article composition and image Q&A (UI only; logic in demo_core)."""
 
-from demo_core.i18n import _
+from demo_core.i18n import N_
 from demo_ui.widgets import page_header
 from demo_ui.xcomposer_page import render_page
 
 page_header(
-    _("XComposer2"),
+    N_("XComposer2"),
     "🖼️",
-    _(
+    N_(
         "浦语·灵笔: write an illustrated article from an instruction, or ask questions about images. "
         "One copy of each model serves everyone; requests take turns."
     ),

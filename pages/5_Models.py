@@ -27,9 +27,9 @@ from demo_ui.resources import get_manager
 from demo_ui.widgets import page_header
 
 page_header(
-    _("Models & downloads"),
+    N_("Models & downloads"),
     "📦",
-    _(
+    N_(
         "Which models are on this machine, which are loaded, and downloads from Hugging Face, "
         "a mirror or ModelScope."
     ),
