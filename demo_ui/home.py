@@ -66,7 +66,7 @@ def render_home() -> None:
         found = None if spec.is_random else locate_any(spec)
         rows.append(
             {
-                _("model"): spec.label,
+                _("model"): _(spec.label),
                 _("on this machine"): _("generated on demand")
                 if spec.is_random
                 else ("✅ " + _("yes") if found else "❌ " + _("no")),

@@ -28,7 +28,7 @@ KEEP_WORDS = {
     "JSON", "CSV", "TSV", "PNG", "JPEG", "UTF", "GB18030", "Top", "token", "tok", "Demo",
     "Ctrl", "emoji", "ID", "URL", "API", "README", "Chat", "VL", "BaJie", "mini", "md",
     "json", "jsonl", "csv", "tsv", "xlsx", "xls", "txt", "png", "jpg", "jpeg", "webp", "gif",
-    "bmp", "cpu", "cuda", "mps", "main", "master",
+    "bmp", "cpu", "cuda", "mps", "main", "master", "English",
 }  # fmt: skip
 
 _REMOVE = [
@@ -92,11 +92,11 @@ def page_texts(at) -> list[tuple[str, str]]:
             _strings(proto, found)
             kind = getattr(node, "type", type(node).__name__)
             out.extend((kind, t) for t in found)
-            if kind == "table" or kind == "arrow_data_frame":
-                try:
-                    out.extend((kind, str(c)) for c in node.value.columns)
-                except Exception:
-                    pass
+            if kind in ("table", "arrow_data_frame"):
+                frame = node.value
+                out.extend((kind, str(c)) for c in frame.columns)
+                for column in frame.columns:
+                    out.extend((kind, v) for v in frame[column] if isinstance(v, str) and v.strip())
         for child in getattr(node, "children", {}).values():
             walk(child)
 
