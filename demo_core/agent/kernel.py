@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from demo_core.agent import kernel_fonts
+
 log = logging.getLogger(__name__)
 
 LAUNCHER = Path(__file__).with_name("kernel_launcher.py")
@@ -354,7 +356,8 @@ class SandboxKernel:
             self.kernel_uid = info.get("uid")
         except (OSError, ValueError):
             self.network_isolation = "unknown"
-        res = self._run(SETUP_CODE, self.limits.start_timeout_s, None, None, setup=True)
+        setup = SETUP_CODE + kernel_fonts.setup_code()  # Chinese in plots (issue 13)
+        res = self._run(setup, self.limits.start_timeout_s, None, None, setup=True)
         if not res.ok:
             raise KernelError(f"kernel setup failed: {res.error_name}: {res.error_value}")
 
