@@ -72,6 +72,28 @@ def installed_pages() -> list[PageEntry]:
     return [p for p in PAGES if (PAGES_DIR / p.file).exists()]
 
 
+def leave_old_multipage_mode() -> None:
+    """Make Streamlit run app.py (and so this menu) for every page, from the first run on.
+
+    Streamlit still treats a folder named pages/ beside the entry point as an old-style
+    multipage app until the entry point has called ``st.navigation`` once in the process
+    (``PagesManager.uses_pages_directory``, a class-wide flag). Until then a page's
+    address runs the page file on its own, under an automatic menu of English file names
+    ("Story Chat", "Data Agent") and without the language switch: that is what the very
+    first visitor of a fresh server sees when they open a page's address (a bookmark, a
+    reload), and what every AppTest run does. A page whose run did not come through
+    app.py calls this first: it clears the flag, as app.py's ``st.navigation`` would
+    have, and reruns, so the run goes through app.py. A page run on its own
+    (``streamlit run pages/X.py``) has no pages/ folder beside it: the flag is already
+    off and nothing happens.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def navigation(home) -> st.navigation:
     """The menu: Home, then each section's pages, titles in the current language."""
     sections: dict[str, list] = {"": [st.Page(home, title=_("Home"), icon="🏠", default=True)]}

@@ -15,6 +15,7 @@ from demo_core.engine.manager import GB
 from demo_core.i18n import _, format_number, ngettext
 from demo_core.specs import SPECS, resolve_path
 from demo_ui.language import entered_through_app, language_switch, use_language
+from demo_ui.navigation import leave_old_multipage_mode
 from demo_ui.resources import get_manager
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
@@ -33,15 +34,14 @@ def page_header(title: str, icon: str, caption: str) -> None:
     """Title and caption of a page, given as msgids (``N_("Story chat")``) and translated
     here, after the language is set.
 
-    Normally every run starts in app.py, which sets the language and draws the menu and
-    the language switch. A page can also run without app.py: Streamlit runs a file of
-    pages/ directly while it still treats the folder as an old-style multipage app (the
-    first run of a fresh server opened on a page's address, and every AppTest run), and
-    ``streamlit run pages/X.py`` does too. Then the language is chosen and the switch
-    drawn here, so such a run speaks the same language and offers the same switch."""
-    use_language()
+    Every run normally starts in app.py, which sets the language and draws the menu and
+    the language switch. When Streamlit ran a page file without it (see
+    ``leave_old_multipage_mode``) the run is redone through app.py; a page run on its
+    own (``streamlit run pages/X.py``) gets the language and the switch from here."""
     if not entered_through_app():
-        language_switch()
+        leave_old_multipage_mode()  # reruns through app.py when Streamlit skipped it
+        language_switch()  # a page run on its own (streamlit run pages/X.py)
+    use_language()
     title, caption = _(title), _(caption)
     st.set_page_config(page_title=f"{title} · InternLM Demo Studio", page_icon=icon, layout="wide")
     st.title(f"{icon} {title}")
