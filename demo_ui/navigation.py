@@ -86,12 +86,21 @@ def leave_old_multipage_mode() -> None:
     have, and reruns, so the run goes through app.py. A page run on its own
     (``streamlit run pages/X.py``) has no pages/ folder beside it: the flag is already
     off and nothing happens.
+
+    Once per process, as the flag it clears: AppTest sets the flag again before each of
+    its runs, and a rerun there would drop a button click the run was started for (that
+    run then goes on without app.py, and ``page_header`` sets the language itself).
     """
+    global _left
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory and not _left:
+        _left = True
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+_left = False
 
 
 def navigation(home) -> st.navigation:

@@ -38,12 +38,14 @@ def page_header(title: str, icon: str, caption: str) -> None:
     the language switch. When Streamlit ran a page file without it (see
     ``leave_old_multipage_mode``) the run is redone through app.py; a page run on its
     own (``streamlit run pages/X.py``) gets the language and the switch from here."""
-    if not entered_through_app():
+    entered = entered_through_app()
+    if not entered:
         leave_old_multipage_mode()  # reruns through app.py when Streamlit skipped it
-        language_switch()  # a page run on its own (streamlit run pages/X.py)
     use_language()
+    if not entered:
+        language_switch()  # the run did not draw it (AppTest, streamlit run pages/X.py)
     title, caption = _(title), _(caption)
-    st.set_page_config(page_title=f"{title} · InternLM Demo Studio", page_icon=icon, layout="wide")
+    st.set_page_config(page_title=f"{title} · {_('InternLM Demo Studio')}", page_icon=icon, layout="wide")
     st.title(f"{icon} {title}")
     st.caption(caption)
 

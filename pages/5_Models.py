@@ -235,7 +235,8 @@ def show_json_file(path: Path) -> None:
 def render_job(view: JobView) -> None:
     req = view.request
     what = req.file or _("whole model")
-    title = f"#{view.id} · {req.repo_id} · {what} · {req.source}"
+    source = {"hf": "Hugging Face", "modelscope": "ModelScope"}.get(req.source, req.source)
+    title = f"#{view.id} · {req.repo_id} · {what} · {source}"
     with st.container(border=True):
         st.markdown(f"**{title}**")
         snap = view.progress

@@ -34,10 +34,10 @@ KEEP_WORDS = {
 _REMOVE = [
     re.compile(r"`[^`]*`"),  # code spans: names of settings, folders
     re.compile(r"https?://\S+"),
+    re.compile(r"\b[\w.-]+/[\w.-]+\b"),  # repository ids (before paths eat their second half)
     re.compile(r"(?:[~.]?/|[A-Za-z]:\\)[^\s，。；：）)]*"),  # paths
     re.compile(r"\$?\b[A-Z][A-Z0-9_]{2,}\b"),  # environment variables, constants
     re.compile(r"\b[\w.-]+\.(?:json|py|zip|md|txt|csv|tsv|xlsx|png|jpg|bin|safetensors)\b"),
-    re.compile(r"\b[\w.-]+/[\w.-]+\b"),  # repository ids
     re.compile(r"<[^>]{1,40}>"),  # placeholders such as <ImageHere>
     re.compile(r"\{\w+\}"),  # template fields such as {prompt}
     re.compile(r'"[\x20-\x7e]*?"'),  # quoted settings keys and values

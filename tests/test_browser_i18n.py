@@ -71,11 +71,11 @@ def test_the_switch_changes_the_language_and_it_stays(tmp_path):
     with running_app(home) as url, browser_page(locale="en-US") as page:
         page.goto(url + "/Story_Chat")
         wait_title(page, "📖 Story chat")
-        page.get_by_test_id("stSidebar").get_by_role("button", name="中文", exact=True).click()
+        page.get_by_test_id("stSidebar").get_by_role("radio", name="中文", exact=True).click()
         wait_title(page, "📖 故事对话")
         page.get_by_placeholder("请它讲个故事…").wait_for()  # the page body too, not only the title
         visit_every_page(page, "zh_CN")  # it stays on every page of the session
-        page.get_by_test_id("stSidebar").get_by_role("button", name="English", exact=True).click()
+        page.get_by_test_id("stSidebar").get_by_role("radio", name="English", exact=True).click()
         wait_title(page, "📦 Models & downloads")
         nav(page, "Home")
         wait_title(page, "🧪 InternLM Demo Studio")
@@ -92,7 +92,52 @@ def test_the_chosen_language_survives_a_reload(tmp_path):
     with running_app(home) as url, browser_page(locale="en-US") as page:
         page.goto(url)
         wait_title(page, "🧪 InternLM Demo Studio")
-        page.get_by_test_id("stSidebar").get_by_role("button", name="中文", exact=True).click()
+        page.get_by_test_id("stSidebar").get_by_role("radio", name="中文", exact=True).click()
         wait_title(page, "🧪 书生·浦语 Demo 工作室")
         page.reload()
         wait_title(page, "🧪 书生·浦语 Demo 工作室")
+
+
+def chinese_article():
+    import io
+
+    from PIL import Image
+
+    from demo_core.xcomposer.article import Article, ImageSlot
+    from demo_core.xcomposer.images import load_image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 80, 40)).save(buf, format="PNG")
+    article = Article.from_texts(
+        "根据以下标题：“长城的故事”，创作长文章。",
+        ["长城是中国古代的伟大建筑。", "它蜿蜒在群山之间，见证了两千多年的历史。"],
+    )
+    image = load_image(buf.getvalue(), "长城远眺.png")
+    article.set_slot(0, ImageSlot(caption="夕阳下的长城", candidates=[image], chosen=0))
+    return article
+
+
+def test_article_exports_keep_chinese_names_and_render_chinese(tmp_path):
+    """The zip keeps the Chinese image name (UTF-8 flag), the HTML page names CJK fonts,
+    and Chromium renders it, and prints it to PDF, with a CJK font embedded."""
+    import io
+    import zipfile
+
+    from demo_core.xcomposer.export import to_html, to_zip
+
+    article = chinese_article()
+    zf = zipfile.ZipFile(io.BytesIO(to_zip(article)))
+    names = zf.namelist()
+    assert "images/01_长城远眺.png" in names, names
+    assert all(i.flag_bits & 0x800 for i in zf.infolist() if not i.filename.isascii())
+    assert "长城远眺" in zf.read("article.md").decode("utf-8")
+    html = to_html(article)
+    assert 'charset="utf-8"' in html and "Noto Sans CJK SC" in html
+    page_file = tmp_path / "文章.html"
+    page_file.write_text(html, encoding="utf-8")
+    with browser_page(locale="zh-CN") as page:
+        page.goto(page_file.as_uri())
+        page.get_by_role("heading", name="长城的故事").wait_for()
+        screenshot(page, "i18n-article-html")
+        pdf = page.pdf()
+    assert b"CJK" in pdf or b"Noto" in pdf  # a CJK font went into the PDF, not boxes
