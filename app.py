@@ -1,9 +1,15 @@
-"""Home page and entry point: ``streamlit run app.py`` serves every demo on 127.0.0.1:6006.
+"""Entry point: ``streamlit run app.py`` serves every demo on 127.0.0.1:6006.
 
-The demos are the files in pages/; the sidebar menu is drawn by ``demo_ui.widgets``
-(Streamlit's own is hidden in .streamlit/config.toml) so it can say "Home" and show icons.
+Every script run starts here (``st.navigation``): the language is set first, so every
+string of the page that follows is in it; the menu comes from demo_ui.navigation.
 """
 
 from demo_ui.home import render_home
+from demo_ui.language import language_switch, mark_entry, use_language
+from demo_ui.navigation import navigation
 
-render_home()
+use_language()
+page = navigation(render_home)
+language_switch()
+mark_entry()
+page.run()

@@ -15,15 +15,17 @@ from typing import TextIO
 from demo_core.conversation import Conversation, validate_prompt
 from demo_core.engine.base import EngineError, GenerationParams, ModelUnavailable
 from demo_core.engine.manager import ModelManager
-from demo_core.i18n import _
+from demo_core.i18n import _, language_from_environment, set_language
 from demo_core.prompts import INTERNLM_META
 from demo_core.specs import CHAT_MODELS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="internlm-chat", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="internlm-chat", description=_("Terminal chat, the successor of the lesson's cli_demo.py.")
+    )
     p.add_argument("--model", default="internlm2-chat-1_8b", choices=CHAT_MODELS)
-    p.add_argument("--system", default=INTERNLM_META, help="system prompt")
+    p.add_argument("--system", default=INTERNLM_META, help=_("system prompt"))
     p.add_argument("--max-new-tokens", type=int, default=1024)
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--top-p", type=float, default=0.8)
@@ -41,7 +43,7 @@ def chat_loop(
             return
         if text.strip() == "/clear":
             conv.clear()
-            print("(conversation cleared)", file=out)
+            print(_("(conversation cleared)"), file=out)
             continue
         prompt, problem = validate_prompt(text)
         if problem:
@@ -50,7 +52,7 @@ def chat_loop(
         conv.add_user(prompt)
         gen = engine.stream_chat(conv.model_messages(), params)
         reply = conv.start_reply(engine.info.label)
-        print("Assistant: ", end="", file=out, flush=True)
+        print(_("Assistant: "), end="", file=out, flush=True)
         try:
             for delta in gen:
                 reply.content += delta
@@ -58,12 +60,12 @@ def chat_loop(
         except KeyboardInterrupt:
             gen.cancel()
             reply.status = "stopped"
-            print("\n(stopped)", file=out)
+            print("\n" + _("(stopped)"), file=out)
             continue
         print(file=out)
         if gen.error is not None:
             reply.status = "error"
-            print(f"Error: {gen.error}", file=out)
+            print(_("Error: {problem}").format(problem=gen.error), file=out)
         else:
             reply.status = "done"
 
@@ -71,7 +73,7 @@ def chat_loop(
 def _stdin_lines() -> Iterable[str]:
     while True:
         try:
-            yield input("\nUser  >>> ")
+            yield input("\n" + _("User  >>> "))
         except EOFError:
             return
 
@@ -93,6 +95,7 @@ def terminal_hint(key: str, exc: ModelUnavailable) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    set_language(language_from_environment())  # the terminal's LANG / LANGUAGE
     args = parse_args(argv)
     try:
         engine = ModelManager().get(args.model)
@@ -100,10 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {terminal_hint(args.model, exc)}", file=sys.stderr)
         return 2
     except EngineError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(_("Error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     if engine.info.is_random:
-        print("Note: the tiny random test model answers with noise.", file=sys.stderr)
+        print(_("Note: the tiny random test model answers with noise."), file=sys.stderr)
     params = GenerationParams(
         max_new_tokens=args.max_new_tokens,
         temperature=args.temperature,
@@ -112,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         do_sample=args.temperature > 0,
     )
-    print(f"{engine.info.label} on {engine.info.device}. /clear to start over, /exit to quit.")
+    print(
+        _("{model} on {device}. /clear to start over, /exit to quit.").format(
+            model=_(engine.info.label), device=engine.info.device
+        )
+    )
     try:
         chat_loop(engine, Conversation(args.system), params, _stdin_lines(), sys.stdout)
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from demo_core.i18n import N_, _, ngettext
+from demo_core.i18n import N_, _, format_datetime, format_number, ngettext
 
 MAX_PROMPT_CHARS = 8000
 
@@ -105,14 +105,20 @@ class Conversation:
         self.turns.clear()
 
 
+# how a turn's status reads in an export
+STATUS_LABELS = {"streaming": N_("streaming"), "stopped": N_("stopped"), "error": N_("error")}
+
+
 def validate_prompt(text: str | None) -> tuple[str | None, str | None]:
     """``(prompt, problem)``: the cleaned prompt, or a message saying why it was refused."""
     if text is None:
         return None, None
     if not text.strip():
-        return None, "The message is empty. Type something to send."
+        return None, _("The message is empty. Type something to send.")
     if len(text) > MAX_PROMPT_CHARS:
-        return None, f"The message is {len(text):,} characters; the limit is {MAX_PROMPT_CHARS:,}."
+        return None, _("The message is {n} characters; the limit is {limit}.").format(
+            n=format_number(len(text)), limit=format_number(MAX_PROMPT_CHARS)
+        )
     return text, None
 
 
@@ -120,28 +126,38 @@ def format_stats(stats: dict) -> str:
     parts = []
     if stats.get("new_tokens"):
         n = stats["new_tokens"]
-        parts.append(ngettext("{n} token", "{n} tokens", n).format(n=n))
+        parts.append(ngettext("{n} token", "{n} tokens", n).format(n=format_number(n)))
     if stats.get("tokens_per_s"):
-        parts.append(f"{stats['tokens_per_s']:.1f} tok/s")
+        parts.append(_("{speed} tok/s").format(speed=format_number(stats["tokens_per_s"], 1)))
     if stats.get("ttft_s") is not None:
-        parts.append(f"first token {stats['ttft_s']:.2f} s")
+        parts.append(_("first token {s} s").format(s=format_number(stats["ttft_s"], 2)))
     if stats.get("queued_s", 0) > 0.5:
-        parts.append(f"queued {stats['queued_s']:.1f} s")
+        parts.append(_("queued {s} s").format(s=format_number(stats["queued_s"], 1)))
     if stats.get("dropped"):
         n = stats["dropped"]
-        parts.append(f"{n} old message{'s' if n != 1 else ''} left out to fit the context")
+        parts.append(
+            ngettext(
+                "{n} old message left out to fit the context",
+                "{n} old messages left out to fit the context",
+                n,
+            ).format(n=n)
+        )
     if stats.get("ended") in ENDED:
         parts.append(_(ENDED[stats["ended"]]))
     return " · ".join(parts)
 
 
 def to_markdown(conv: Conversation, title: str) -> str:
-    lines = [f"# {title}", "", f"_Exported {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}_", ""]
+    exported = _("Exported {when}").format(when=format_datetime(datetime.now(timezone.utc)) + " UTC")
+    lines = [f"# {title}", "", f"_{exported}_", ""]
     if conv.system_prompt.strip():
-        lines += ["**System prompt**", "", "> " + conv.system_prompt.replace("\n", "\n> "), ""]
+        lines += ["**" + _("System prompt") + "**", "", "> " + conv.system_prompt.replace("\n", "\n> "), ""]
     for t in conv.turns:
-        who = "User" if t.role == "user" else f"Assistant ({t.model})" if t.model else "Assistant"
-        note = "" if t.status == "done" else f" _[{t.status}]_"
+        if t.role == "user":
+            who = _("User")
+        else:
+            who = _("Assistant ({model})").format(model=t.model) if t.model else _("Assistant")
+        note = "" if t.status == "done" else f" _[{_(STATUS_LABELS.get(t.status, t.status))}]_"
         lines += [f"**{who}**{note}", "", t.content, ""]
     return "\n".join(lines)
 

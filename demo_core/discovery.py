@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo_core import settings
+from demo_core.i18n import N_
 from demo_core.specs import SPECS, ModelSpec, explicit_path, tiny_folder
 
 SHARE_ROOTS = [
@@ -70,28 +71,28 @@ def candidate_folders(spec: ModelSpec) -> Iterator[tuple[str, Path]]:
     """``(where, folder)`` pairs in the order they are tried."""
     name = spec.folder_name
     ids = [i for i in (spec.hf_id, spec.modelscope_id) if i]
-    yield "models folder", settings.models_dir() / name
+    yield N_("models folder"), settings.models_dir() / name
     for i in ids:
-        yield "models folder", settings.models_dir() / i
+        yield N_("models folder"), settings.models_dir() / i
     for root in extra_roots():
         yield "settings model_dirs", root / name
         for i in ids:
             yield "settings model_dirs", root / i
     for root in SHARE_ROOTS:
         for i in ids:
-            yield "InternStudio share", root / i
-        yield "InternStudio share", root / name
+            yield N_("InternStudio share"), root / i
+        yield N_("InternStudio share"), root / name
     if spec.hf_id:
         for snap in hf_cache_snapshots(spec.hf_id):
-            yield "Hugging Face cache", snap
+            yield N_("Hugging Face cache"), snap
     ms = modelscope_cache_root()
     for i in ids:
         owner, _, repo = i.partition("/")
         for base in (ms / "hub", ms / "hub" / "models", ms / "models"):
-            yield "ModelScope cache", base / i
+            yield N_("ModelScope cache"), base / i
             # ModelScope stores dots in names as "___" (internlm2_5-7b → unchanged, x.y → x___y)
             if "." in repo:
-                yield "ModelScope cache", base / owner / repo.replace(".", "___")
+                yield N_("ModelScope cache"), base / owner / repo.replace(".", "___")
 
 
 def hf_cache_snapshots(repo_id: str) -> list[Path]:
@@ -129,7 +130,7 @@ def locate_any(spec: ModelSpec) -> tuple[str, Path] | None:
     the same order :func:`demo_core.specs.resolve_path` uses, with the reason attached."""
     explicit = explicit_path(spec)
     if explicit is not None:
-        where = "environment variable" if os.environ.get(spec.env_var) else "settings path"
+        where = N_("environment variable") if os.environ.get(spec.env_var) else N_("settings path")
         return (where, explicit) if is_complete(explicit) else None
     return locate(spec)
 
@@ -170,8 +171,8 @@ def status(spec: ModelSpec) -> ModelStatus:
     if spec.is_random:
         path = tiny_folder(spec)
         if is_complete(path):
-            return ModelStatus(spec, "generated", path, folder_size(path), None)
-        return ModelStatus(spec, "generated on first use", None, 0, None)
+            return ModelStatus(spec, N_("generated"), path, folder_size(path), None)
+        return ModelStatus(spec, N_("generated on first use"), None, 0, None)
     found = locate_any(spec)
     if found is None:
         return ModelStatus(spec, None, None, 0, partial_download(spec))

@@ -32,6 +32,7 @@ No Streamlit here: the page layer only reads a job's fields and calls its method
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import threading
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from demo_core.engine.base import CancelToken, EngineError, Generation
+from demo_core.i18n import N_, _
 from demo_core.workspace import workspace_alive
 
 log = logging.getLogger(__name__)
@@ -49,9 +51,9 @@ STOPPED = "stopped"
 REPLACED = "replaced"
 ABANDONED = "abandoned"
 WHY = {
-    STOPPED: "Stopped",
-    REPLACED: "Interrupted by a new request",
-    ABANDONED: "Interrupted because the page was closed",
+    STOPPED: N_("Stopped"),
+    REPLACED: N_("Interrupted by a new request"),
+    ABANDONED: N_("Interrupted because the page was closed"),
 }
 
 
@@ -114,7 +116,10 @@ class Job:
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> Job:
-        self.thread = threading.Thread(target=self._run, daemon=True, name=f"job-{self.kind}")
+        # run in a copy of the starter's context: its messages keep the starter's language
+        self.thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(self._run,), daemon=True, name=f"job-{self.kind}"
+        )
         self.thread.start()
         threading.Thread(target=self._watch, daemon=True, name=f"job-watch-{self.kind}").start()
         return self
@@ -128,7 +133,7 @@ class Job:
             self.error = str(exc)
         except Exception as exc:  # a bug must not leave the page waiting forever
             log.exception("background job %s failed", self.kind)
-            self.error = f"{self.label} failed unexpectedly: {exc}"
+            self.error = _("{what} failed unexpectedly: {error}").format(what=self.label, error=exc)
         finally:
             self.position = 0
             self._done.set()
@@ -173,7 +178,7 @@ class Job:
     @property
     def why(self) -> str:
         """How the job was interrupted, for a message ("Stopped", ...)."""
-        return WHY.get(self.end_reason or "", "Stopped")
+        return _(WHY.get(self.end_reason or "", WHY[STOPPED]))
 
     # -- for the work function ------------------------------------------------------
     def stream(

@@ -16,13 +16,14 @@ from pathlib import Path
 
 from demo_core import settings
 from demo_core.engine.base import SAMPLING_LIMITS, GenerationParams
+from demo_core.i18n import N_, _
 from demo_core.specs import SPECS
 
 BUILTIN_FILE = Path(__file__).parent / "data" / "personas.json"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_PROMPT_CHARS = 4000
 DEFAULT_AVATAR = "🎭"
-AVATAR_RULE = "the avatar must be one emoji, such as 🐷 or 🙏"
+AVATAR_RULE = N_("the avatar must be one emoji, such as 🐷 or 🙏")
 
 # Code points that are emoji (or render as one with U+FE0F); the blocks of the Unicode
 # emoji charts, without a dependency.
@@ -84,22 +85,30 @@ class Persona:
 def validate(data: object, builtin: bool = False) -> Persona:
     """A :class:`Persona` from decoded JSON, or :class:`PersonaError` saying what is wrong."""
     if not isinstance(data, dict):
-        raise PersonaError("a persona must be a JSON object")
+        raise PersonaError(_("a persona must be a JSON object"))
     missing = [k for k in ("id", "name", "system_prompt") if not str(data.get(k, "")).strip()]
     if missing:
-        raise PersonaError(f"missing {', '.join(missing)}")
+        raise PersonaError(_("missing {fields}").format(fields=", ".join(missing)))
     pid = str(data["id"])
     if not _ID_RE.match(pid):
-        raise PersonaError(f"id {pid!r} must be 1-40 lowercase letters, digits, '-' or '_'")
+        raise PersonaError(
+            _("id {id} must be 1-40 lowercase letters, digits, '-' or '_'").format(id=repr(pid))
+        )
     if len(str(data["system_prompt"])) > MAX_PROMPT_CHARS:
-        raise PersonaError(f"system prompt is longer than {MAX_PROMPT_CHARS} characters")
+        raise PersonaError(
+            _("system prompt is longer than {n} characters").format(n=MAX_PROMPT_CHARS)
+        )
     for key in ("preferred_model", "fallback_model"):
         if key in data and data[key] not in SPECS:
-            raise PersonaError(f"{key} {data[key]!r} is not a known model ({', '.join(SPECS)})")
+            raise PersonaError(
+                _("{field} {value} is not a known model ({known})").format(
+                    field=key, value=repr(data[key]), known=", ".join(SPECS)
+                )
+            )
     sampling = _check_sampling(data.get("sampling") or {})
     unknown = set(data) - {f for f in Persona.__dataclass_fields__ if f != "builtin"}
     if unknown:
-        raise PersonaError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        raise PersonaError(_("unknown field(s): {fields}").format(fields=", ".join(sorted(unknown))))
     return Persona(
         id=pid,
         name=str(data["name"]).strip(),
@@ -155,7 +164,7 @@ def check_avatar(avatar: object) -> str:
     if not text:
         return DEFAULT_AVATAR
     if len(text) > 16 or emoji_count(text) != 1:
-        raise PersonaError(f"{AVATAR_RULE} ({text!r} is not)")
+        raise PersonaError(_("{rule} ({text} is not)").format(rule=_(AVATAR_RULE), text=repr(text)))
     return text
 
 
@@ -166,20 +175,38 @@ def _check_sampling(sampling: object) -> dict:
     by hand) would make the page raise when it draws that slider, so the file is refused
     here, with the range, like any other mistake in it."""
     if not isinstance(sampling, dict) or set(sampling) - set(SAMPLING_LIMITS):
-        raise PersonaError(f"sampling may only set {', '.join(sorted(SAMPLING_LIMITS))}")
+        raise PersonaError(
+            _("sampling may only set {names}").format(names=", ".join(sorted(SAMPLING_LIMITS)))
+        )
     checked: dict = {}
     for key, value in sampling.items():
         limit = SAMPLING_LIMITS[key]
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise PersonaError(f"bad sampling value: {key} must be a number, not {value!r}")
+            raise PersonaError(
+                _("bad sampling value: {key} must be a number, not {value}").format(
+                    key=key, value=repr(value)
+                )
+            )
         try:
             number = float(value)
         except ValueError as exc:
-            raise PersonaError(f"bad sampling value: {key} {value!r} is not a number") from exc
+            raise PersonaError(
+                _("bad sampling value: {key} {value} is not a number").format(
+                    key=key, value=repr(value)
+                )
+            ) from exc
         if limit.integer and not number.is_integer():
-            raise PersonaError(f"bad sampling value: {key} must be a whole number, not {value!r}")
+            raise PersonaError(
+                _("bad sampling value: {key} must be a whole number, not {value}").format(
+                    key=key, value=repr(value)
+                )
+            )
         if not limit.contains(number):
-            raise PersonaError(f"bad sampling value: {key} {value!r} is outside {limit.describe()}")
+            raise PersonaError(
+                _("bad sampling value: {key} {value} is outside {range}").format(
+                    key=key, value=repr(value), range=limit.describe()
+                )
+            )
         checked[key] = int(number) if limit.integer else number
     return checked
 
@@ -214,7 +241,10 @@ def load_all() -> PersonaSet:
                 problems.append(f"{path.name}: {exc}")
                 continue
             if any(q.id == p.id for q in personas):
-                problems.append(f"{path.name}: id {p.id!r} is already used by another persona")
+                problems.append(
+                    f"{path.name}: "
+                    + _("id {id} is already used by another persona").format(id=repr(p.id))
+                )
                 continue
             personas.append(p)
     return PersonaSet(personas, problems, folder)
@@ -289,17 +319,23 @@ def save_user_persona(
     for b in load_builtin():
         if _same_name(b.name, persona.name):
             raise PersonaError(
-                f"a built-in persona is already called {b.name}; choose another name"
+                _("a built-in persona is already called {name}; choose another name").format(
+                    name=b.name
+                )
             )
         if b.id == persona.id:
             raise PersonaError(
-                f"the name {persona.name!r} is too close to the built-in persona {b.name}; "
-                "choose another name"
+                _(
+                    "the name {name} is too close to the built-in persona {builtin}; "
+                    "choose another name"
+                ).format(name=repr(persona.name), builtin=b.name)
             )
     others = [p for p in load_all().personas if not p.builtin and p.id != persona.id]
     same = next((p for p in others if _same_name(p.name, persona.name)), None)
     if same is not None:
-        raise PersonaError(f"a persona called {same.name} already exists; choose another name")
+        raise PersonaError(
+            _("a persona called {name} already exists; choose another name").format(name=same.name)
+        )
     folder = user_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = find_user_file(persona.id)
@@ -307,14 +343,18 @@ def save_user_persona(
         existing = load_all().get(persona.id)
         who = existing.name if existing else path.name
         raise PersonaError(
-            f"a persona called {who} already exists (its name is too close to "
-            f"{persona.name!r}); choose another name, or pick {who} and press Edit"
+            _(
+                "a persona called {who} already exists (its name is too close to {name}); "
+                "choose another name, or pick {who} and press Edit"
+            ).format(who=who, name=repr(persona.name))
         )
     usual = folder / f"{persona.id}.json"
     if path is None and usual.exists():  # a file we cannot read: never overwrite it
         raise PersonaError(
-            f"a persona file named {usual.name} already exists but cannot be used; "
-            "choose another name"
+            _(
+                "a persona file named {file} already exists but cannot be used; "
+                "choose another name"
+            ).format(file=usual.name)
         )
     tmp = (path or usual).with_suffix(f".json.{os.getpid()}.tmp")
     tmp.write_text(persona.to_json(), encoding="utf-8")
@@ -325,7 +365,9 @@ def save_user_persona(
             os.link(tmp, usual)  # fails if another session created it meanwhile
     except FileExistsError:
         raise PersonaError(
-            f"a persona called {persona.name} was just saved elsewhere; choose another name"
+            _("a persona called {name} was just saved elsewhere; choose another name").format(
+                name=persona.name
+            )
         ) from None
     finally:
         tmp.unlink(missing_ok=True)

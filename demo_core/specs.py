@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from demo_core import settings
+from demo_core.i18n import N_, format_number
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,8 @@ def fmt_memory(n: float) -> str:
     """Memory in the unit the budget setting uses (``memory_budget_gb`` counts 1024**3
     bytes, as nvidia-smi does), so every page shows the same number for the same bytes."""
     if abs(n) >= 0.1 * GB:
-        return f"{n / GB:.1f} GB"
-    return f"{n / 1024**2:.0f} MB"
+        return f"{format_number(n / GB, 1)} GB"
+    return f"{format_number(n / 1024**2)} MB"
 
 
 SPECS: dict[str, ModelSpec] = {
@@ -59,7 +60,7 @@ SPECS: dict[str, ModelSpec] = {
             "internlm/internlm2-chat-1_8b",
             "Shanghai_AI_Laboratory/internlm2-chat-1_8b",
             int(3.8e9),
-            ("Story chat", "Bajie (base model + persona)"),
+            (N_("Story chat"), N_("Bajie (base model + persona)")),
             "24 layers, hidden 2048, 16 heads / 8 kv; the lesson's story-writing model.",
             openxlab_id="OpenLMLab/internlm2-chat-1.8b",
         ),
@@ -70,7 +71,7 @@ SPECS: dict[str, ModelSpec] = {
             None,
             "JimmyMa99/BaJie-Chat-mini",
             int(3.8e9),
-            ("Bajie role-play",),
+            (N_("Bajie role-play"),),
             "Full fine-tune of InternLM2-Chat-1.8B that talks like 猪八戒.",
             extra={"openxlab_git": "JimmyMa99/BaJie-Chat-mini"},
         ),
@@ -81,7 +82,7 @@ SPECS: dict[str, ModelSpec] = {
             "internlm/internlm2-chat-7b",
             "Shanghai_AI_Laboratory/internlm2-chat-7b",
             int(15.5e9),
-            ("Data-analysis agent",),
+            (N_("Data-analysis agent"),),
             "32 layers, hidden 4096, 32 heads / 8 kv; drives the Lagent agent.",
             openxlab_id="OpenLMLab/internlm2-chat-7b",
         ),
@@ -92,7 +93,7 @@ SPECS: dict[str, ModelSpec] = {
             "internlm/internlm-xcomposer2-7b",
             "Shanghai_AI_Laboratory/internlm-xcomposer2-7b",
             int(17e9),
-            ("XComposer2 composition",),
+            (N_("XComposer2 composition"),),
             "Illustrated-article composition; 224 px images, one pickled pytorch_model.bin.",
         ),
         ModelSpec(
@@ -102,7 +103,7 @@ SPECS: dict[str, ModelSpec] = {
             "internlm/internlm-xcomposer2-vl-7b",
             "Shanghai_AI_Laboratory/internlm-xcomposer2-vl-7b",
             int(17e9),
-            ("XComposer2 image Q&A",),
+            (N_("XComposer2 image Q&A"),),
             "Image Q&A at 490 px.",
         ),
         ModelSpec(
@@ -112,7 +113,7 @@ SPECS: dict[str, ModelSpec] = {
             "internlm/internlm-xcomposer2-vl-1_8b",
             "Shanghai_AI_Laboratory/internlm-xcomposer2-vl-1_8b",
             int(4.5e9),
-            ("XComposer2 image Q&A",),
+            (N_("XComposer2 image Q&A"),),
             "Smaller image Q&A model at 490 px.",
         ),
         ModelSpec(
@@ -140,12 +141,12 @@ SPECS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "tiny-internlm2",
-            "Tiny random InternLM2 (test model, output is noise)",
+            N_("Tiny random InternLM2 (test model, output is noise)"),
             "internlm2",
             None,
             None,
             2_000_000,
-            ("every chat page",),
+            (N_("every chat page"),),
             "Generated on this machine with random weights in the official layout, for trying the UI.",
             is_random=True,
             extra={
@@ -155,12 +156,12 @@ SPECS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "tiny-xcomposer2",
-            "Tiny random XComposer2 (test model, output is noise)",
+            N_("Tiny random XComposer2 (test model, output is noise)"),
             "xcomposer2",
             None,
             None,
             3_000_000,
-            ("XComposer2 composition",),
+            (N_("XComposer2 composition"),),
             "Generated on this machine with random weights in the official XComposer2 layout, "
             "for trying the composition UI.",
             is_random=True,
@@ -171,12 +172,12 @@ SPECS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "tiny-xcomposer2-vl",
-            "Tiny random XComposer2-VL (test model, output is noise)",
+            N_("Tiny random XComposer2-VL (test model, output is noise)"),
             "xcomposer2-vl",
             None,
             None,
             3_000_000,
-            ("XComposer2 image Q&A",),
+            (N_("XComposer2 image Q&A"),),
             "Generated on this machine with random weights in the official XComposer2 layout, "
             "for trying the image Q&A UI.",
             is_random=True,

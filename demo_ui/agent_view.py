@@ -19,14 +19,14 @@ from demo_core.agent import sandbox
 from demo_core.agent.kernel import ExecutionResult, KernelLimits, Output
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Step, Turn
-from demo_core.i18n import _
+from demo_core.i18n import N_, _, format_size
 
 MAX_SHOWN_CHARS = 20_000
 BOX_HEIGHT_PX = 360
 
 STATUS_TEXT = {
-    "thinking": "Thinking…",
-    "running": "Running the code…",
+    "thinking": N_("Thinking…"),
+    "running": N_("Running the code…"),
 }
 
 
@@ -123,8 +123,8 @@ def render_output(o: Output, key: str | None = None) -> None:
         st.dataframe(df, width="stretch")
     elif o.kind == "error":
         lines = o.text.strip().splitlines()
-        st.error(lines[-1] if lines else "error")
-        with st.expander("Traceback"):
+        st.error(lines[-1] if lines else _("error"))
+        with st.expander(_("Traceback")):
             render_text(o.text, key)
     elif o.text:
         render_text(o.text.rstrip("\n"), key)
@@ -140,7 +140,7 @@ def render_result(res: ExecutionResult, key: str | None = None) -> None:
     if res.notice:
         (st.info if res.cancelled else st.warning)(res.notice)
     if res.ok and not res.outputs and not res.notice:
-        st.caption("(no output)")
+        st.caption(_("(no output)"))
 
 
 def render_step(step: Step, live: bool, is_answer: bool, key: str | None = None) -> None:
@@ -148,23 +148,23 @@ def render_step(step: Step, live: bool, is_answer: bool, key: str | None = None)
         st.markdown(step.thought)
     if step.tool == "interpreter":
         running = live and step.status in ("thinking", "running")
-        with st.expander("Code", expanded=True):
+        with st.expander(_("Code"), expanded=True):
             st.code(step.code or " ", language="python")
         if step.result is not None:
             render_result(step.result, key)
         elif running and step.status == "running":
             for o in list(step.live):
                 render_output(o)
-            st.caption(STATUS_TEXT["running"])
+            st.caption(_(STATUS_TEXT["running"]))
         elif step.tool_output:
             st.warning(step.tool_output)
     elif step.tool == "plugin":
-        with st.expander("Tool call", expanded=False):
+        with st.expander(_("Tool call"), expanded=False):
             st.code(step.code or " ", language="json")
         if step.tool_output:
             (st.success if step.tool_ok else st.warning)(step.tool_output)
     elif live and step.status == "thinking" and not step.thought:
-        st.caption(STATUS_TEXT["thinking"])
+        st.caption(_(STATUS_TEXT["thinking"]))
 
 
 def render_turn(turn: Turn, live: bool = False, key: str | None = None) -> None:
@@ -174,7 +174,7 @@ def render_turn(turn: Turn, live: bool = False, key: str | None = None) -> None:
     with st.chat_message("user"):
         st.markdown(turn.question)
         for f in turn.files:
-            st.caption(f"📎 {f.name} ({f.size:,} bytes){' · ' + f.note if f.note else ''}")
+            st.caption(f"📎 {f.name} ({format_size(f.size)}){' · ' + f.note if f.note else ''}")
     with st.chat_message("assistant"):
         last = len(turn.steps) - 1
         for i, step in enumerate(turn.steps):
@@ -184,8 +184,8 @@ def render_turn(turn: Turn, live: bool = False, key: str | None = None) -> None:
         elif turn.steps and not turn.steps[-1].tool and turn.steps[-1].thought:
             st.markdown(turn.steps[-1].thought + (" ▌" if live else ""))
         if turn.status == "stopped":
-            st.info("Stopped.")
+            st.info(_("Stopped."))
         if turn.error:
             (st.error if turn.status == "error" else st.warning)(turn.error)
         if live and not turn.steps:
-            st.caption(STATUS_TEXT["thinking"])
+            st.caption(_(STATUS_TEXT["thinking"]))

@@ -35,7 +35,7 @@ from demo_core.conversation import (
     validate_prompt,
 )
 from demo_core.engine.base import GenerationParams
-from demo_core.i18n import _
+from demo_core.i18n import _, ngettext
 from demo_core.jobs import JOBS, Job
 from demo_core.personas import DEFAULT_AVATAR
 from demo_core.store import StoreError, get_store
@@ -65,7 +65,7 @@ class ChatConfig:
     user_avatar: str = "🧑"
     greeting: str = ""
     presets: Sequence[tuple[str, str]] = field(default_factory=list)  # (button label, prompt)
-    input_placeholder: str = "Type a message…"
+    input_placeholder: str = ""  # empty: "Type a message…" in the current language
 
     def __post_init__(self) -> None:
         self.assistant_avatar = drawable_avatar(self.assistant_avatar)
@@ -433,9 +433,11 @@ def live_reply(cfg: ChatConfig, job: Job) -> None:
                 position = job.position
                 if position:
                     status.info(
-                        _("Waiting for the model: {n} request(s) ahead of you…").format(
-                            n=position
-                        ),
+                        ngettext(
+                            "Waiting for the model: {n} request ahead of you…",
+                            "Waiting for the model: {n} requests ahead of you…",
+                            int(position),
+                        ).format(n=position),
                         icon="⏳",
                     )
                 else:
@@ -506,8 +508,11 @@ def refused_notice(cfg: ChatConfig) -> None:
         st.warning(problem, icon="✋")
         return
     st.warning(
-        f"{problem} It was not sent. Here it is: copy it with the button at the top right "
-        "of the box, shorten it (or send it in parts), and send it again.",
+        f"{problem} "
+        + _(
+            "It was not sent. Here it is: copy it with the button at the top right of the box, "
+            "shorten it (or send it in parts), and send it again."
+        ),
         icon="✋",
     )
     st.code(refused, language=None, wrap_lines=True, height=200)
@@ -540,14 +545,14 @@ def chat_area(cfg: ChatConfig, model_key: str, params: GenerationParams) -> None
         with st.container(horizontal=True, gap="small"):
             for label, prompt in cfg.presets:
                 st.button(
-                    label,
+                    _(label),
                     key=f"{cfg.prefix}_preset_{label}",
                     on_click=_send,
                     args=(cfg, prompt),
                 )
     refused_notice(cfg)
     st.chat_input(  # no max_chars: the browser would drop a longer paste without a word
-        cfg.input_placeholder,
+        cfg.input_placeholder or _("Type a message…"),
         key=f"{cfg.prefix}_input",
         submit_mode="disable",
         on_submit=_on_chat_input,

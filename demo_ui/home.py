@@ -7,51 +7,12 @@ import torch
 
 from demo_core.discovery import locate_any
 from demo_core.engine.manager import GB
-from demo_core.i18n import N_
+from demo_core.i18n import N_, _, format_number, ngettext
 from demo_core.serving import served_label
 from demo_core.specs import SPECS
+from demo_ui.navigation import installed_pages
 from demo_ui.resources import get_manager
 from demo_ui.widgets import page_header, page_link
-
-DEMOS = [
-    (
-        "1_Story_Chat.py",
-        "📖",
-        "Story chat",
-        "InternLM2-Chat-1.8B writes a 300-character story and chats.",
-    ),
-    (
-        "2_Bajie.py",
-        "🐷",
-        "Bajie role-play",
-        "Chat with 猪八戒 (BaJie-Chat-mini) or other personas.",
-    ),
-    (
-        "3_Data_Agent.py",
-        "📊",
-        "Data-analysis agent",
-        "Lagent + InternLM2-Chat-7B write and run Python on your data.",
-    ),
-    (
-        "4_XComposer2.py",
-        "🖼️",
-        "XComposer2",
-        "Illustrated articles and image Q&A with InternLM-XComposer2.",
-    ),
-    (
-        "5_Models.py",
-        "📦",
-        "Models & downloads",
-        "Download models with huggingface_hub or ModelScope.",
-    ),
-    (
-        "6_Class.py",
-        "🧑‍🏫",
-        N_("Class"),
-        N_("For the teacher: who is connected, what each model is doing, resets."),
-    ),
-]
-
 
 CARDS_PER_ROW = 3
 
@@ -60,53 +21,66 @@ def device_summary() -> str:
     if torch.cuda.is_available():
         free, total = torch.cuda.mem_get_info()
         name = torch.cuda.get_device_name()
-        return f"GPU: {name} — {free / GB:.1f} GB free of {total / GB:.1f} GB"
-    return "No CUDA GPU found: models run on the CPU (slow for the 7B models; fine for the tiny test model)."
+        return _("GPU: {name} — {free} GB free of {total} GB").format(
+            name=name, free=format_number(free / GB, 1), total=format_number(total / GB, 1)
+        )
+    return _(
+        "No CUDA GPU found: models run on the CPU (slow for the 7B models; fine for the tiny test model)."
+    )
 
 
 def render_home() -> None:
     page_header(
-        "InternLM Demo Studio",
+        N_("InternLM Demo Studio"),
         "🧪",
-        "Every demo of the InternLM fun-demos lesson in one app, sharing one copy of each model.",
+        N_("Every demo of the InternLM fun-demos lesson in one app, sharing one copy of each model."),
     )
-    st.subheader("Demos")
+    st.subheader(_("Demos"))
     # three cards a row: five in one row cut "Data-analysis agent" short at 1400 px
-    for start in range(0, len(DEMOS), CARDS_PER_ROW):
+    demos = installed_pages()
+    for start in range(0, len(demos), CARDS_PER_ROW):
         cols = st.columns(CARDS_PER_ROW)
-        for col, (file, icon, title, blurb) in zip(
-            cols, DEMOS[start : start + CARDS_PER_ROW], strict=False
-        ):
+        for col, entry in zip(cols, demos[start : start + CARDS_PER_ROW], strict=False):
             with col.container(border=True, height="stretch"):
-                page_link(file, title, icon)
-                st.caption(blurb)
+                page_link(entry.file, _(entry.title), entry.icon)
+                st.caption(_(entry.blurb))
 
-    st.subheader("This machine")
+    st.subheader(_("This machine"))
     manager = get_manager()
     st.write(device_summary())
+    n = len(manager.loaded_keys())
     st.write(
-        f"Memory budget for models: {manager.budget_bytes / GB:.1f} GB, "
-        f"{manager.resident_bytes() / GB:.2f} GB in use by {len(manager.loaded_keys())} loaded model(s)."
+        ngettext(
+            "Memory budget for models: {budget} GB, {used} GB in use by {n} loaded model.",
+            "Memory budget for models: {budget} GB, {used} GB in use by {n} loaded models.",
+            n,
+        ).format(
+            budget=format_number(manager.budget_bytes / GB, 1),
+            used=format_number(manager.resident_bytes() / GB, 2),
+            n=n,
+        )
     )
 
-    st.subheader("Models")
+    st.subheader(_("Models"))
     rows = []
     for spec in SPECS.values():
         found = None if spec.is_random else locate_any(spec)
         served = served_label(spec.key)
         rows.append(
             {
-                "model": spec.label,
-                "on this machine": "generated on demand"
+                _("model"): _(spec.label),
+                _("on this machine"): _("generated on demand")
                 if spec.is_random
-                else (served or ("✅ yes" if found else "❌ no")),
-                "where": found[1].as_posix() if found else "",
-                "loaded": "yes" if manager.is_loaded(spec.key) else "",
-                "used by": ", ".join(spec.pages),
+                else (served or ("✅ " + _("yes") if found else "❌ " + _("no"))),
+                _("where"): found[1].as_posix() if found else "",
+                _("loaded"): _("yes") if manager.is_loaded(spec.key) else "",
+                _("used by"): ", ".join(_(p) for p in spec.pages),
             }
         )
     st.table(rows)
     st.caption(
-        "Missing models can be downloaded on the Models page, or pointed to with an environment "
-        "variable such as DEMO_STUDIO_MODEL_INTERNLM2_CHAT_1_8B=/path/to/internlm2-chat-1_8b."
+        _(
+            "Missing models can be downloaded on the Models page, or pointed to with an environment "
+            "variable such as DEMO_STUDIO_MODEL_INTERNLM2_CHAT_1_8B=/path/to/internlm2-chat-1_8b."
+        )
     )

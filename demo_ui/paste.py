@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from demo_core.i18n import _
+
 _HTML = """
 <div class="paste-box" tabindex="0" data-testid="pasteImageBox">
   📋 Click here, then paste an image (Ctrl+V)
@@ -34,8 +36,9 @@ _CSS = """
 
 _JS = """
 export default function(component) {
-  const { setTriggerValue, parentElement } = component;
+  const { setTriggerValue, parentElement, data } = component;
   const box = parentElement.querySelector('.paste-box');
+  if (box && data && data.label) box.textContent = data.label;  // in the page's language
   if (!box || box.dataset.ready) return;
   box.dataset.ready = '1';
   box.addEventListener('paste', async (event) => {
@@ -66,7 +69,11 @@ def paste_box(key: str) -> list[dict] | None:
     """Render the box; in the run that follows a paste, returns one dict per pasted item
     (``{"name", "type", "url"}``, or ``{"error"}`` for something that was not an image),
     else None."""
-    result = _paste_box(key=key, on_pasted_change=lambda: None)
+    result = _paste_box(
+        key=key,
+        data={"label": "📋 " + _("Click here, then paste an image (Ctrl+V)")},
+        on_pasted_change=lambda: None,
+    )
     value = getattr(result, "pasted", None)
     if value is None:
         return None

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import streamlit as st
 
 from demo_core.engine.base import SAMPLING_LIMITS
-from demo_core.i18n import _
+from demo_core.i18n import _, ngettext
 from demo_core.personas import (
     AVATAR_RULE,
     DEFAULT_AVATAR,
@@ -92,7 +92,7 @@ def persona_picker(default_id: str = DEFAULT_PERSONA) -> tuple[Persona, PersonaS
     if st.session_state[PICKER] not in ids:
         st.session_state[PICKER] = ids[0]
     pid = st.selectbox(
-        "Persona",
+        _("Persona"),
         ids,
         key=PICKER,
         format_func=lambda i: f"{pset.get(i).avatar} {pset.get(i).name}",
@@ -120,9 +120,15 @@ def file_problems(pset: PersonaSet) -> None:
     if not pset.problems:
         return
     n = len(pset.problems)
-    label = f"{n} persona file{'s' if n != 1 else ''} could not be used"
+    label = ngettext(
+        "{n} persona file could not be used", "{n} persona files could not be used", n
+    ).format(n=n)
     with st.expander(label, icon="⚠️"):
-        st.caption(f"In {pset.folder}. They are left as they are: fix or remove them.")
+        st.caption(
+            _("In {folder}. They are left as they are: fix or remove them.").format(
+                folder=pset.folder
+            )
+        )
         for problem in pset.problems:
             st.text(f"• {problem}")
 
@@ -130,16 +136,22 @@ def file_problems(pset: PersonaSet) -> None:
 def _own_persona_actions(persona: Persona, ids: list[str]) -> None:
     with st.container(horizontal=True, gap="small"):
         st.button(
-            "✏️ Edit",
+            "✏️ " + _("Edit"),
             key="roleplay_edit",
-            help=f"Change {persona.name} in the form below.",
+            help=_("Change {name} in the form below.").format(name=persona.name),
             on_click=_start_edit,
             args=(persona,),
         )
-        with st.popover("🗑️ Delete", help=f"Delete {persona.name} for good."):
-            st.markdown(f"Delete **{persona.name}** and this session's conversation with it?")
+        with st.popover(
+            "🗑️ " + _("Delete"), help=_("Delete {name} for good.").format(name=persona.name)
+        ):
+            st.markdown(
+                _("Delete **{name}** and this session's conversation with it?").format(
+                    name=persona.name
+                )
+            )
             st.button(
-                "Delete for good",
+                _("Delete for good"),
                 key="roleplay_delete",
                 type="primary",
                 on_click=_delete,
@@ -162,19 +174,21 @@ def persona_model(persona: Persona) -> str:
     wkey = model_key(persona.id)
     keep(wkey, next((k for k in options if present[k]), options[-1]))
     key = st.radio(
-        "Model playing this persona",
+        _("Model playing this persona"),
         options,
         key=wkey,
-        format_func=lambda k: SPECS[k].label + ("" if present[k] else " — not downloaded"),
+        format_func=lambda k: _(SPECS[k].label) + ("" if present[k] else " — " + _("not downloaded")),
         on_change=lambda: st.session_state.update({f"_kept_{wkey}": st.session_state[wkey]}),
     )
     if key == persona.preferred_model:
-        st.success(f"Running {SPECS[key].label}.", icon="✅")
+        st.success(_("Running {model}.").format(model=SPECS[key].label), icon="✅")
     elif SPECS[key].is_random:
-        st.warning("Running the tiny random test model: replies are noise.", icon="🎲")
+        st.warning(_("Running the tiny random test model: replies are noise."), icon="🎲")
     else:
         st.info(
-            f"Running {SPECS[key].label} with the persona prompt (not the fine-tuned model).",
+            _("Running {model} with the persona prompt (not the fine-tuned model).").format(
+                model=SPECS[key].label
+            ),
             icon="🎭",
         )
     manager = get_manager()
@@ -182,7 +196,9 @@ def persona_model(persona: Persona) -> str:
     if not manager.is_loaded(key) and others and not manager.would_fit(key):
         names = ", ".join(SPECS[k].label for k in others)
         st.info(
-            f"Loading {SPECS[key].label} will unload {names} to stay within the memory budget.",
+            _("Loading {model} will unload {names} to stay within the memory budget.").format(
+                model=_(SPECS[key].label), names=names
+            ),
             icon="🔁",
         )
     return key
@@ -235,7 +251,7 @@ def _delete(persona: Persona, ids: list[str]) -> None:
     if st.session_state.get(EDITING) == persona.id:
         _reset_form()
     _select(DEFAULT_PERSONA)
-    st.session_state[FLASH] = f"Deleted {persona.name}."
+    st.session_state[FLASH] = _("Deleted {name}.").format(name=persona.name)
 
 
 def _save_form() -> None:
@@ -248,12 +264,16 @@ def _save_form() -> None:
     old = load_all().get(editing) if editing else None
     try:
         if not name:
-            raise PersonaError("give the persona a name")
+            raise PersonaError(_("give the persona a name"))
         if not prompt.strip():
-            raise PersonaError("write its system prompt: it tells the model who to be")
+            raise PersonaError(_("write its system prompt: it tells the model who to be"))
         avatar = check_avatar(v["avatar"])
         if drawable_avatar(avatar) != avatar:  # an emoji missing from Streamlit's list
-            raise PersonaError(f"{AVATAR_RULE} that Streamlit can show ({avatar!r} is not)")
+            raise PersonaError(
+                _("{rule} that Streamlit can show ({avatar} is not)").format(
+                    rule=_(AVATAR_RULE), avatar=repr(avatar)
+                )
+            )
         sampling = dict(old.sampling) if old else {"top_p": 0.8, "repetition_penalty": 1.005}
         persona = save_user_persona(
             {
@@ -270,7 +290,9 @@ def _save_form() -> None:
             workspace=workspace_id(),
         )
     except PersonaError as exc:
-        st.session_state[FORM_ERROR] = f"Not saved: {exc}. Your text is still in the form."
+        st.session_state[FORM_ERROR] = _("Not saved: {error}. Your text is still in the form.").format(
+            error=exc
+        )
         return
     conv_key = f"{chat_prefix(persona.id)}_conversation"
     kept_conversation = st.session_state.get(conv_key) if editing else None
@@ -285,7 +307,7 @@ def _save_form() -> None:
         forget_chat(chat_prefix(persona.id))  # a new persona starts with no history
     _reset_form()
     _select(persona.id)
-    st.session_state[FLASH] = f"Saved {persona.name}."
+    st.session_state[FLASH] = _("Saved {name}.").format(name=persona.name)
 
 
 def persona_form() -> None:
@@ -295,37 +317,39 @@ def persona_form() -> None:
     editing = st.session_state.get(EDITING)
     error = st.session_state.get(FORM_ERROR)
     title = (
-        f"✏️ Edit {st.session_state[_form_key('name')]}" if editing else "➕ Add your own persona"
+        "✏️ " + _("Edit {name}").format(name=st.session_state[_form_key("name")])
+        if editing
+        else "➕ " + _("Add your own persona")
     )
     with st.expander(title, expanded=bool(editing or error)):
         with st.form("roleplay_persona_form", clear_on_submit=False, border=False):
-            st.text_input("Name", key=_form_key("name"), placeholder="e.g. 唐僧")
+            st.text_input(_("Name"), key=_form_key("name"), placeholder=_("e.g. 唐僧"))
             st.text_input(
-                "Avatar (one emoji)",
+                _("Avatar (one emoji)"),
                 key=_form_key("avatar"),
-                help="One emoji, such as 🐷 or 🙏.",
+                help=_("One emoji, such as 🐷 or 🙏."),
             )
             st.text_area(
-                "Persona's system prompt",
+                _("Persona's system prompt"),
                 key=_form_key("prompt"),
                 height=140,
                 placeholder="你是…",
-                help="Who the model should be; sent before every conversation with this persona.",
+                help=_("Who the model should be; sent before every conversation with this persona."),
             )
-            st.text_input("Greeting (optional)", key=_form_key("greeting"))
+            st.text_input(_("Greeting (optional)"), key=_form_key("greeting"))
             st.selectbox(
-                "Preferred model",
+                _("Preferred model"),
                 FORM_MODELS,
                 key=_form_key("model"),
                 format_func=lambda k: SPECS[k].label,
             )
             t = SAMPLING_LIMITS["temperature"]
-            st.slider(t.label, t.low, t.high, step=t.step, key=_form_key("temperature"))
+            st.slider(_(t.label), t.low, t.high, step=t.step, key=_form_key("temperature"))
             if error:
                 st.error(error, icon="⚠️")
             with st.container(horizontal=True, gap="small"):
                 st.form_submit_button(
-                    "Save changes" if editing else "Save persona", on_click=_save_form
+                    _("Save changes") if editing else _("Save persona"), on_click=_save_form
                 )
                 if editing:
-                    st.form_submit_button("Cancel", on_click=_reset_form)
+                    st.form_submit_button(_("Cancel"), on_click=_reset_form)

@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import TypeVar
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from demo_core import i18n
 from demo_core.engine.base import SAMPLING_LIMITS, ChatEngine, EngineError, GenerationParams
 from demo_core.engine.manager import GB
+from demo_core.i18n import _, format_number, ngettext
 from demo_core.serving import served_label, served_url
 from demo_core.specs import SPECS, resolve_path
 from demo_ui.classroom import follow_server_reset, presentation_toggle
-from demo_ui.phone import close_sidebar_after_tap
+from demo_ui.language import entered_through_app, language_switch, use_language
+from demo_ui.navigation import leave_old_multipage_mode
 from demo_ui.resources import get_manager
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
@@ -32,29 +33,27 @@ def page_link(file: str, label: str, icon: str) -> None:
         st.markdown(f"{icon} {label}")
 
 
-def nav_menu() -> None:
-    """Links to every demo. When a page file is run on its own (``streamlit run
-    pages/X.py``) the other pages are not part of the app, so there is no menu."""
-    from demo_ui.home import DEMOS
-
-    try:
-        st.page_link("app.py", label="Home", icon="🏠")
-    except StreamlitAPIException:
-        return
-    for file, icon, title, _ in DEMOS:
-        if (PAGES_DIR / file).exists():
-            st.page_link(f"pages/{file}", label=title, icon=icon)
-    close_sidebar_after_tap()
-    st.divider()
-
-
 def page_header(title: str, icon: str, caption: str) -> None:
-    st.set_page_config(page_title=f"{title} · InternLM Demo Studio", page_icon=icon, layout="wide")
+    """Title and caption of a page, given as msgids (``N_("Story chat")``) and translated
+    here, after the language is set; then the sidebar's workspace and presentation-mode
+    controls and the store's one-line notices.
+
+    Every run normally starts in app.py, which sets the language and draws the menu and
+    the language switch. When Streamlit ran a page file without it (see
+    ``leave_old_multipage_mode``) the run is redone through app.py; a page run on its
+    own (``streamlit run pages/X.py``) gets the language and the switch from here."""
     from demo_ui.workspace import store_notices, workspace_panel
 
+    entered = entered_through_app()
+    if not entered:
+        leave_old_multipage_mode()  # reruns through app.py when Streamlit skipped it
+    use_language()
+    if not entered:
+        language_switch()  # the run did not draw it (AppTest, streamlit run pages/X.py)
+    title, caption = _(title), _(caption)
+    st.set_page_config(page_title=f"{title} · {_('InternLM Demo Studio')}", page_icon=icon, layout="wide")
     follow_server_reset()
     with st.sidebar:
-        nav_menu()
         workspace_panel()
         presentation_toggle()
     store_notices()
@@ -162,17 +161,17 @@ def show_images(
         try:
             where.image(data, caption=name or None, width=width)
         except Exception:
-            where.caption(f"🖼 {name or 'image'} (this image cannot be shown)")
+            where.caption("🖼 " + _("{name} (this image cannot be shown)").format(name=name or _("image")))
 
 
 def model_label(key: str) -> str:
     spec = SPECS[key]
     if spec.is_random:
-        return f"{spec.label}"
+        return _(spec.label)
     served = served_label(key)
     if served:
-        return f"{spec.label} — {served}"
-    present = "" if resolve_path(key) is not None else " — not downloaded"
+        return f"{_(spec.label)} — {served}"
+    present = "" if resolve_path(key) is not None else " — " + _("not downloaded")
     return f"{spec.label}{present}"
 
 
@@ -196,9 +195,9 @@ def first_available(keys: Sequence[str], preferred: str) -> str:
 def missing_model_notice(key: str) -> None:
     """Says a page's model is not here, with a link to the page that downloads it; the
     one notice every page uses (the story page had plain text, Bajie a link)."""
-    st.info(f"{SPECS[key].label} is not downloaded yet.", icon="📦")
+    st.info(_("{model} is not downloaded yet.").format(model=_(SPECS[key].label)), icon="📦")
     # short: a sidebar link does not wrap, and the notice above names the model
-    page_link("5_Models.py", "Download it on the Models page", "⬇️")
+    page_link("5_Models.py", _("Download it on the Models page"), "⬇️")
 
 
 def sentence(text: str) -> str:
@@ -209,11 +208,11 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def model_picker(prefix: str, keys: Sequence[str], default: str, label: str = "Model") -> str:
+def model_picker(prefix: str, keys: Sequence[str], default: str, label: str | None = None) -> str:
     """A selectbox of models (kept across pages); says which are missing or random."""
     wkey = f"{prefix}_model"
     key = st.selectbox(
-        label, list(keys), format_func=model_label, **kept(wkey, first_available(keys, default))
+        label or _("Model"), list(keys), format_func=model_label, **kept(wkey, first_available(keys, default))
     )
     if not usable(key):
         missing_model_notice(key)
@@ -221,7 +220,7 @@ def model_picker(prefix: str, keys: Sequence[str], default: str, label: str = "M
         missing_model_notice(default)
     if SPECS[key].is_random:
         st.warning(
-            "Tiny random test model: its replies are noise. Use it to try the app without weights.",
+            _("Tiny random test model: its replies are noise. Use it to try the app without weights."),
             icon="🎲",
         )
     return key
@@ -247,14 +246,14 @@ def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> 
     """Sliders for the sampling settings, ranges from :data:`SAMPLING_LIMITS` (the same
     table the persona validator checks files against)."""
     d = defaults or GenerationParams()
-    with st.expander("Sampling", expanded=False):
+    with st.expander(_("Sampling"), expanded=False):
         values = {}
         for name, limit in SAMPLING_LIMITS.items():
             wkey = f"{prefix}_{name}"
             kind = int if limit.integer else float
             keep(wkey, limit.clamp(getattr(d, name)), fix=limit.clamp)
             values[name] = st.slider(
-                limit.label,
+                _(limit.label),
                 min_value=kind(limit.low),
                 max_value=kind(limit.high),
                 step=kind(limit.step),
@@ -264,7 +263,7 @@ def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> 
                 args=(wkey,),
                 help=i18n._(_SAMPLING_HELP[name]) if name in _SAMPLING_HELP else None,
             )
-        if st.button("Reset to defaults", key=f"{prefix}_reset_sampling"):
+        if st.button(_("Reset to defaults"), key=f"{prefix}_reset_sampling"):
             for name in values:
                 st.session_state.pop(f"{prefix}_{name}", None)
                 st.session_state.pop(f"_kept_{prefix}_{name}", None)
@@ -283,14 +282,14 @@ def open_engine(key: str) -> tuple[ChatEngine | None, str | None]:
         if manager.is_loaded(key):
             engine = manager.get(key)
         else:
-            with st.spinner(f"Loading {SPECS[key].label} (first use takes a while)…"):
+            with st.spinner(_("Loading {model} (first use takes a while)…").format(model=_(SPECS[key].label))):
                 engine = manager.get(key)
     except EngineError as exc:
         return None, sentence(str(exc))
     except Exception as exc:  # a classroom must never see a traceback for a bad model
-        return None, f"Could not load {SPECS[key].label}: {exc}"
+        return None, _("Could not load {model}: {error}").format(model=SPECS[key].label, error=exc)
     for note in manager.notices[seen:]:
-        st.toast(note, icon="🔁" if "Unloaded" in note else "✅")
+        st.toast(note, icon="🔁" if note.startswith(_("Unloaded {model}.").split("{")[0]) else "✅")
     return engine, None
 
 
@@ -305,4 +304,9 @@ def load_engine(key: str) -> ChatEngine | None:
 def memory_line() -> str:
     m = get_manager()
     used = m.resident_bytes() / GB
-    return f"{m.device} · {len(m.loaded_keys())} model(s) loaded · {used:.1f} / {m.budget_bytes / GB:.1f} GB budget"
+    n = len(m.loaded_keys())
+    loaded = ngettext("{n} model loaded", "{n} models loaded", n).format(n=n)
+    budget = _("{used} / {budget} GB budget").format(
+        used=format_number(used, 1), budget=format_number(m.budget_bytes / GB, 1)
+    )
+    return f"{m.device} · {loaded} · {budget}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from demo_core.engine.base import GenerationParams
-from demo_core.i18n import _
+from demo_core.i18n import _, ngettext
 from demo_core.jobs import REPLACED, Job
 from demo_core.specs import SPECS
 from demo_core.xcomposer.export import markdown_text
@@ -50,15 +50,15 @@ def sampling_controls(
     Not the shared ``widgets.sampling_controls``: XComposer needs a greedy switch that
     keeps the temperature, a seed (composition is reproducible by design) and token limits
     typed as numbers. Every value is kept across pages like the shared ones."""
-    with st.expander("Generation settings"):
+    with st.expander(_("Generation settings")):
         do_sample = st.checkbox(
-            "Sampling",
-            help="Off: always the most likely token (greedy).",
+            _("Sampling"),
+            help=_("Off: always the most likely token (greedy)."),
             **kept(f"{prefix}_sample", defaults.do_sample),
         )
         c1, c2, c3 = st.columns(3)
         temperature = c1.slider(
-            "Temperature",
+            _("Temperature"),
             0.05,
             2.0,
             step=0.05,
@@ -66,7 +66,7 @@ def sampling_controls(
             **kept(f"{prefix}_temp", float(defaults.temperature)),
         )
         top_p = c2.slider(
-            "Top-p",
+            _("Top-p"),
             0.05,
             1.0,
             step=0.05,
@@ -74,11 +74,11 @@ def sampling_controls(
             **kept(f"{prefix}_top_p", float(defaults.top_p)),
         )
         top_k = c3.number_input(
-            "Top-k", 1, 500, disabled=not do_sample, **kept(f"{prefix}_top_k", int(defaults.top_k))
+            _("Top-k"), 1, 500, disabled=not do_sample, **kept(f"{prefix}_top_k", int(defaults.top_k))
         )
         c4, c5, c6 = st.columns(3)
         rep = c4.number_input(
-            "Repetition penalty",
+            _("Repetition penalty"),
             1.0,
             2.0,
             step=0.001,
@@ -102,7 +102,7 @@ def sampling_controls(
             **kept(limit_key, min(int(defaults.max_new_tokens), max_tokens_limit)),
         )
         chosen_seed = (
-            c6.number_input("Seed", 1, 20000, **kept(f"{prefix}_seed", int(seed)))
+            c6.number_input(_("Seed"), 1, 20000, **kept(f"{prefix}_seed", int(seed)))
             if seed is not None
             else None
         )
@@ -149,8 +149,10 @@ def image_uploads(label: str, key: str, store: str, *, help: str | None = None) 
     restored = ss.get(kept, [])
     if restored:
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
-        c1.caption("📎 Kept from before you left this page: " + ", ".join(f.name for f in restored))
-        if c2.button("✖ Remove", key=f"{store}_drop_kept", help="Drop the kept files"):
+        c1.caption(
+            "📎 " + _("Kept from before you left this page:") + " " + ", ".join(f.name for f in restored)
+        )
+        if c2.button("✖ " + _("Remove"), key=f"{store}_drop_kept", help=_("Drop the kept files")):
             ss.pop(kept, None)
             st.rerun()
     return [*restored, *ss[live].values()]
@@ -245,9 +247,15 @@ def show_job(job: Job, stop_key: str, *, plain: bool = False) -> None:
         job.beat()
         if job.done:
             st.rerun()
-        st.button("⏹ Stop", key=stop_key, on_click=job.stop)
+        st.button("⏹ " + _("Stop"), key=stop_key, on_click=job.stop)
         if job.position:
-            st.info(f"Waiting for the model: {job.position} request(s) ahead of yours…")
+            st.info(
+                ngettext(
+                    "Waiting for the model: {n} request ahead of yours…",
+                    "Waiting for the model: {n} requests ahead of yours…",
+                    job.position,
+                ).format(n=job.position)
+            )
         steps = list(job.steps)
         for n, step in enumerate(steps):
             mark = "✓" if step.done else "⏳"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import streamlit as st
 
 from demo_core.engine.base import GenerationParams
+from demo_core.i18n import _
 from demo_core.jobs import Job
 from demo_core.xcomposer import compose as C
 from demo_core.xcomposer import tasks as T
@@ -105,11 +106,11 @@ def _compose(
     key: str, instruction: str, files, image_num, text_only: bool, params: GenerationParams
 ) -> None:
     if not instruction.strip():
-        st.warning("Write an instruction first: a title, an outline or some material.")
+        st.warning(_("Write an instruction first: a title, an outline or some material."))
         return
     refs, errors = read_uploads(files)
     for msg in errors:
-        st.error(f"{msg}. Remove it from the reference images and try again.")
+        st.error(_("{problem}. Remove it from the reference images and try again.").format(problem=msg))
     if errors:
         return
     composer = _composer(key)
@@ -127,21 +128,21 @@ def _edit_panel(key: str, article: Article, i: int, params: GenerationParams, bu
     p = article.paragraphs[i]
     u = p.uid
     kind = st.radio(
-        "Change",
+        _("Change"),
         C.EDIT_KINDS,
-        format_func=C.EDIT_LABELS.get,
+        format_func=lambda k: _(C.EDIT_LABELS[k]),
         horizontal=True,
         **kept(f"{P}_kind_{u}", C.EDIT_KINDS[0]),
     )
     instruction = st.text_input(
-        "Material or outline (needed to insert a paragraph)",
+        _("Material or outline (needed to insert a paragraph)"),
         disabled=kind == "shorten",
         **kept(f"{P}_instr_{u}", ""),
     )
     proposals = st.session_state.setdefault(f"{P}_proposals", {})
-    if st.button("✍️ Write it", key=f"{P}_run_{u}", disabled=busy):
+    if st.button("✍️ " + _("Write it"), key=f"{P}_run_{u}", disabled=busy):
         if kind in ("insert_before", "insert_after") and not instruction.strip():
-            st.warning("Write an outline for the new paragraph first.")
+            st.warning(_("Write an outline for the new paragraph first."))
         else:
             composer = _composer(key)
             if composer is not None:
@@ -153,12 +154,12 @@ def _edit_panel(key: str, article: Article, i: int, params: GenerationParams, bu
     if u in proposals:
         pkind, proposed = proposals[u]
         st.text_area(
-            f"Proposed ({C.EDIT_LABELS[pkind].lower()}); edit before accepting",
+            _("Proposed ({edit}); edit before accepting").format(edit=_(C.EDIT_LABELS[pkind]).lower()),
             height=120,
             **kept(f"{P}_prop_{u}", proposed),
         )
         c1, c2 = st.columns(2)
-        if c1.button("✅ Accept", key=f"{P}_accept_{u}", disabled=busy):
+        if c1.button("✅ " + _("Accept"), key=f"{P}_accept_{u}", disabled=busy):
             new_text = st.session_state.get(f"{P}_prop_{u}", "")
             try:
                 if pkind in ("insert_before", "insert_after"):
@@ -167,16 +168,18 @@ def _edit_panel(key: str, article: Article, i: int, params: GenerationParams, bu
                     article.replace_text(i, new_text)
             except EmptyText:
                 st.warning(
-                    "The proposed text is empty, so there is nothing to accept: write some "
-                    "text, or Discard it. To remove the paragraph, use 🗑 Delete this paragraph."
+                    _(
+                        "The proposed text is empty, so there is nothing to accept: write some "
+                        "text, or Discard it. To remove the paragraph, use 🗑 Delete this paragraph."
+                    )
                 )
             else:
                 proposals.pop(u)
                 st.rerun()
-        if c2.button("✖ Discard", key=f"{P}_discard_{u}"):
+        if c2.button("✖ " + _("Discard"), key=f"{P}_discard_{u}"):
             proposals.pop(u)
             st.rerun()
-    if st.button("🗑 Delete this paragraph", key=f"{P}_delp_{u}", disabled=busy):
+    if st.button("🗑 " + _("Delete this paragraph"), key=f"{P}_delp_{u}", disabled=busy):
         article.delete(i)
         st.rerun()
 
@@ -187,28 +190,30 @@ def _image_panel(key: str, article: Article, i: int, params: GenerationParams, b
     slot = p.image
     refs = st.session_state.get(f"{P}_refs", [])
     if slot is None:
-        if st.button("🖼 Add an image below", key=f"{P}_addimg_{u}", disabled=busy):
+        if st.button("🖼 " + _("Add an image below"), key=f"{P}_addimg_{u}", disabled=busy):
             composer = _composer(key)
             if composer is not None:
                 _start(T.add_image_job(composer, article, u, refs, params, session_alive_probe()))
         return
     caption = st.text_input(
-        "Caption (used to search for images)", **kept(f"{P}_cap_{u}", slot.caption)
+        _("Caption (used to search for images)"), **kept(f"{P}_cap_{u}", slot.caption)
     )
     c1, c2 = st.columns(2)
-    if c1.button("🔎 Re-pick with this caption", key=f"{P}_repick_{u}", disabled=busy):
+    if c1.button("🔎 " + _("Re-pick with this caption"), key=f"{P}_repick_{u}", disabled=busy):
         composer = _composer(key)
         if composer is not None:
             _start(T.repick_job(composer, article, u, caption, refs, params, session_alive_probe()))
-    if c2.button("🗑 Delete image", key=f"{P}_delimg_{u}", disabled=busy):
+    if c2.button("🗑 " + _("Delete image"), key=f"{P}_delimg_{u}", disabled=busy):
         article.delete_image(i)
         forget(f"{P}_cap_{u}")  # a new image here gets its own caption
         st.rerun()
     if len(slot.candidates) > 1:
         st.caption(
-            "Candidates: ✓ is the one in the article"
-            + (", 🤖 the model's pick" if slot.picked is not None else "")
-            + ". Use puts another one there."
+
+                _("Candidates: ✓ is the one in the article, 🤖 the model's pick. Use puts another one there.")
+                if slot.picked is not None
+                else _("Candidates: ✓ is the one in the article. Use puts another one there.")
+
         )
         cols = st.columns(min(4, len(slot.candidates)))
         for k, cand in enumerate(slot.candidates):
@@ -216,11 +221,11 @@ def _image_panel(key: str, article: Article, i: int, params: GenerationParams, b
             marks = ("✓ " if k == slot.chosen else "") + ("🤖 " if k == slot.picked else "")
             label = candidate_label(k, cand, marks)
             show_images([cand], captions=[label], width=120, where=col)
-            if col.button("Use", key=f"{P}_use_{u}_{k}", disabled=busy or k == slot.chosen):
+            if col.button(_("Use"), key=f"{P}_use_{u}_{k}", disabled=busy or k == slot.chosen):
                 article.choose(i, k)
                 st.rerun()
-    mine = st.file_uploader("Replace with my own image", type=IMAGE_TYPES, key=f"{P}_rep_{u}")
-    if mine is not None and st.button("Use my image", key=f"{P}_userep_{u}", disabled=busy):
+    mine = st.file_uploader(_("Replace with my own image"), type=IMAGE_TYPES, key=f"{P}_rep_{u}")
+    if mine is not None and st.button(_("Use my image"), key=f"{P}_userep_{u}", disabled=busy):
         images, errors = read_uploads([mine])
         if errors:
             st.error(errors[0])
@@ -238,10 +243,10 @@ def _show_paragraph(
             show_images([p.image.image], captions=[p.image.caption], max_width=480)
             show_credit(p.image.image)
         else:
-            st.caption(f"🖼 {p.image.caption} (no image yet)")
+            st.caption("🖼 " + _("{caption} (no image yet)").format(caption=p.image.caption))
     with edit_expander(P, p.uid, i):
         if busy:
-            st.caption("The model is working on this article: editing resumes when it is done.")
+            st.caption(_("The model is working on this article: editing resumes when it is done."))
         _edit_panel(key, article, i, params, busy)
         st.divider()
         _image_panel(key, article, i, params, busy)
@@ -250,14 +255,14 @@ def _show_paragraph(
 def _export(article: Article) -> None:
     c1, c2 = st.columns(2)
     c1.download_button(
-        "⬇ Markdown + images (.zip)",
+        "⬇ " + _("Markdown + images (.zip)"),
         data=to_zip(article),
         file_name="article.zip",
         mime="application/zip",
         key=f"{P}_zip",
     )
     c2.download_button(
-        "⬇ Single HTML page",
+        "⬇ " + _("Single HTML page"),
         data=to_html(article).encode("utf-8"),
         file_name="article.html",
         mime="text/html",
@@ -269,25 +274,25 @@ def render_compose_tab() -> None:
     ss = st.session_state
     restore_article()
     persist_article()  # an edit made by the last run's click
-    key = model_picker("xcomposer2", P, "Composition model")
+    key = model_picker("xcomposer2", P, _("Composition model"))
     instruction = st.text_area(
-        "Instruction: a title, an outline, material to use",
+        _("Instruction: a title, an outline, material to use"),
         height=140,
         **kept(f"{P}_instruction", EXAMPLE),
     )
     files = image_uploads(
-        "Reference images (optional; also offered as illustrations)", f"{P}_files", f"{P}_files"
+        _("Reference images (optional; also offered as illustrations)"), f"{P}_files", f"{P}_files"
     )
     c1, c2, c3 = st.columns([1, 1, 2])
     image_num = c1.selectbox(
-        "Number of images",
+        _("Number of images"),
         NUM_CHOICES,
-        format_func=lambda v: "Automatic" if v == C.AUTO else str(v),
+        format_func=lambda v: _("Automatic") if v == C.AUTO else str(v),
         **kept(f"{P}_num", C.DEFAULT_IMAGES),
     )
     text_only = c2.checkbox(
-        "Text only",
-        help="Write the article without looking for images.",
+        _("Text only"),
+        help=_("Write the article without looking for images."),
         **kept(f"{P}_text_only", False),
     )
     sources_summary(c3)
@@ -297,7 +302,7 @@ def render_compose_tab() -> None:
     job = running_job(JOB, _collect)
     persist_article()
     saved_articles_panel(busy=job is not None)
-    go = st.button("📝 Compose", type="primary", key=f"{P}_go")
+    go = st.button("📝 " + _("Compose"), type="primary", key=f"{P}_go")
     if go:
         _compose(key, instruction, files, image_num, text_only, params)
     if job is not None:
@@ -310,15 +315,15 @@ def render_compose_tab() -> None:
     busy = job is not None
     st.divider()
     if article.undo_label and st.button(
-        f"↩ Undo: {article.undo_label}", key=f"{P}_undo", disabled=busy
+        "↩ " + _("Undo: {what}").format(what=article.undo_label), key=f"{P}_undo", disabled=busy
     ):
         article.undo()
         st.rerun()
     if not article.paragraphs:
-        st.info("The article is empty.")
+        st.info(_("The article is empty."))
         return
     if not text_only and not any(p.image for p in article.paragraphs):
-        if st.button("🖼 Add images to this article", key=f"{P}_illustrate", disabled=busy):
+        if st.button("🖼 " + _("Add images to this article"), key=f"{P}_illustrate", disabled=busy):
             composer = _composer(key)
             if composer is not None:
                 _start(

@@ -56,11 +56,11 @@ def _turns() -> list[QATurn]:
 def _show_turn(turn: QATurn) -> None:
     with st.chat_message("user"):
         show_images(turn.images, width=140)
-        st.markdown(turn.question or "_(images only)_")
+        st.markdown(turn.question or "_" + _("(images only)") + "_")
     if turn.answer or turn.note or turn.error:
         with st.chat_message("assistant"):
             if turn.answer or not turn.error:
-                st.markdown(turn.answer or "_(no text)_")
+                st.markdown(turn.answer or "_" + _("(no text)") + "_")
             if turn.error:
                 st.error(turn.error, icon="⚠️")  # once: here, not again above the input
             if turn.note:
@@ -81,7 +81,7 @@ def _ask(key: str, turn: QATurn, params: GenerationParams, *, clear_inputs: bool
     ss = st.session_state
     engine = load_engine(key)
     if engine is None:  # shown as an error already; keep the question as a turn
-        turn.error = "The model could not be loaded; press Regenerate to retry."
+        turn.error = _("The model could not be loaded; press Regenerate to retry.")
         _turns().append(turn)
     else:
         history = list(_turns())
@@ -103,19 +103,23 @@ def _pasted_images() -> None:
         images, errors = read_pasted(got, already=len(ss[f"{P}_pasted"]))
         ss[f"{P}_pasted"] += images
         for msg in errors:
-            st.error(f"{msg}. Copy an image (not text or a file link) and paste again.")
+            st.error(
+                _("{problem}. Copy an image (not text or a file link) and paste again.").format(
+                    problem=msg
+                )
+            )
     pasted = ss[f"{P}_pasted"]
     if pasted:
         c1, c2 = st.columns([5, 1])
         show_images(pasted, width=90, where=c1)
-        if c2.button("Remove pasted", key=f"{P}_unpaste"):
+        if c2.button(_("Remove pasted"), key=f"{P}_unpaste"):
             ss[f"{P}_pasted"] = []
             st.rerun()
 
 
 def render_qa_tab() -> None:
     ss = _state()
-    key = model_picker("xcomposer2-vl", P, "Image Q&A model")
+    key = model_picker("xcomposer2-vl", P, _("Image Q&A model"))
     params = how_it_works.flag(sampling_controls(P, QA_DEFAULTS))
     job = running_job(JOB, _collect)  # a finished answer is already on its turn
 
@@ -130,8 +134,8 @@ def render_qa_tab() -> None:
     how_it_works.qa_panel(P, turns, key, params)
 
     row = st.container(horizontal=True)  # buttons as wide as their labels (columns cut them)
-    regenerate = row.button("🔄 Regenerate", key=f"{P}_regen", disabled=not turns)
-    if row.button("🗑 Clear conversation", key=f"{P}_clear", disabled=not turns):
+    regenerate = row.button("🔄 " + _("Regenerate"), key=f"{P}_regen", disabled=not turns)
+    if row.button("🗑 " + _("Clear conversation"), key=f"{P}_clear", disabled=not turns):
         if job is not None:
             job.stop()
         ss.pop(JOB, None)
@@ -141,19 +145,21 @@ def render_qa_tab() -> None:
     if ss.pop(f"{P}_clear_question", False):
         forget(f"{P}_question")
     files = image_uploads(
-        "Images for your question (one or more)",
+        _("Images for your question (one or more)"),
         f"{P}_files_{ss[f'{P}_uploads_gen']}",
         f"{P}_files",
     )
     _pasted_images()
     question = st.text_area(
-        "Your question",
+        _("Your question"),
         **kept(f"{P}_question", ""),
         height=90,
-        placeholder=f"What is in this picture? (write {QA_PLACEHOLDER} where an image belongs, "
-        "or leave it out: the images then go in front of the question)",
+        placeholder=_(
+            "What is in this picture? (write {placeholder} where an image belongs, "
+            "or leave it out: the images then go in front of the question)"
+        ).format(placeholder=QA_PLACEHOLDER),
     )
-    asked = st.button("Ask", type="primary", key=f"{P}_ask")
+    asked = st.button(_("Ask"), type="primary", key=f"{P}_ask")
 
     if regenerate and _turns():
         stop_job(JOB, _collect)
@@ -162,12 +168,12 @@ def render_qa_tab() -> None:
     elif asked:
         pasted = list(ss[f"{P}_pasted"])
         if not question.strip() and not files and not pasted:
-            st.warning("Type a question, attach or paste images, or both.")
+            st.warning(_("Type a question, attach or paste images, or both."))
             return
         images, errors = read_uploads(files)
         images += pasted
         for msg in errors:
-            st.error(f"{msg}. Remove it from the uploads and ask again.")
+            st.error(_("{problem}. Remove it from the uploads and ask again.").format(problem=msg))
         if errors:
             return
         turn = QATurn(question.strip(), images)

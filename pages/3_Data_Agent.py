@@ -17,7 +17,7 @@ from demo_core.agent.react_agent import is_first_generation_key
 from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, AgentSettings
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, UploadError
 from demo_core.download.progress import fmt_bytes
-from demo_core.i18n import _
+from demo_core.i18n import N_, _, format_size
 from demo_core.specs import CHAT_MODELS, SPECS
 from demo_ui import how_it_works
 from demo_ui.agent_view import (
@@ -34,10 +34,12 @@ from demo_ui.widgets import first_available, keep, model_label, open_engine, pag
 P = "data_agent_"  # session_state prefix of this page
 
 page_header(
-    "Data-analysis agent",
+    N_("Data-analysis agent"),
     "📊",
-    "Upload a table, ask in words. InternLM2 writes Python, runs it in your own sandboxed "
-    "kernel (no network, limited memory and time), reads the result and answers.",
+    N_(
+        "Upload a table, ask in words. InternLM2 writes Python, runs it in your own sandboxed "
+        "kernel (no network, limited memory and time), reads the result and answers."
+    ),
 )
 
 
@@ -62,7 +64,9 @@ def sync_uploads(session: AgentSession, uploads: list) -> None:
         name = seen.pop(file_id)
         errors.pop(file_id, None)
         if name and session.withdraw_pending(name):
-            st.session_state[P + "messages"].append(("info", f"{name} was removed."))
+            st.session_state[P + "messages"].append(
+                ("info", _("{name} was removed.").format(name=name))
+            )
     for up in uploads:
         if up.file_id in seen:
             continue
@@ -74,7 +78,12 @@ def sync_uploads(session: AgentSession, uploads: list) -> None:
             continue
         seen[up.file_id] = info.name
         st.session_state[P + "messages"].append(
-            ("success", f"{info.name} is ready ({info.note}). Ask a question about it.")
+            (
+                "success",
+                _("{name} is ready ({note}). Ask a question about it.").format(
+                    name=info.name, note=info.note
+                ),
+            )
         )
     for file_id in current:
         if file_id in errors:
@@ -84,20 +93,24 @@ def sync_uploads(session: AgentSession, uploads: list) -> None:
 # -- sidebar ----------------------------------------------------------------------------
 with st.sidebar:
     keep(P + "model", first_available(CHAT_MODELS, DEFAULT_MODEL))
-    model_key = st.selectbox("Model", CHAT_MODELS, key=P + "model", format_func=model_label)
+    model_key = st.selectbox(_("Model"), CHAT_MODELS, key=P + "model", format_func=model_label)
     if SPECS[model_key].is_random:
-        st.warning("Tiny random test model: its answers are noise.", icon="🎲")
+        st.warning(_("Tiny random test model: its answers are noise."), icon="🎲")
     elif not available(model_key):
         st.info(
-            f"{SPECS[model_key].label} is not on this machine. Download it on the Models page "
-            f"or set {SPECS[model_key].env_var}.",
+            _(
+                "{model} is not on this machine. Download it on the Models page or set {env}."
+            ).format(model=SPECS[model_key].label, env=SPECS[model_key].env_var),
             icon="📦",
         )
     keep(P + "interpreter", True)
-    interpreter = st.toggle("Data analysis (Python interpreter)", key=P + "interpreter")
+    interpreter = st.toggle(_("Data analysis (Python interpreter)"), key=P + "interpreter")
     keep(P + "plugins", [])
     plugins = st.multiselect(
-        "Plugins (offline)", list(OFFLINE_PLUGINS), key=P + "plugins", help="Work without internet."
+        _("Plugins (offline)"),
+        list(OFFLINE_PLUGINS),
+        key=P + "plugins",
+        help=_("Work without internet."),
     )
     keep(P + "online_plugins", [])
     plugins += st.multiselect(
@@ -112,24 +125,24 @@ with st.sidebar:
             )
         )
     keep(P + "max_turns", 7)
-    max_turns = st.slider("Max turns per question", 1, 15, key=P + "max_turns")
+    max_turns = st.slider(_("Max turns per question"), 1, 15, key=P + "max_turns")
     keep(P + "timeout", 60)
-    timeout_s = st.slider("Time limit per code run (s)", 5, 300, step=5, key=P + "timeout")
-    with st.expander("System prompts"):
+    timeout_s = st.slider(_("Time limit per code run (s)"), 5, 300, step=5, key=P + "timeout")
+    with st.expander(_("System prompts")):
         for name, default in (
             ("meta_prompt", DEFAULT_META_PROMPT),
             ("interpreter_prompt", DEFAULT_INTERPRETER_PROMPT),
             ("plugin_prompt", DEFAULT_PLUGIN_PROMPT),
         ):
             keep(P + name, default)
-        meta_prompt = st.text_area("System prompt", key=P + "meta_prompt", height=80)
+        meta_prompt = st.text_area(_("System prompt"), key=P + "meta_prompt", height=80)
         interpreter_prompt = st.text_area(
-            "Interpreter prompt", key=P + "interpreter_prompt", height=150
+            _("Interpreter prompt"), key=P + "interpreter_prompt", height=150
         )
         plugin_prompt = st.text_area(
-            "Plugin prompt ({prompt} = the tool list)", key=P + "plugin_prompt", height=100
+            _("Plugin prompt ({prompt} = the tool list)"), key=P + "plugin_prompt", height=100
         )
-        if st.button("Reset prompts", key=P + "reset_prompts"):
+        if st.button(_("Reset prompts"), key=P + "reset_prompts"):
             for name in ("meta_prompt", "interpreter_prompt", "plugin_prompt"):
                 st.session_state.pop(P + name, None)
                 st.session_state.pop("_kept_" + P + name, None)
@@ -149,31 +162,34 @@ with st.sidebar:
     files = session.file_entries()  # plain files only: links the code planted are not shown
     used, quota = session.files_size(), session.registry.limits.folder_bytes
     if files:
-        with st.expander(f"Session files ({len(files)})", expanded=used > quota):
+        with st.expander(_("Session files ({n})").format(n=len(files)), expanded=used > quota):
             st.progress(
                 min(1.0, used / quota),
                 text=_("{used} of {quota} used").format(
-                    used=fmt_bytes(used), quota=fmt_bytes(quota)
+                    used=format_size(used, binary=True, digits=1),
+                    quota=format_size(quota, binary=True),
                 ),
             )
             for i, f in enumerate(files):
                 rel = f.rel
                 name_col, del_col = st.columns([5, 1], vertical_alignment="center")
-                name_col.caption(f"{rel} · {f.size:,} bytes")
+                name_col.caption(f"{rel} · {fmt_bytes(f.size)}")
                 if del_col.button(
-                    "", icon=":material/delete:", key=f"{P}del_{i}_{rel}", help=f"Delete {rel}"
+                    "", icon=":material/delete:", key=f"{P}del_{i}_{rel}", help=_("Delete {name}").format(name=rel)
                 ):
                     try:
                         session.delete_file(rel)
                     except (OSError, ValueError) as exc:
-                        st.session_state[P + "messages"].append(("error", f"Not deleted: {exc}"))
+                        st.session_state[P + "messages"].append(
+                            ("error", _("Not deleted: {error}").format(error=exc))
+                        )
                     st.rerun()
     col1, col2 = st.columns(2)
     too_big = used > MAX_ZIP_BYTES
     col1.download_button(
-        "Files",
+        _("Files"),
         icon=":material/download:",
-        help="Everything in the session folder plus the transcript, as a .zip",
+        help=_("Everything in the session folder plus the transcript, as a .zip"),
         data=session.files_zip,  # built only when clicked
         file_name="data-agent-files.zip",
         mime="application/zip",
@@ -182,9 +198,9 @@ with st.sidebar:
         key=P + "zip",
     )
     col2.download_button(
-        "Transcript",
+        _("Transcript"),
         icon=":material/download:",
-        help="The conversation with code and results, as Markdown",
+        help=_("The conversation with code and results, as Markdown"),
         data=session.transcript,
         file_name="data-agent-transcript.md",
         mime="text/markdown",
@@ -195,10 +211,10 @@ with st.sidebar:
     if too_big:
         st.warning(
             _("The files are larger than {size}: too big to zip here.").format(
-                size=fmt_bytes(MAX_ZIP_BYTES)
+                size=format_size(MAX_ZIP_BYTES, binary=True)
             )
         )
-    if st.button("Clear conversation", key=P + "clear", disabled=session.running):
+    if st.button(_("Clear conversation"), key=P + "clear", disabled=session.running):
         session.clear()
         st.rerun()
     sandbox_badge(session)
@@ -213,9 +229,11 @@ for level, text in st.session_state[P + "messages"]:
 st.session_state[P + "messages"] = []
 notice = session.take_notice()
 if notice:
-    st.info(notice)
+    st.info(_(notice))
 for f in session.pending_files:
-    st.caption(f"📎 {f.name} will be given to the model with your next question.")
+    st.caption(
+        "📎 " + _("{name} will be given to the model with your next question.").format(name=f.name)
+    )
 
 for i, turn in enumerate(session.turns[:-1] if session.running else session.turns):
     render_turn(turn.snapshot(), key=f"{P}turn{i}")
@@ -242,7 +260,7 @@ if waiting_for_consent:
 if P + "unsent" in st.session_state:  # a question that could not be sent goes back in the box
     st.session_state[P + "input"] = st.session_state.pop(P + "unsent")
 question = st.chat_input(
-    "Working… (Stop to interrupt)" if session.running else "Ask about your data…",
+    _("Working… (Stop to interrupt)") if session.running else _("Ask about your data…"),
     disabled=session.running or waiting_for_consent,
     key=P + "input",
 )
@@ -261,7 +279,7 @@ if question and not session.running:
 
 if session.running:
     run = session.run
-    st.button("⏹ Stop", key=P + "stop", on_click=session.stop)
+    st.button("⏹ " + _("Stop"), key=P + "stop", on_click=session.stop)
     live = st.empty()
     while not run.done:
         run.beat()

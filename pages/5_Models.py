@@ -23,7 +23,7 @@ from demo_core.download.modelscope_source import DEFAULT_ENDPOINT as MODELSCOPE
 from demo_core.download.openxlab_source import DEFAULT_ENDPOINT as OPENXLAB
 from demo_core.download.progress import fmt_bytes, fmt_duration
 from demo_core.engine.describe import engine_note
-from demo_core.i18n import _
+from demo_core.i18n import N_, _
 from demo_core.serving import served_label, served_url
 from demo_core.specs import SPECS, fmt_memory
 from demo_ui import how_it_works
@@ -33,19 +33,25 @@ from demo_ui.resources import get_manager
 from demo_ui.widgets import page_header
 
 page_header(
-    "Models & downloads",
+    N_("Models & downloads"),
     "📦",
-    "Which models are on this machine, which are loaded, and downloads from Hugging Face, "
-    "a mirror or ModelScope.",
+    N_(
+        "Which models are on this machine, which are loaded, and downloads from Hugging Face, "
+        "a mirror or ModelScope."
+    ),
 )
 with st.sidebar:
     how_it_works.toggle()
 
-OTHER = "Other repository id…"
-CUSTOM = "Custom URL"
+OTHER = _("Other repository id…")
+CUSTOM = _("Custom URL")
 ENDPOINT_CHOICES = {
-    "hf": {f"Official ({OFFICIAL})": OFFICIAL, f"Mirror ({MIRROR})": MIRROR, CUSTOM: None},
-    "modelscope": {f"Official ({MODELSCOPE})": MODELSCOPE, CUSTOM: None},
+    "hf": {
+        _("Official ({url})").format(url=OFFICIAL): OFFICIAL,
+        _("Mirror ({url})").format(url=MIRROR): MIRROR,
+        CUSTOM: None,
+    },
+    "modelscope": {_("Official ({url})").format(url=MODELSCOPE): MODELSCOPE, CUSTOM: None},
     "openxlab": {_("Official ({url})").format(url=OPENXLAB): OPENXLAB, CUSTOM: None},
 }
 
@@ -62,93 +68,107 @@ def endpoint_picker(column, source: str, prefix: str = "models") -> str | None:
     else:
         default = labels.index(CUSTOM) if env_endpoint else 0
     picked = column.selectbox(
-        "Endpoint", labels, index=default, key=f"{prefix}_endpoint_choice_{source}"
+        _("Endpoint"), labels, index=default, key=f"{prefix}_endpoint_choice_{source}"
     )
     endpoint = choices[picked]
     if endpoint is None:
         endpoint = column.text_input(
-            "Custom endpoint URL",
+            _("Custom endpoint URL"),
             value=env_endpoint,
             placeholder="http://127.0.0.1:8080",
-            help=f"Same meaning as {ENDPOINT_ENV[source]}: the site's base URL.",
+            help=_("Same meaning as {env}: the site's base URL.").format(env=ENDPOINT_ENV[source]),
             key=f"{prefix}_endpoint_url_{source}",
         )
     return endpoint
 
 
 # -- on this machine ------------------------------------------------------------------
-PHONE_FIRST_COLUMNS = {
-    "model": st.column_config.TextColumn(width="medium", pinned=True),
-    "present": st.column_config.TextColumn(width="small"),
-}
+def phone_first_columns() -> dict:
+    """What a phone shows first: the model (not its whole long label) and whether it is
+    here (the column names are translated, so this is built per run)."""
+    return {
+        _("model"): st.column_config.TextColumn(width="medium", pinned=True),
+        _("present"): st.column_config.TextColumn(width="small"),
+    }
 
 
 def models_table() -> None:
-    st.subheader("Models the app knows")
+    st.subheader(_("Models the app knows"))
     rows = []
     for s in discovery.all_status():
         note = ""
         if s.partial is not None:
-            note = f"unfinished download in {s.partial} (start it again to resume)"
+            note = _("unfinished download in {folder} (start it again to resume)").format(
+                folder=s.partial
+            )
         elif s.spec.is_random:
-            note = "random weights, for trying the UI"
+            note = _("random weights, for trying the UI")
         rows.append(
             {
-                "model": s.spec.label,
-                "present": served_label(s.spec.key) or ("✅" if s.present else "—"),
-                "size on disk": fmt_bytes(s.size_bytes) if s.present else "",
-                "found in": s.where or ("" if served_url(s.spec.key) else "not on this machine"),
-                "used by": ", ".join(s.spec.pages),
+                _("model"): _(s.spec.label),
+                _("present"): served_label(s.spec.key) or ("✅" if s.present else "—"),
+                _("size on disk"): fmt_bytes(s.size_bytes) if s.present else "",
+                _("found in"): _(s.where)
+                if s.where
+                else ("" if served_url(s.spec.key) else _("not on this machine")),
+                _("used by"): ", ".join(_(p) for p in s.spec.pages),
                 **source_columns(s.spec),
-                "key": s.spec.key,
-                "path": str(s.path) if s.path else "",
-                "note": note,
+                _("key"): s.spec.key,
+                _("path"): str(s.path) if s.path else "",
+                _("note"): note,
             }
         )
     # what a phone shows first: the model (not its whole long label) and whether it is here
-    st.dataframe(rows, hide_index=True, width="stretch", column_config=PHONE_FIRST_COLUMNS)
+    st.dataframe(rows, hide_index=True, width="stretch", column_config=phone_first_columns())
     st.caption(
-        f"Searched: the models folder `{settings.models_dir()}`, paths set per model "
-        "(environment `DEMO_STUDIO_MODEL_<KEY>` or settings.json), `model_dirs` in settings.json, "
-        "`/root/share/new_models/<org>/<name>` and the other InternStudio share folders, "
-        "the Hugging Face cache and the ModelScope cache."
+        _(
+            "Searched: the models folder `{folder}`, paths set per model "
+            "(environment `DEMO_STUDIO_MODEL_<KEY>` or settings.json), `model_dirs` in settings.json, "
+            "`/root/share/new_models/<org>/<name>` and the other InternStudio share folders, "
+            "the Hugging Face cache and the ModelScope cache."
+        ).format(folder=settings.models_dir())
     )
 
 
 def memory_section() -> None:
-    st.subheader("Loaded in memory")
+    st.subheader(_("Loaded in memory"))
     manager = get_manager()
     used, budget = manager.resident_bytes(), manager.budget_bytes
     st.progress(
         min(1.0, used / budget) if budget else 0.0,
-        text=f"{fmt_memory(used)} of the {fmt_memory(budget)} memory budget on {manager.device} "
-        "(set `memory_budget_gb` in settings.json or DEMO_STUDIO_MEMORY_BUDGET_GB to change it)",
+        text=_(
+            "{used} of the {budget} memory budget on {device} "
+            "(set `memory_budget_gb` in settings.json or DEMO_STUDIO_MEMORY_BUDGET_GB to change it)"
+        ).format(used=fmt_memory(used), budget=fmt_memory(budget), device=manager.device),
     )
     keys = manager.loaded_keys()
     if not keys:
-        st.caption("No model is loaded. Pages load their model on first use.")
+        st.caption(_("No model is loaded. Pages load their model on first use."))
     for key in keys:
         spec = SPECS[key]
         left, right = st.columns([5, 1])
-        left.markdown(f"**{spec.label}** · about {fmt_memory(manager.estimate_bytes(key))}")
+        left.markdown(
+            f"**{_(spec.label)}** · "
+            + _("about {size}").format(size=fmt_memory(manager.estimate_bytes(key)))
+        )
         if note := engine_note(manager.resident_engine(key)):
             left.caption(note)
-        if right.button("Unload", key=f"models_unload_{key}"):
+        if right.button(_("Unload"), key=f"models_unload_{key}"):
             manager.unload(key)
             st.rerun()
     if manager.notices:
-        with st.expander("Load / unload log"):
+        with st.expander(_("Load / unload log")):
             for line in manager.notices[-10:]:
                 st.text(line)
 
 
 # -- download form ----------------------------------------------------------------------
 def download_form() -> None:
-    st.subheader("Download")
+    st.subheader(_("Download"))
     keys = [k for k, s in SPECS.items() if not s.is_random]
     c1, c2 = st.columns(2)
     choice = c1.selectbox(
-        "Model",
+        _("Model"),
         keys + [OTHER],
         format_func=lambda k: SPECS[k].label if k in SPECS else k,
         key="models_choice",
@@ -156,38 +176,44 @@ def download_form() -> None:
     model = choice
     if choice == OTHER:
         model = c1.text_input(
-            "Repository id", placeholder="internlm/internlm2-chat-1_8b", key="models_repo"
+            _("Repository id"), placeholder="internlm/internlm2-chat-1_8b", key="models_repo"
         )
-    what = c2.radio("What", ["One file", "Whole model"], horizontal=True, key="models_what")
+    what = c2.radio(
+        _("What"),
+        [N_("One file"), N_("Whole model")],
+        format_func=_,
+        horizontal=True,
+        key="models_what",
+    )
     file = None
     if what == "One file":
-        file = c2.text_input("File in the repository", value="config.json", key="models_file")
+        file = c2.text_input(_("File in the repository"), value="config.json", key="models_file")
     else:
-        c2.caption("Weights, tokenizer and JSON config only — never remote *.py code.")
+        c2.caption(_("Weights, tokenizer and JSON config only — never remote *.py code."))
 
     s1, s2 = st.columns(2)
     labels = {SOURCE_NAMES[k]: k for k in SOURCES}
-    source = labels[s1.radio("Source", list(labels), horizontal=True, key="models_source")]
+    source = labels[s1.radio(_("Source"), list(labels), horizontal=True, key="models_source")]
     endpoint = endpoint_picker(s1, source)
     token = s2.text_input(
-        "Access token (only for gated or private repositories)",
+        _("Access token (only for gated or private repositories)"),
         type="password",
         key="models_token",
-        help="Sent to the endpoint you chose, never stored on disk.",
+        help=_("Sent to the endpoint you chose, never stored on disk."),
     )
-    with st.expander("More options"):
+    with st.expander(_("More options")):
         o1, o2, o3 = st.columns(3)
         dest = o1.text_input(
-            "Destination folder",
-            placeholder=str(settings.models_dir() / "<model folder>"),
+            _("Destination folder"),
+            placeholder=str(settings.models_dir() / _("<model folder>")),
             key="models_dest",
         )
-        revision = o2.text_input("Revision", placeholder="main / master", key="models_revision")
+        revision = o2.text_input(_("Revision"), placeholder="main / master", key="models_revision")
         timeout = o3.number_input(
-            "Timeout (s)", 1.0, 120.0, DEFAULT_TIMEOUT, step=1.0, key="models_timeout"
+            _("Timeout (s)"), 1.0, 120.0, DEFAULT_TIMEOUT, step=1.0, key="models_timeout"
         )
         force = st.checkbox(
-            "Download even if a complete copy is already on this machine", key="models_force"
+            _("Download even if a complete copy is already on this machine"), key="models_force"
         )
 
     spec = SPECS.get(model)
@@ -199,9 +225,9 @@ def download_form() -> None:
         (endpoint or "").strip() or None,
         dest.strip() or str(settings.models_dir() / (spec.folder_name if spec else "model")),
     )
-    if st.button("Start download", type="primary", key="models_start"):
+    if st.button(_("Start download"), type="primary", key="models_start"):
         if not (model or "").strip():
-            st.error("Enter a repository id such as internlm/internlm2-chat-1_8b.")
+            st.error(_("Enter a repository id such as internlm/internlm2-chat-1_8b."))
             return
         req = Request(
             model=model.strip(),
@@ -215,7 +241,7 @@ def download_form() -> None:
             force=force,
         )
         if what == "One file" and req.file is None:
-            st.error("Enter the name of the file to download, e.g. config.json.")
+            st.error(_("Enter the name of the file to download, e.g. config.json."))
             return
         try:
             job = REGISTRY.start(req)
@@ -232,25 +258,30 @@ def show_json_file(path: Path) -> None:
         text = path.read_text(encoding="utf-8")
         st.code(json.dumps(json.loads(text), indent=2, ensure_ascii=False), language="json")
     except (OSError, ValueError) as exc:
-        st.warning(f"{path.name} is not readable JSON: {exc}")
+        st.warning(_("{name} is not readable JSON: {error}").format(name=path.name, error=exc))
 
 
 def render_job(view: JobView) -> None:
     req = view.request
-    what = req.file or "whole model"
-    title = f"#{view.id} · {req.repo_id} · {what} · {req.source}"
+    what = req.file or _("whole model")
+    source = {"hf": "Hugging Face", "modelscope": "ModelScope"}.get(req.source, req.source)
+    title = f"#{view.id} · {req.repo_id} · {what} · {source}"
     with st.container(border=True):
         st.markdown(f"**{title}**")
         snap = view.progress
         if view.active:
             frac = snap.fraction
-            eta = f" · ETA {fmt_duration(snap.eta_s)}" if snap.eta_s is not None else ""
+            eta = (
+                " · " + _("ETA {time}").format(time=fmt_duration(snap.eta_s))
+                if snap.eta_s is not None
+                else ""
+            )
             st.progress(
                 frac if frac is not None else 0.0,
                 text=f"{fmt_bytes(snap.done)} / {fmt_bytes(snap.total)} · "
                 f"{fmt_bytes(snap.speed)}/s{eta} · {snap.current_file or view.message}",
             )
-            if st.button("Cancel", key=f"models_cancel_{view.id}"):
+            if st.button(_("Cancel"), key=f"models_cancel_{view.id}"):
                 REGISTRY.get(view.id).cancel()
             return
         if view.state == DONE:
@@ -259,7 +290,7 @@ def render_job(view: JobView) -> None:
             if res is not None and req.file and res.files and res.files[0].suffix == ".json":
                 show_json_file(res.files[0])
             if res is not None and res.skipped:
-                st.caption("Not fetched (code and other files): " + ", ".join(res.skipped))
+                st.caption(_("Not fetched (code and other files):") + " " + ", ".join(res.skipped))
         elif view.state == CANCELLED:
             st.warning(view.message)
         elif view.state == FAILED:
@@ -286,8 +317,10 @@ def jobs_area() -> None:
     jobs = REGISTRY.jobs()
     if not jobs:
         return
-    st.subheader("Downloads")
-    st.caption("Shared by every browser tab of this app; a download keeps running when you leave.")
+    st.subheader(_("Downloads"))
+    st.caption(
+        _("Shared by every browser tab of this app; a download keeps running when you leave.")
+    )
     seen = st.session_state.setdefault("models_seen_finished", set())
     newly_finished = False
     for job in jobs:
@@ -297,7 +330,7 @@ def jobs_area() -> None:
             seen.add(view.id)
             newly_finished = True
     if any(j.view().state != "running" for j in jobs) and st.button(
-        "Clear finished", key="models_clear"
+        _("Clear finished"), key="models_clear"
     ):
         REGISTRY.clear_finished()
         st.rerun()

@@ -65,7 +65,7 @@ def test_remembered_out_of_range_slider_value_is_clamped(story):
     moved into range instead of crashing the page."""
     story.session_state["_kept_story_top_k"] = 500
     story.session_state["_kept_story_repetition_penalty"] = 1.8
-    story.switch_page("app.py").run()  # the page's widgets are forgotten, the copies stay
+    story.switch_page("pages/5_Models.py").run()  # the page's widgets are forgotten, the copies stay
     story.switch_page("pages/1_Story_Chat.py").run()
     assert not story.exception
     assert story.slider(key="story_top_k").value == 100

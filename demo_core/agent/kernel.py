@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from demo_core.agent import safefs, sandbox
+from demo_core.agent import kernel_fonts, safefs, sandbox
 from demo_core.agent.kernel_startup import startup_code
 
 log = logging.getLogger(__name__)
@@ -439,7 +439,8 @@ class SandboxKernel:
             kc.stop_channels()
             raise KernelError(f"the kernel did not answer: {exc}") from exc
         self.kc = kc
-        res = self._run(startup_code(), self.limits.start_timeout_s, None, None, setup=True)
+        setup = startup_code() + kernel_fonts.setup_code()  # Chinese in plots (issue 13)
+        res = self._run(setup, self.limits.start_timeout_s, None, None, setup=True)
         if not res.ok:
             raise KernelError(f"kernel setup failed: {res.error_name}: {res.error_value}")
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from demo_core.agent.kernel import KernelLimits, SandboxKernel, sandbox_uid_for
+from demo_core.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,8 @@ class KernelRegistry:
                     reaped.append((sid, k))
         for sid, k in reaped:
             k.shutdown()
-            self.notices[sid] = (
+            # the reaper thread has no session language: the page translates it when shown
+            self.notices[sid] = N_(
                 "The Python kernel was stopped after being idle; variables were lost, your "
                 "files were kept."
             )

@@ -36,8 +36,8 @@ from demo_core.agent.react_agent import build_react_agent, is_first_generation, 
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.transcript import Turn, UploadInfo, to_markdown
 from demo_core.agent.uploads import MAX_UPLOAD_BYTES, UploadError, check_upload, unique_name
-from demo_core.download.progress import fmt_bytes
 from demo_core.engine.base import ChatEngine, GenerationParams
+from demo_core.i18n import _, format_size
 from demo_core.jobs import JOBS, Job
 
 log = logging.getLogger(__name__)
@@ -123,9 +123,14 @@ class AgentSession:
         used = self.files_size()
         if used + len(checked.data) > quota:
             raise UploadError(
-                f"{checked.name} does not fit: the session's files would take "
-                f"{fmt_bytes(used + len(checked.data))}, more than the "
-                f"{fmt_bytes(quota)} limit. Delete files under Session files first."
+                _(
+                    "{name} does not fit: the session's files would take {size}, more than the "
+                    "{limit} limit. Delete files under Session files first."
+                ).format(
+                    name=checked.name,
+                    size=format_size(used + len(checked.data), binary=True),
+                    limit=format_size(quota, binary=True),
+                )
             )
         name = unique_name(lambda n: safefs.exists(self.work_dir, n), checked.name)
         try:
@@ -136,7 +141,9 @@ class AgentSession:
             ) from None
         except OSError as exc:
             raise UploadError(
-                f"{checked.name} could not be saved in the session folder ({exc.strerror or exc})."
+                _("{name} could not be saved in the session folder ({error}).").format(
+                    name=checked.name, error=exc.strerror or exc
+                )
             ) from None
         path = self.work_dir / name
         return self._pending(UploadInfo(name, str(path), len(checked.data), note))
@@ -192,8 +199,9 @@ class AgentSession:
         total = self.files_size()
         if total > MAX_ZIP_BYTES:
             raise ValueError(
-                f"the session's files take {fmt_bytes(total)}, more than the "
-                f"{fmt_bytes(MAX_ZIP_BYTES)} a download may hold"
+                _("the session's files take {size}, more than the {limit} a download may hold").format(
+                    size=format_size(total, binary=True), limit=format_size(MAX_ZIP_BYTES, binary=True)
+                )
             )
         buf = io.BytesIO()
         left = MAX_ZIP_BYTES
@@ -311,7 +319,7 @@ class AgentSession:
         except Exception as exc:
             log.exception("agent run failed")
             turn.status = "error"
-            turn.error = f"The agent failed: {exc}"
+            turn.error = _("The agent failed: {error}").format(error=exc)
         finally:
             if run.cancel_token.cancelled and turn.status in ("running", "done"):
                 turn.status = "stopped"
@@ -338,9 +346,11 @@ class AgentSession:
         base = tokens(new)
         if base + min(64, reserve) > window:
             raise PromptTooLongForAgent(
-                f"the system prompts and your question need {base} tokens, but this model reads "
-                f"at most {window}. Shorten the prompts in the sidebar, turn off plugins, or "
-                "ask a shorter question."
+                _(
+                    "the system prompts and your question need {n} tokens, but this model reads "
+                    "at most {window}. Shorten the prompts in the sidebar, turn off plugins, or "
+                    "ask a shorter question."
+                ).format(n=base, window=window)
             )
         kept = list(self.history)
         while kept:

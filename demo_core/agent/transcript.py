@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass, field
 
 from demo_core.agent.kernel import ExecutionResult, Output
+from demo_core.i18n import _, format_size
 
 
 @dataclass
@@ -90,36 +91,39 @@ def _fence(text: str, lang: str = "") -> str:
     return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}"
 
 
-def to_markdown(turns: list[Turn], title: str = "Data-analysis agent transcript") -> str:
+def to_markdown(turns: list[Turn], title: str | None = None) -> str:
     """A self-contained record: questions, each step's code and output, answers. Images
     are linked by their path in the session's file archive (``figures/...``)."""
-    out = [f"# {title}", ""]
+    out = [f"# {title or _('Data-analysis agent transcript')}", ""]
     for i, turn in enumerate(turns, 1):
-        out += [f"## {i}. Question", "", turn.question.strip(), ""]
+        out += [f"## {i}. " + _("Question"), "", turn.question.strip(), ""]
         for f in turn.files:
             out.append(
-                f"- attached file: `{f.name}` ({f.size} bytes){' - ' + f.note if f.note else ''}"
+                "- "
+                + _("attached file: `{name}` ({size})").format(name=f.name, size=format_size(f.size))
+                + (" - " + f.note if f.note else "")
             )
         if turn.files:
             out.append("")
         for j, step in enumerate(turn.steps, 1):
             if step.thought.strip() and (step.tool or turn.answer != step.thought):
-                out += [f"**Step {j}.** {step.thought.strip()}", ""]
+                out += ["**" + _("Step {n}.").format(n=j) + f"** {step.thought.strip()}", ""]
             if step.tool == "interpreter":
                 out += [_fence(step.code, "python"), ""]
                 if step.result is not None:
                     text = step.result.text()
                     if text:
-                        out += ["Output:", "", _fence(text), ""]
+                        out += [_("Output:"), "", _fence(text), ""]
                     for img in step.result.images:
                         if img.path:
                             out += [f"![{img.path}]({img.path})", ""]
             elif step.tool == "plugin":
-                out += [_fence(step.code, "json"), "", "Result:", "", _fence(step.tool_output), ""]
+                out += [_fence(step.code, "json"), "", _("Result:"), "", _fence(step.tool_output), ""]
             elif step.tool_output:
                 out += [f"> {step.tool_output}", ""]
         if turn.answer.strip():
-            out += ["**Answer:**", "", turn.answer.strip(), ""]
+            out += ["**" + _("Answer:") + "**", "", turn.answer.strip(), ""]
         if turn.status in ("stopped", "error"):
-            out += [f"_({turn.status}{': ' + turn.error if turn.error else ''})_", ""]
+            status = _("stopped") if turn.status == "stopped" else _("error")
+            out += [f"_({status}{': ' + turn.error if turn.error else ''})_", ""]
     return "\n".join(out).rstrip() + "\n"

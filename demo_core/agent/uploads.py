@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo_core.download.progress import fmt_bytes
+from demo_core.i18n import _, format_number, ngettext
 
 # The browser's unit: Streamlit's uploader counts max_upload_size in MB of 1000**2 bytes
 # (1024**2 on Windows only) and says sizes that way, so the limit is checked and said in
@@ -79,19 +80,21 @@ def _cut_utf8(text: str, max_bytes: int) -> str:
 def _decode(data: bytes, name: str) -> tuple[str, str]:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text" export
         try:
-            return data.decode("utf-16"), "converted from UTF-16 to UTF-8"
+            return data.decode("utf-16"), _("converted from UTF-16 to UTF-8")
         except UnicodeDecodeError:
             pass
     if b"\x00" in data[:8192]:
-        raise UploadError(f"{name} looks like a binary file, not text.")
-    for enc, note in (("utf-8-sig", ""), ("gb18030", "converted from GB18030 to UTF-8")):
+        raise UploadError(_("{name} looks like a binary file, not text.").format(name=name))
+    for enc, note in (("utf-8-sig", ""), ("gb18030", _("converted from GB18030 to UTF-8"))):
         try:
             return data.decode(enc), note
         except UnicodeDecodeError:
             continue
     raise UploadError(
-        f"{name} is not readable text: it is neither UTF-8 nor GB18030. Save it as "
-        "UTF-8 (CSV UTF-8 in Excel) and upload it again."
+        _(
+            "{name} is not readable text: it is neither UTF-8 nor GB18030. Save it as "
+            "UTF-8 (CSV UTF-8 in Excel) and upload it again."
+        ).format(name=name)
     )
 
 
@@ -100,16 +103,24 @@ def check_upload(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> C
     ext = Path(clean).suffix.lower()
     if ext == ".xls":
         raise UploadError(
-            f"{name} is an old-style .xls workbook. Open it in Excel and save it as .xlsx."
+            _("{name} is an old-style .xls workbook. Open it in Excel and save it as .xlsx.").format(
+                name=name
+            )
         )
     if ext not in ALLOWED:
         raise UploadError(
-            f"{name}: unsupported file type. Upload one of: {', '.join(sorted(ALLOWED))}."
+            _("{name}: unsupported file type. Upload one of: {types}.").format(
+                name=name, types=", ".join(sorted(ALLOWED))
+            )
         )
     if len(data) > max_bytes:
-        raise UploadError(f"{name} is {fmt_bytes(len(data))}; the limit is {fmt_bytes(max_bytes)}.")
+        raise UploadError(
+            _("{name} is {size}; the limit is {limit}.").format(
+                name=name, size=fmt_bytes(len(data)), limit=fmt_bytes(max_bytes)
+            )
+        )
     if not data:
-        raise UploadError(f"{name} is empty.")
+        raise UploadError(_("{name} is empty.").format(name=name))
     kind = ALLOWED[ext]
     if ext == ".xlsx":
         return CheckedFile(clean, data, kind, _check_xlsx(name, data))
@@ -122,19 +133,30 @@ def check_upload(name: str, data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> C
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UploadError(
-                f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+                _("{name} is not valid JSON: {error} at line {line}, column {column}.").format(
+                    name=name, error=exc.msg, line=exc.lineno, column=exc.colno
+                )
             ) from None
-        summary = f"list of {len(obj)} items" if isinstance(obj, list) else f"{type(obj).__name__}"
+        summary = (
+            ngettext("list of {n} item", "list of {n} items", len(obj)).format(n=len(obj))
+            if isinstance(obj, list)
+            else f"{type(obj).__name__}"
+        )
     elif ext == ".jsonl":
         lines = [ln for ln in text.splitlines() if ln.strip()]
         for i, ln in enumerate(lines, 1):
             try:
                 json.loads(ln)
             except json.JSONDecodeError as exc:
-                raise UploadError(f"{name}: line {i} is not valid JSON ({exc.msg}).") from None
-        summary = f"{len(lines)} records"
+                raise UploadError(
+                    _("{name}: line {line} is not valid JSON ({error}).").format(
+                        name=name, line=i, error=exc.msg
+                    )
+                ) from None
+        summary = ngettext("{n} record", "{n} records", len(lines)).format(n=len(lines))
     else:
-        summary = f"{len(text.splitlines())} lines"
+        n = len(text.splitlines())
+        summary = ngettext("{n} line", "{n} lines", n).format(n=n)
     return CheckedFile(clean, out, kind, summary, note)
 
 
@@ -144,12 +166,25 @@ def _check_table(name: str, text: str, sep: str) -> str:
     try:
         head = pd.read_csv(io.StringIO(text), sep=sep, nrows=2000)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise UploadError(f"{name} could not be read as a table: {str(exc).strip()}") from None
+        raise UploadError(
+            _("{name} could not be read as a table: {error}").format(
+                name=name, error=str(exc).strip()
+            )
+        ) from None
     if head.shape[1] == 0:
-        raise UploadError(f"{name} has no columns.")
+        raise UploadError(_("{name} has no columns.").format(name=name))
     rows = _count_rows(text, sep)
     cols = head.shape[1]
-    return f"{rows:,} row{'s' if rows != 1 else ''} x {cols} column{'s' if cols != 1 else ''}"
+    return _table_shape(rows, cols)
+
+
+def _table_shape(rows: int, cols: int) -> str:
+    """ "1,234 rows x 5 columns" in the current language."""
+    return (
+        ngettext("{n} row", "{n} rows", rows).format(n=format_number(rows))
+        + " x "
+        + ngettext("{n} column", "{n} columns", cols).format(n=cols)
+    )
 
 
 def _count_rows(text: str, sep: str) -> int:
@@ -164,7 +199,9 @@ def _count_rows(text: str, sep: str) -> int:
 def _check_xlsx(name: str, data: bytes) -> str:
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise UploadError(
-            f"{name} is not a valid Excel workbook (the file is damaged or not .xlsx)."
+            _("{name} is not a valid Excel workbook (the file is damaged or not .xlsx).").format(
+                name=name
+            )
         )
     try:
         import openpyxl
@@ -174,12 +211,17 @@ def _check_xlsx(name: str, data: bytes) -> str:
         wb.close()
     except Exception as exc:  # openpyxl raises many types for broken files
         raise UploadError(
-            f"{name} is not a valid Excel workbook ({type(exc).__name__}). Open and re-save it "
-            "in Excel, or export the sheet as CSV."
+            _(
+                "{name} is not a valid Excel workbook ({error}). Open and re-save it "
+                "in Excel, or export the sheet as CSV."
+            ).format(name=name, error=type(exc).__name__)
         ) from None
     if not sheets:
-        raise UploadError(f"{name} has no worksheets.")
-    return "; ".join(f"sheet '{t}': {r} rows x {c} columns" for t, r, c in sheets[:5])
+        raise UploadError(_("{name} has no worksheets.").format(name=name))
+    return "; ".join(
+        _("sheet '{name}': {shape}").format(name=t, shape=_table_shape(r, c))
+        for t, r, c in sheets[:5]
+    )
 
 
 def unique_name(taken: Callable[[str], bool], name: str) -> str:

@@ -16,6 +16,7 @@ from demo_core.download.hub import DEFAULT_TIMEOUT, HubSource
 from demo_core.download.plan import RepoPlan
 from demo_core.download.progress import Meter
 from demo_core.download.transfer import Result, run_plan
+from demo_core.i18n import _
 from demo_core.specs import SPECS, ModelSpec
 
 SOURCES = ("hf", "modelscope", "openxlab")
@@ -62,9 +63,11 @@ class Request:
         """Raise :class:`DownloadError` for input that cannot work, before any thread starts."""
         if self.source not in SOURCES:
             raise DownloadError(
-                f"unknown source {self.source!r}; choose one of {', '.join(SOURCES)}"
+                _("unknown source {source}; choose one of {names}").format(
+                    source=repr(self.source), names=", ".join(SOURCES)
+                )
             )
-        _ = self.repo_id, self.destination
+        _checked = self.repo_id, self.destination
         if self.source == "hf":
             from demo_core.download.hub import normalise_endpoint
 
@@ -74,22 +77,26 @@ class Request:
 
             if not self.file:
                 raise DownloadError(
-                    "The file name is empty: give one such as config.json, or ask for the "
-                    "whole model."
+                    _(
+                        "The file name is empty: give one such as config.json, or ask for the "
+                        "whole model."
+                    )
                 )
             try:
                 rules.safe_relative(self.file)
             except ValueError:
                 raise DownloadError(
-                    f"{self.file!r} is not a file name inside a repository."
+                    _("{name} is not a file name inside a repository.").format(name=repr(self.file))
                 ) from None
             if not rules.is_allowed(self.file):
                 raise DownloadError(
-                    f"{self.file!r} is not fetched: only weights (*.safetensors, *.bin), tokenizer "
-                    "and JSON config files are -- never remote *.py code."
+                    _(
+                        "{name} is not fetched: only weights (*.safetensors, *.bin), tokenizer "
+                        "and JSON config files are -- never remote *.py code."
+                    ).format(name=repr(self.file))
                 )
         if self.timeout <= 0:
-            raise DownloadError("the timeout must be a positive number of seconds")
+            raise DownloadError(_("the timeout must be a positive number of seconds"))
 
     @property
     def key(self) -> tuple:
@@ -107,20 +114,27 @@ class Request:
             repo = self.model.strip().strip("/")
             if repo.count("/") != 1 or not all(repo.split("/")):
                 raise DownloadError(
-                    f"{self.model!r} is neither a known model ({', '.join(SPECS)}) nor a "
-                    "repository id like 'internlm/internlm2-chat-1_8b'."
+                    _(
+                        "{name} is neither a known model ({known}) nor a "
+                        "repository id like 'internlm/internlm2-chat-1_8b'."
+                    ).format(name=repr(self.model), known=", ".join(SPECS))
                 )
             return repo
         if spec.is_random:
             raise DownloadError(
-                f"{spec.label} is generated on this machine; there is nothing to download."
+                _("{model} is generated on this machine; there is nothing to download.").format(
+                    model=_(spec.label)
+                )
             )
         repo = repo_for(spec, self.source)
         if not repo:
             others = [SOURCE_NAMES[s] for s in SOURCES if s != self.source and repo_for(spec, s)]
             raise DownloadError(
-                f"{spec.label} is not published on {_source_name(self.source)}; "
-                f"choose {' or '.join(others)} as the source."
+                _("{model} is not published on {source}; choose {other} as the source.").format(
+                    model=spec.label,
+                    source=_source_name(self.source),
+                    other=_(" or ").join(others),
+                )
             )
         return repo
 
@@ -171,7 +185,11 @@ def make_source(req: Request):
         from demo_core.download.openxlab_source import OpenXLabSource
 
         return OpenXLabSource(req.endpoint, req.token, req.timeout)
-    raise DownloadError(f"unknown source {req.source!r}; choose one of {', '.join(SOURCES)}")
+    raise DownloadError(
+        _("unknown source {source}; choose one of {names}").format(
+            source=repr(req.source), names=", ".join(SOURCES)
+        )
+    )
 
 
 def existing_copy(req: Request) -> tuple[str, Path] | None:

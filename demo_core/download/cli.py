@@ -16,7 +16,7 @@ from demo_core.download.errors import DownloadError
 from demo_core.download.hub import DEFAULT_TIMEOUT, ENDPOINTS
 from demo_core.download.jobs import CANCELLED, DONE, DownloadJob, JobView
 from demo_core.download.progress import Snapshot, fmt_bytes
-from demo_core.i18n import _
+from demo_core.i18n import _, language_from_environment, set_language
 from demo_core.specs import SPECS
 
 BAR = 28
@@ -25,24 +25,30 @@ BAR = 28
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m demo_core.download",
-        description="Download an InternLM model (weights, tokenizer, config; never remote code).",
-        epilog="MODEL is one of: "
-        + ", ".join(k for k, s in SPECS.items() if not s.is_random)
-        + " -- or a repository id such as internlm/internlm2-chat-1_8b.",
+        description=_("Download an InternLM model (weights, tokenizer, config; never remote code)."),
+        epilog=_(
+            "MODEL is one of: {keys} -- or a repository id such as internlm/internlm2-chat-1_8b."
+        ).format(keys=", ".join(k for k, s in SPECS.items() if not s.is_random)),
     )
-    p.add_argument("model", help="model key from the app, or a repository id")
-    p.add_argument("--file", help="download only this file (e.g. config.json)")
+    p.add_argument("model", help=_("model key from the app, or a repository id"))
+    p.add_argument("--file", help=_("download only this file (e.g. config.json)"))
     p.add_argument(
         "--endpoint",
-        help=f"site base URL, or for Hugging Face one of {', '.join(ENDPOINTS)} "
-        "(default: $HF_ENDPOINT / $MODELSCOPE_DOMAIN / $OPENXLAB_ENDPOINT, else the official site)",
+        help=_(
+            "site base URL, or for Hugging Face one of {names} "
+            "(default: $HF_ENDPOINT / $MODELSCOPE_DOMAIN / $OPENXLAB_ENDPOINT, else the official site)"
+        ).format(names=", ".join(ENDPOINTS)),
     )
     p.add_argument("--source", choices=SOURCES, default="hf")
-    p.add_argument("--token", help="access token for gated/private repositories")
-    p.add_argument("--revision", help="branch, tag or commit (default: main / master)")
-    p.add_argument("--dest", help="destination folder (default: the app's models folder)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per request")
-    p.add_argument("--force", action="store_true", help="download even if a local copy exists")
+    p.add_argument("--token", help=_("access token for gated/private repositories"))
+    p.add_argument("--revision", help=_("branch, tag or commit (default: main / master)"))
+    p.add_argument("--dest", help=_("destination folder (default: the app's models folder)"))
+    p.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help=_("seconds per request")
+    )
+    p.add_argument(
+        "--force", action="store_true", help=_("download even if a local copy exists")
+    )
     return p.parse_args(argv)
 
 
@@ -56,6 +62,7 @@ def render(snap: Snapshot, width: int = BAR) -> str:
 def main(argv: list[str] | None = None) -> int:
     import os
 
+    set_language(language_from_environment())  # the terminal's LANG / LANGUAGE
     args = parse_args(argv)
     endpoint = args.endpoint
     if endpoint is None:  # the variable each source's own library reads
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         req.validate()
     except DownloadError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {problem}").format(problem=exc), file=sys.stderr)
         return 2
     job = DownloadJob(0, req)
     tty = sys.stderr.isatty()
@@ -126,12 +133,12 @@ def cancel(job: DownloadJob, req: Request, tty: bool) -> int:
     if finished and view.state != CANCELLED:  # it ended on its own just before Ctrl-C
         return report(view, req, tty)
     if view.progress.done:
-        said = (
-            f"Cancelled after {fmt_bytes(view.progress.done)}. The partial files in "
-            f"{req.destination} are kept; run the same command to resume."
-        )
+        said = _(
+            "Cancelled after {size}. The partial files in {folder} are kept; run the same "
+            "command to resume."
+        ).format(size=fmt_bytes(view.progress.done), folder=req.destination)
     else:
-        said = "Cancelled before any byte was written; run the same command to start again."
+        said = _("Cancelled before any byte was written; run the same command to start again.")
     print(said, file=sys.stderr)
     return 130
 
@@ -156,7 +163,7 @@ def report(view: JobView, req: Request, tty: bool) -> int:
         elif view.result is not None:
             print(view.result.dest)
         return 0
-    print(f"error: {view.message}", file=sys.stderr)
+    print(_("error: {problem}").format(problem=view.message), file=sys.stderr)
     return 130 if view.state == CANCELLED else 1
 
 

@@ -9,6 +9,7 @@ work and is stopped by a flag it checks once per chunk.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import threading
 import time
@@ -19,6 +20,7 @@ from demo_core.download.errors import Cancelled, DownloadError
 from demo_core.download.plan import RepoPlan
 from demo_core.download.progress import Meter, Snapshot, fmt_bytes
 from demo_core.download.transfer import Result
+from demo_core.i18n import _, ngettext
 
 RUNNING, DONE, FAILED, CANCELLED = "running", "done", "failed", "cancelled"
 
@@ -48,7 +50,7 @@ class DownloadJob:
         self.request = request
         self.meter = Meter()
         self.state = RUNNING
-        self.message = "Contacting the endpoint…"
+        self.message = _("Contacting the endpoint…")
         self.result: Result | None = None
         self.plan: RepoPlan | None = None
         self.started = time.time()
@@ -60,7 +62,13 @@ class DownloadJob:
         # message as its error.
         self._done = threading.Event()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name=f"download-{job_id}", daemon=True)
+        # in a copy of the starter's context: its messages are in the starter's language
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._run,),
+            name=f"download-{job_id}",
+            daemon=True,
+        )
 
     def start(self) -> DownloadJob:
         self._thread.start()
@@ -97,14 +105,20 @@ class DownloadJob:
     def _on_plan(self, plan: RepoPlan) -> None:
         with self._lock:
             self.plan = plan
-            self.message = f"Downloading {len(plan.files)} file(s) from {plan.endpoint}"
+            self.message = ngettext(
+                "Downloading {n} file from {endpoint}",
+                "Downloading {n} files from {endpoint}",
+                len(plan.files),
+            ).format(n=len(plan.files), endpoint=plan.endpoint)
 
     def _run(self) -> None:
         try:
             self._work()
         finally:  # whatever happened, nobody may wait forever on this job
             if not self._done.is_set():
-                self._finish(FAILED, "The download stopped unexpectedly; start it again to resume.")
+                self._finish(
+                    FAILED, _("The download stopped unexpectedly; start it again to resume.")
+                )
 
     def _work(self) -> None:
         try:
@@ -115,21 +129,35 @@ class DownloadJob:
             kept = self.meter.snapshot().done
             self._finish(
                 CANCELLED,
-                f"Cancelled. {fmt_bytes(kept)} kept on disk; start the same download to resume.",
+                _("Cancelled. {size} kept on disk; start the same download to resume.").format(
+                    size=fmt_bytes(kept)
+                ),
             )
         except DownloadError as exc:
             self._finish(FAILED, str(exc))
         except Exception as exc:  # never let a thread die silently: the page must say why
-            self._finish(FAILED, f"Unexpected error: {type(exc).__name__}: {exc}")
+            self._finish(
+                FAILED,
+                _("Unexpected error: {kind}: {error}").format(kind=type(exc).__name__, error=exc),
+            )
         else:
             if result.existing is not None:
                 where, path = result.existing
-                msg = f"Already on this machine ({where}): {path}. Nothing downloaded."
+                msg = _("Already on this machine ({where}): {path}. Nothing downloaded.").format(
+                    where=_(where), path=path
+                )
             else:
-                msg = (
-                    f"Done: {len(result.files)} file(s) in {result.dest} "
-                    f"({fmt_bytes(result.downloaded_bytes)} downloaded, "
-                    f"{len(result.reused)} already present and verified)."
+                msg = ngettext(
+                    "Done: {n} file in {folder} ({size} downloaded, {reused} already present "
+                    "and verified).",
+                    "Done: {n} files in {folder} ({size} downloaded, {reused} already present "
+                    "and verified).",
+                    len(result.files),
+                ).format(
+                    n=len(result.files),
+                    folder=result.dest,
+                    size=fmt_bytes(result.downloaded_bytes),
+                    reused=len(result.reused),
                 )
             with self._lock:
                 self.result = result

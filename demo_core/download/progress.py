@@ -13,6 +13,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+from demo_core.i18n import _, format_size
+
 WINDOW_S = 5.0
 
 
@@ -108,19 +110,16 @@ class Meter:
 
 
 def fmt_bytes(n: float | None) -> str:
+    """Bytes in decimal units, in the current language (demo_core.i18n.format_size)."""
     if n is None:
         return "?"
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
+    return format_size(n)
 
 
 def fmt_duration(s: float) -> str:
     s = int(round(s))
     if s < 60:
-        return f"{s} s"
+        return _("{s} s").format(s=s)
     if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+        return _("{m} min {s} s").format(m=s // 60, s=f"{s % 60:02d}")
+    return _("{h} h {m} min").format(h=s // 3600, m=f"{s % 3600 // 60:02d}")

@@ -23,6 +23,7 @@ from demo_core.download.fetch import fetch_file, incomplete_path
 from demo_core.download.plan import RemoteFile, RepoPlan
 from demo_core.download.progress import Meter, fmt_bytes
 from demo_core.download.verify import Expected, verify_file
+from demo_core.i18n import _
 
 MARKER = ".download-in-progress"
 MANIFEST = ".studio-download.json"
@@ -121,9 +122,16 @@ def run_plan(
         if need + DISK_MARGIN > free:
             destination.undo(created)
             raise NotEnoughDiskSpace(
-                f"Not enough disk space in {dest}: the download needs {fmt_bytes(need)} more "
-                f"(plus {fmt_bytes(DISK_MARGIN)} headroom) but only {fmt_bytes(free)} are free. "
-                "Free some space or choose another destination folder."
+                _(
+                    "Not enough disk space in {folder}: the download needs {need} more "
+                    "(plus {margin} headroom) but only {free} are free. "
+                    "Free some space or choose another destination folder."
+                ).format(
+                    folder=dest,
+                    need=fmt_bytes(need),
+                    margin=fmt_bytes(DISK_MARGIN),
+                    free=fmt_bytes(free),
+                )
             )
     meter.start(plan.total_bytes or None, len(plan.files), already)
 
@@ -146,7 +154,7 @@ def run_plan(
             exc, f"write the download in {dest}", partial_kept=True
         ) from None
     if not result.files:
-        raise DownloadError("nothing was downloaded")
+        raise DownloadError(_("nothing was downloaded"))
     return result
 
 

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
+from demo_core.i18n import N_
+
 Message = dict  # {"role": "system" | "user" | "assistant" | ..., "content": str}
 
 
@@ -83,11 +85,11 @@ class SamplingLimit:
 
 
 SAMPLING_LIMITS: dict[str, SamplingLimit] = {
-    "max_new_tokens": SamplingLimit("Max new tokens", 16, 4096, 16, integer=True),
-    "temperature": SamplingLimit("Temperature", 0.0, 2.0, 0.05),
-    "top_p": SamplingLimit("Top-p", 0.05, 1.0, 0.05),
-    "top_k": SamplingLimit("Top-k", 1, 100, 1, integer=True),
-    "repetition_penalty": SamplingLimit("Repetition penalty", 1.0, 1.5, 0.005),
+    "max_new_tokens": SamplingLimit(N_("Max new tokens"), 16, 4096, 16, integer=True),
+    "temperature": SamplingLimit(N_("Temperature"), 0.0, 2.0, 0.05),
+    "top_p": SamplingLimit(N_("Top-p"), 0.05, 1.0, 0.05),
+    "top_k": SamplingLimit(N_("Top-k"), 1, 100, 1, integer=True),
+    "repetition_penalty": SamplingLimit(N_("Repetition penalty"), 1.0, 1.5, 0.005),
 }
 
 

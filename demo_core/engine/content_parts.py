@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from demo_core.engine.base import EngineError, Message
+from demo_core.i18n import _
 
 # XComposer2-VL at 490 px: a 35 x 35 patch grid per image. Only used to budget the context.
 IMAGE_TOKENS_ESTIMATE = 1225
@@ -42,16 +43,20 @@ def image_data_url(image: object) -> str:
         try:
             image = Path(image).read_bytes()
         except OSError as exc:
-            raise EngineError(f"cannot read image {image}: {exc}") from None
+            raise EngineError(
+                _("cannot read image {name}: {error}").format(name=image, error=exc)
+            ) from None
     if isinstance(image, (bytes, bytearray)):
         data = bytes(image)
         mime = _sniff(data)
         if mime is None:
-            raise EngineError("an attached file is not a PNG, JPEG, GIF, WebP or BMP image")
+            raise EngineError(_("an attached file is not a PNG, JPEG, GIF, WebP or BMP image"))
     else:
         save = getattr(image, "save", None)
         if save is None:
-            raise EngineError(f"cannot send a {type(image).__name__} as an image")
+            raise EngineError(
+                _("cannot send a {kind} as an image").format(kind=type(image).__name__)
+            )
         buf = io.BytesIO()
         img = image
         if getattr(img, "mode", "RGB") not in ("RGB", "L", "RGBA"):

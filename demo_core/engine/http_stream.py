@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from demo_core.engine.base import EngineError, ModelUnavailable
+from demo_core.i18n import _
 
 MAX_LINE = 4 * 1024 * 1024  # one SSE line; a bigger one is a broken server, not a token
 
@@ -37,13 +38,17 @@ class Endpoint:
         parts = urlsplit(base_url.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise EngineError(
-                f"base_url {base_url!r} is not an http(s) URL; it should look like "
-                "http://127.0.0.1:23333/v1"
+                _(
+                    "base_url {url} is not an http(s) URL; it should look like "
+                    "http://127.0.0.1:23333/v1"
+                ).format(url=repr(base_url))
             )
         try:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise EngineError(f"base_url {base_url!r} has an invalid port") from None
+            raise EngineError(
+                _("base_url {url} has an invalid port").format(url=repr(base_url))
+            ) from None
         return cls(parts.scheme, parts.hostname, port, parts.path.rstrip("/"))
 
     @property
@@ -87,12 +92,14 @@ class HttpStatusError(EngineError):
 
 def _hint(status: int, message: str) -> str:
     if status in (401, 403):
-        return " Check api_key in settings.json."
+        return " " + _("Check api_key in settings.json.")
     if status == 404:
-        return " Check that base_url ends with /v1 and that model names a model the server serves."
+        return " " + _(
+            "Check that base_url ends with /v1 and that model names a model the server serves."
+        )
     if "unexpected field" in message.lower() or "extra inputs" in message.lower():
-        return (
-            " This server accepts only standard OpenAI fields: set "
+        return " " + _(
+            "This server accepts only standard OpenAI fields: set "
             '"extended_params": false for this model in settings.json.'
         )
     return ""
@@ -138,29 +145,37 @@ class HttpStream:
         with self._lock:
             self._conn = conn
             if self._aborted:
-                raise EngineError("request cancelled")
+                raise EngineError(_("request cancelled"))
         try:
             conn.connect()
         except ConnectionRefusedError:
             raise ModelUnavailable(
-                f"No model server is running at {ep.url} (connection refused). Start the server "
-                "(see the README: lmdeploy serve api_server / vllm serve) or fix base_url in "
-                "settings.json."
+                _(
+                    "No model server is running at {url} (connection refused). Start the server "
+                    "(see the README: lmdeploy serve api_server / vllm serve) or fix base_url in "
+                    "settings.json."
+                ).format(url=ep.url)
             ) from None
         except TimeoutError:
             raise ModelUnavailable(
-                f"The model server at {ep.url} did not accept a connection within "
-                f"{self.connect_timeout_s:g} s. Is the address right and the machine up?"
+                _(
+                    "The model server at {url} did not accept a connection within "
+                    "{s} s. Is the address right and the machine up?"
+                ).format(url=ep.url, s=f"{self.connect_timeout_s:g}")
             ) from None
         except socket.gaierror as exc:
-            raise ModelUnavailable(f"Cannot resolve the host of {ep.url}: {exc}.") from None
+            raise ModelUnavailable(
+                _("Cannot resolve the host of {url}: {error}.").format(url=ep.url, error=exc)
+            ) from None
         except OSError as exc:
-            raise ModelUnavailable(f"Cannot reach the model server at {ep.url}: {exc}.") from None
+            raise ModelUnavailable(
+                _("Cannot reach the model server at {url}: {error}.").format(url=ep.url, error=exc)
+            ) from None
         with self._lock:
             self._sock = conn.sock
             if self._aborted:
                 self._shutdown()
-                raise EngineError("request cancelled")
+                raise EngineError(_("request cancelled"))
         conn.sock.settimeout(self.read_timeout_s)  # from now on: max silence between bytes
         headers = {"Accept": "text/event-stream, application/json"}
         payload = None
@@ -183,7 +198,9 @@ class HttpStream:
             msg = error_message(body)
             self.close()
             raise HttpStatusError(
-                f"The model server answered HTTP {resp.status} {resp.reason}: {msg}."
+                _("The model server answered HTTP {status} {reason}: {message}.").format(
+                    status=resp.status, reason=resp.reason, message=msg
+                )
                 + _hint(resp.status, msg),
                 resp.status,
             )
@@ -201,7 +218,7 @@ class HttpStream:
             if not line:
                 return
             if len(line) > MAX_LINE:
-                raise EngineError("The model server sent a line longer than 4 MiB; giving up.")
+                raise EngineError(_("The model server sent a line longer than 4 MiB; giving up."))
             yield line.rstrip(b"\r\n")
 
     def read_all(self, limit: int = 16 * 1024 * 1024) -> bytes:
@@ -213,23 +230,33 @@ class HttpStream:
 
     def _read_error(self, exc: BaseException) -> EngineError:
         if self._aborted:
-            return EngineError("request cancelled")
+            return EngineError(_("request cancelled"))
         if isinstance(exc, TimeoutError):
             return EngineError(
-                f"The model server at {self.endpoint.url} accepted the request but sent nothing "
-                f"for {self.read_timeout_s:g} s: it may be overloaded or stuck. Try again, or "
-                "raise timeout_s for this model in settings.json."
+                _(
+                    "The model server at {url} accepted the request but sent nothing "
+                    "for {s} s: it may be overloaded or stuck. Try again, or "
+                    "raise timeout_s for this model in settings.json."
+                ).format(url=self.endpoint.url, s=f"{self.read_timeout_s:g}")
             )
         if isinstance(exc, (http.client.RemoteDisconnected, ConnectionError)):
             return EngineError(
-                f"The model server at {self.endpoint.url} closed the connection before answering "
-                "completely (did it crash or restart?)."
+                _(
+                    "The model server at {url} closed the connection before answering "
+                    "completely (did it crash or restart?)."
+                ).format(url=self.endpoint.url)
             )
         if isinstance(exc, http.client.HTTPException):
             return EngineError(
-                f"The model server at {self.endpoint.url} sent a malformed HTTP response ({exc!r})."
+                _("The model server at {url} sent a malformed HTTP response ({error}).").format(
+                    url=self.endpoint.url, error=repr(exc)
+                )
             )
-        return EngineError(f"Talking to the model server at {self.endpoint.url} failed: {exc}")
+        return EngineError(
+            _("Talking to the model server at {url} failed: {error}").format(
+                url=self.endpoint.url, error=exc
+            )
+        )
 
     # -- ending --------------------------------------------------------------------
     def abort(self) -> None:
@@ -266,7 +293,7 @@ def iter_sse_data(lines: Iterator[bytes]) -> Iterator[str]:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise EngineError("The model server sent a stream that is not UTF-8.") from None
+            raise EngineError(_("The model server sent a stream that is not UTF-8.")) from None
         if not line:
             if buf:
                 data = "\n".join(buf)
@@ -277,15 +304,17 @@ def iter_sse_data(lines: Iterator[bytes]) -> Iterator[str]:
             continue
         if line.startswith(":"):
             continue  # comment / keep-alive
-        field, _, value = line.partition(":")
+        field, _sep, value = line.partition(":")
         if field == "data":
             buf.append(value[1:] if value.startswith(" ") else value)
         elif field in ("event", "id", "retry"):
             continue
         else:
             raise EngineError(
-                f"The model server sent a malformed event stream (line {line[:120]!r}); is "
-                "base_url pointing at an OpenAI-compatible /v1 API?"
+                _(
+                    "The model server sent a malformed event stream (line {line}); is "
+                    "base_url pointing at an OpenAI-compatible /v1 API?"
+                ).format(line=repr(line[:120]))
             )
     if buf:
         data = "\n".join(buf)

@@ -17,6 +17,7 @@ sampling unchanged.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -183,7 +184,9 @@ class TransformersEngine:
     ) -> None:
         if decode not in DECODE_MODES:
             raise EngineError(
-                f"unknown decode mode {decode!r}; choose one of {', '.join(DECODE_MODES)}"
+                _("unknown decode mode {mode}; choose one of {names}").format(
+                    mode=repr(decode), names=", ".join(DECODE_MODES)
+                )
             )
         self.loaded = loaded
         self.model = loaded.model
@@ -321,9 +324,9 @@ class TransformersEngine:
         if params.explain and gen.trace is None:
             gen.trace = Trace(context_window=self.info.context_window)
         ACTIVITY.add(self.info.key, gen)  # the Class view's queue length and cancel
-        worker = threading.Thread(
-            target=self._run,
-            args=(gen, prompt, params, keep_special),
+        worker = threading.Thread(  # in a copy of the caller's context: errors in its language
+            target=contextvars.copy_context().run,
+            args=(self._run, gen, prompt, params, keep_special),
             daemon=True,
             name="generate",
         )
@@ -353,10 +356,12 @@ class TransformersEngine:
             if weight is not None:
                 reason, error = self._generate_batched(gen, ids, params, keep_special)
             else:
-                job = self._executor.submit(self._generate, gen, ids, params, keep_special)
+                job = self._executor.submit(
+                    contextvars.copy_context().run, self._generate, gen, ids, params, keep_special
+                )
                 reason, error = job.result()
         except Exception as exc:  # never let a worker die silently
-            reason, error = "error", EngineError(f"generation failed: {exc}")
+            reason, error = "error", EngineError(_("generation failed: {error}").format(error=exc))
         finally:
             self.queue.release(ticket)
         gen.finish(reason, error)
@@ -444,8 +449,10 @@ class TransformersEngine:
         except torch.OutOfMemoryError:
             _free_cuda()
             return "error", OutOfMemory(
-                "the GPU ran out of memory while generating: lower max new tokens, clear the "
-                "conversation, or unload other models on the Models page"
+                _(
+                    "the GPU ran out of memory while generating: lower max new tokens, clear the "
+                    "conversation, or unload other models on the Models page"
+                )
             )
         prompt_len = inputs["input_ids"].shape[1] if "input_ids" in inputs else 0
         new = out[0, prompt_len:].tolist()

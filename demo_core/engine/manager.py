@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from demo_core.engine.base import EngineInfo, ModelUnavailable, OutOfMemory
+from demo_core.i18n import _, format_number
 from demo_core.internlm2.checkpoint import CheckpointError
 from demo_core.specs import ModelSpec, get_spec, resolve_path
 
@@ -219,12 +220,14 @@ class ModelManager:
             path = resolve_path(key)
             if path is None:
                 raise ModelUnavailable(
-                    f"{spec.label} is not on this machine. Download it on the Models page, or set "
-                    f"{spec.env_var}=/path/to/{spec.folder_name}."
+                    _(
+                        "{model} is not on this machine. Download it on the Models page, or set "
+                        "{env}=/path/to/{folder}."
+                    ).format(model=spec.label, env=spec.env_var, folder=spec.folder_name)
                 )
             loader = _loader_for(spec.kind)
             if loader is None:
-                raise ModelUnavailable(f"no loader for {spec.kind} models is installed")
+                raise ModelUnavailable(_("no loader for {kind} models is installed").format(kind=spec.kind))
             need = self.estimate_bytes(key)
             self._make_room(need, for_key=key)
             try:
@@ -240,7 +243,7 @@ class ModelManager:
                     raise self._oom(spec) from None
             now = time.time()
             self._resident[key] = Resident(engine, need, now, now)
-            self.notices.append(f"Loaded {spec.label} on {self.device}.")
+            self.notices.append(_("Loaded {model} on {device}.").format(model=spec.label, device=self.device))
             return engine
 
     def _remote_engine(self, key: str) -> object | None:
@@ -260,7 +263,11 @@ class ModelManager:
             if engine is None or engine.config != config:  # type: ignore[attr-defined]
                 engine = OpenAIEngine(config)
                 self._remote[key] = engine
-                self.notices.append(f"Using {get_spec(key).label} from {engine.info.device}.")
+                self.notices.append(
+                    _("Using {model} from {where}.").format(
+                        model=get_spec(key).label, where=engine.info.device
+                    )
+                )
             return engine
 
     def unload(self, key: str) -> bool:
@@ -268,7 +275,7 @@ class ModelManager:
             res = self._resident.pop(key, None)
             if res is None:
                 return False
-            self.notices.append(f"Unloaded {get_spec(key).label}.")
+            self.notices.append(_("Unloaded {model}.").format(model=get_spec(key).label))
             _close(res)
             del res
             self._free()
@@ -282,14 +289,18 @@ class ModelManager:
         except CheckpointError as exc:
             self._free()
             raise ModelUnavailable(
-                f"{spec.label} was found at {path} but cannot be loaded: {exc}. "
-                "Download it again on the Models page."
+                _(
+                    "{model} was found at {path} but cannot be loaded: {error}. "
+                    "Download it again on the Models page."
+                ).format(model=spec.label, path=path, error=exc)
             ) from exc
 
     def _oom(self, spec: ModelSpec) -> OutOfMemory:
         return OutOfMemory(
-            f"Not enough {self.device.type.upper()} memory to load {spec.label}. Unload other models "
-            "on the Models page, close other programs using the GPU, or lower the memory budget."
+            _(
+                "Not enough {device} memory to load {model}. Unload other models on the Models "
+                "page, close other programs using the GPU, or lower the memory budget."
+            ).format(device=self.device.type.upper(), model=spec.label)
         )
 
     def _make_room(self, need: int, for_key: str) -> None:
@@ -297,14 +308,22 @@ class ModelManager:
             victim = self._lru_idle()
             if victim is None:
                 raise OutOfMemory(
-                    f"{get_spec(for_key).label} needs about {need / GB:.1f} GB but the memory budget "
-                    f"({self.budget_bytes / GB:.1f} GB) is taken by models that are busy answering. "
-                    "Try again in a moment."
+                    _(
+                        "{model} needs about {need} GB but the memory budget ({budget} GB) is "
+                        "taken by models that are busy answering. Try again in a moment."
+                    ).format(
+                        model=get_spec(for_key).label,
+                        need=format_number(need / GB, 1),
+                        budget=format_number(self.budget_bytes / GB, 1),
+                    )
                 )
             _close(self._resident.pop(victim))
             self.notices.append(
-                f"Unloaded {get_spec(victim).label} to make room for {get_spec(for_key).label} "
-                f"(memory budget {self.budget_bytes / GB:.1f} GB)."
+                _("Unloaded {model} to make room for {other} (memory budget {budget} GB).").format(
+                    model=get_spec(victim).label,
+                    other=get_spec(for_key).label,
+                    budget=format_number(self.budget_bytes / GB, 1),
+                )
             )
             self._free()
 
@@ -318,7 +337,11 @@ class ModelManager:
         evicted = False
         while (victim := self._lru_idle()) is not None:
             _close(self._resident.pop(victim))
-            self.notices.append(f"Unloaded {get_spec(victim).label} after running out of memory.")
+            self.notices.append(
+                _("Unloaded {model} after running out of memory.").format(
+                    model=get_spec(victim).label
+                )
+            )
             evicted = True
             if not everything:
                 break

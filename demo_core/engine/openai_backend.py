@@ -13,6 +13,7 @@ counts, time to first token, finish reason, Stop) as the in-process one.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 from collections.abc import Mapping, Sequence
@@ -80,18 +81,26 @@ def config_from_settings(key: str, entry: Mapping, label: str = "") -> OpenAICon
     base_url = entry.get("base_url")
     if not isinstance(base_url, str) or not base_url.strip():
         raise EngineError(
-            f'{where("base_url")} is missing: with backend "openai" it must be the server\'s '
-            "API address, e.g. http://127.0.0.1:23333/v1"
+            _(
+                '{where} is missing: with backend "openai" it must be the server\'s '
+                "API address, e.g. http://127.0.0.1:23333/v1"
+            ).format(where=where("base_url"))
         )
     Endpoint.parse(base_url)
     model = entry.get("model", key)
     if not isinstance(model, str) or not model:
-        raise EngineError(f"{where('model')} must be the model name the server serves")
+        raise EngineError(
+            _("{where} must be the model name the server serves").format(where=where("model"))
+        )
 
     def number(field: str, default: float, kind: type = float) -> float:
         raw = entry.get(field, default)
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
-            raise EngineError(f"{where(field)} must be a positive number, not {raw!r}")
+            raise EngineError(
+                _("{where} must be a positive number, not {value}").format(
+                    where=where(field), value=repr(raw)
+                )
+            )
         return kind(raw)
 
     return OpenAIConfig(
@@ -162,14 +171,22 @@ class OpenAIEngine:
             ids = [m["id"] for m in json.loads(body)["data"]]
         except (ValueError, KeyError, TypeError):
             raise ModelUnavailable(
-                f"{self.endpoint.url}/models did not return an OpenAI model list; is base_url "
-                "the server's /v1 address?"
+                _(
+                    "{url}/models did not return an OpenAI model list; is base_url "
+                    "the server's /v1 address?"
+                ).format(url=self.endpoint.url)
             ) from None
         if ids and self.config.model not in ids:
             raise ModelUnavailable(
-                f"The server at {self.endpoint.url} does not serve {self.config.model!r}; it "
-                f'serves {", ".join(map(repr, ids))}. Set "model" for {self.config.key} in '
-                "settings.json to one of these."
+                _(
+                    'The server at {url} does not serve {model}; it serves {names}. Set "model" '
+                    "for {key} in settings.json to one of these."
+                ).format(
+                    url=self.endpoint.url,
+                    model=repr(self.config.model),
+                    names=", ".join(map(repr, ids)),
+                    key=self.config.key,
+                )
             )
         return ids
 
@@ -319,8 +336,11 @@ class OpenAIEngine:
             )
         ACTIVITY.add(self.info.key, gen)  # the Class view's queue length and cancel
         stream = self._http(path, body)
-        threading.Thread(
-            target=self._run, args=(gen, stream, params, chat), daemon=True, name="openai-stream"
+        threading.Thread(  # in a copy of the caller's context: errors in its language
+            target=contextvars.copy_context().run,
+            args=(self._run, gen, stream, params, chat),
+            daemon=True,
+            name="openai-stream",
         ).start()
         return gen
 
@@ -341,14 +361,19 @@ class OpenAIEngine:
             reason, error = "error", exc
             if not chat and exc.status in (404, 405, 501):
                 error = EngineError(
-                    f"The server at {self.endpoint.url} has no /v1/completions endpoint for raw "
-                    "prompts, which the agent needs (chat works). LMDeploy and vLLM offer it; "
-                    f"or run this model in-process. (Server said: {exc})"
+                    _(
+                        "The server at {url} has no /v1/completions endpoint for raw "
+                        "prompts, which the agent needs (chat works). LMDeploy and vLLM offer it; "
+                        "or run this model in-process. (Server said: {error})"
+                    ).format(url=self.endpoint.url, error=exc)
                 )
         except EngineError as exc:
             reason, error = "error", exc
         except Exception as exc:  # never let a worker die silently
-            reason, error = "error", EngineError(f"talking to the model server failed: {exc}")
+            reason, error = (
+                "error",
+                EngineError(_("talking to the model server failed: {error}").format(error=exc)),
+            )
         finally:
             finished.set()
             stream.close()
@@ -407,11 +432,13 @@ class OpenAIEngine:
             )
         if finish is None:
             raise EngineError(
-                f"The model server at {self.endpoint.url} ended the stream without finishing "
-                "the answer (no finish_reason); it may have crashed."
+                _(
+                    "The model server at {url} ended the stream without finishing "
+                    "the answer (no finish_reason); it may have crashed."
+                ).format(url=self.endpoint.url)
             )
         if finish in ("error", "abort"):
-            raise EngineError(f"The model server stopped the answer ({finish}).")
+            raise EngineError(_("The model server stopped the answer ({reason}).").format(reason=finish))
         return "length" if finish == "length" else "stop"
 
 
@@ -439,8 +466,10 @@ def _apply_usage(gen: Generation, usage: dict | None) -> None:
 
 def _malformed(data: str) -> EngineError:
     return EngineError(
-        f"The model server sent a malformed stream event: {data[:200]!r}. Is base_url an "
-        "OpenAI-compatible /v1 API?"
+        _(
+            "The model server sent a malformed stream event: {data}. Is base_url an "
+            "OpenAI-compatible /v1 API?"
+        ).format(data=repr(data[:200]))
     )
 
 
@@ -453,7 +482,11 @@ def _parse_event(data: str, chat: bool) -> tuple[str, str | None, dict | None]:
     if not isinstance(obj, dict):
         raise _malformed(data)
     if obj.get("error") or obj.get("object") == "error":
-        raise EngineError(f"The model server reported an error mid-answer: {_message_from(obj)}")
+        raise EngineError(
+            _("The model server reported an error mid-answer: {message}").format(
+                message=_message_from(obj)
+            )
+        )
     choices = obj.get("choices") or []
     if not isinstance(choices, list):
         raise _malformed(data)

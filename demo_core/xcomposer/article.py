@@ -11,6 +11,7 @@ import copy
 import uuid
 from dataclasses import dataclass, field
 
+from demo_core.i18n import _
 from demo_core.xcomposer.images import ImageInput
 
 
@@ -119,7 +120,7 @@ class Article:
                 f"the new text of paragraph {i + 1} is empty; to remove the paragraph, "
                 "delete it instead"
             )
-        self._remember(f"Rewrite of paragraph {i + 1}")
+        self._remember(_("Rewrite of paragraph {n}").format(n=i + 1))
         self.paragraphs[i].text = text.strip()
 
     def insert(self, i: int, text: str, after: bool) -> int:
@@ -128,13 +129,13 @@ class Article:
         if not text.strip():
             raise EmptyText("the new paragraph is empty")
         at = i + 1 if after else i
-        self._remember(f"New paragraph {at + 1}")
+        self._remember(_("New paragraph {n}").format(n=at + 1))
         self.paragraphs.insert(at, Paragraph(text.strip()))
         return at
 
     def delete(self, i: int) -> None:
         self._check(i)
-        self._remember(f"Delete paragraph {i + 1}")
+        self._remember(_("Delete paragraph {n}").format(n=i + 1))
         del self.paragraphs[i]
 
     # -- image edits ----------------------------------------------------------------------
@@ -147,7 +148,7 @@ class Article:
         slot = self.paragraphs[i].image
         if slot is None or not 0 <= k < len(slot.candidates):
             raise IndexError(f"paragraph {i + 1} has no candidate {k + 1}")
-        self._remember(f"Image choice for paragraph {i + 1}")
+        self._remember(_("Image choice for paragraph {n}").format(n=i + 1))
         self.paragraphs[i].image.chosen = k  # type: ignore[union-attr]
 
     def replace_image(self, i: int, image: ImageInput) -> None:
@@ -155,7 +156,7 @@ class Article:
         picture again -- "Use my image" pressed twice, or an image that already is a
         candidate -- is chosen, not added once more (compared by content, not name)."""
         self._check(i)
-        self._remember(f"New image for paragraph {i + 1}")
+        self._remember(_("New image for paragraph {n}").format(n=i + 1))
         slot = self.paragraphs[i].image or ImageSlot()
         same = [k for k, c in enumerate(slot.candidates) if c.digest == image.digest]
         if same:
@@ -167,5 +168,5 @@ class Article:
 
     def delete_image(self, i: int) -> None:
         self._check(i)
-        self._remember(f"Delete the image of paragraph {i + 1}")
+        self._remember(_("Delete the image of paragraph {n}").format(n=i + 1))
         self.paragraphs[i].image = None

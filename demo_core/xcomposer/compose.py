@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from demo_core.engine.base import EngineError, GenerationParams
+from demo_core.i18n import N_
 from demo_core.xcomposer.prompt import COMPOSE_PLACEHOLDER, Markers, user_turn
 
 MAX_SECTIONS = 60
@@ -33,11 +34,11 @@ STEP_TOKENS = {"locate": 200, "caption": 200, "query": 24, "pick": 10, "edit": 5
 
 EDIT_KINDS = ("rewrite", "expand", "shorten", "insert_before", "insert_after")
 EDIT_LABELS = {
-    "rewrite": "Rewrite",
-    "expand": "Expand",
-    "shorten": "Shorten",
-    "insert_before": "Insert a paragraph before",
-    "insert_after": "Insert a paragraph after",
+    "rewrite": N_("Rewrite"),
+    "expand": N_("Expand"),
+    "shorten": N_("Shorten"),
+    "insert_before": N_("Insert a paragraph before"),
+    "insert_after": N_("Insert a paragraph after"),
 }
 
 _SEG_RE = re.compile(r"<Seg\s*(\d+)\s*>")

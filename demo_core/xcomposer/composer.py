@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from demo_core.engine.base import CancelToken, EngineError, Generation, GenerationParams
+from demo_core.i18n import _
 from demo_core.xcomposer import compose as C
 from demo_core.xcomposer.article import Article, ImageSlot
 from demo_core.xcomposer.images import ImageInput
@@ -236,7 +237,7 @@ class Composer:
         """Place, caption and pick images for ``article`` in place, step by step."""
         paragraphs = article.texts
         gen = self.locate(paragraphs, refs, image_num, params, cancel)
-        yield Step("locate", None, gen, "Choosing where images fit")
+        yield Step("locate", None, gen, _("Choosing where images fit"))
         answer = _finish(gen)
         if answer is None:
             return
@@ -244,7 +245,9 @@ class Composer:
         previous: list[tuple[int, str]] = []
         for pos in positions:
             gen = self.caption(paragraphs, pos, previous, params, cancel)
-            yield Step("caption", pos, gen, f"Captioning the image after paragraph {pos + 1}")
+            yield Step(
+                "caption", pos, gen, _("Captioning the image after paragraph {n}").format(n=pos + 1)
+            )
             answer = _finish(gen)
             if answer is None:
                 return
@@ -285,7 +288,7 @@ class Composer:
         gen = self.pick(article, pos, slot.candidates, params, cancel)
         if gen is None:
             return
-        yield Step("pick", pos, gen, f"Picking the image for paragraph {pos + 1}")
+        yield Step("pick", pos, gen, _("Picking the image for paragraph {n}").format(n=pos + 1))
         answer = _finish(gen)
         if answer is not None:
             slot.chosen = slot.picked = C.parse_choice(answer, len(slot.candidates))

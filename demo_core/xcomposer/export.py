@@ -23,6 +23,7 @@ import zipfile
 
 from PIL import Image
 
+from demo_core.i18n import _
 from demo_core.xcomposer.article import Article
 from demo_core.xcomposer.images import ImageInput
 
@@ -71,7 +72,7 @@ def title_of(article: Article) -> str:
         if m.group(1).strip():
             return _short(m.group(1))
     first = text.splitlines()[0] if text else ""
-    return _short(first) or "Illustrated article"
+    return _short(first) or _("Illustrated article")
 
 
 def _short(text: str) -> str:
@@ -116,7 +117,7 @@ def _image_files(article: Article) -> list[tuple[int, str, ImageInput]]:
 
 
 def to_markdown(article: Article) -> str:
-    files = {i: path for i, path, _ in _image_files(article)}
+    files = {i: path for i, path, _img in _image_files(article)}
     lines = [f"# {markdown_text(title_of(article))}", ""]
     for i, p in enumerate(article.paragraphs):
         lines += [markdown_text(p.text), ""]
@@ -143,7 +144,7 @@ def to_zip(article: Article) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("article.md", to_markdown(article))
-        for _, path, img in _image_files(article):
+        for _i, path, img in _image_files(article):
             zf.writestr(path, img.data)
         credits = credits_text(article)
         if credits:
@@ -170,7 +171,8 @@ def to_html(article: Article) -> str:
                 f"<figcaption>{cap}{credit}</figcaption></figure>"
             )
     style = (
-        "body{max-width:46rem;margin:2rem auto;padding:0 1rem;font:17px/1.7 system-ui,sans-serif}"
+        "body{max-width:46rem;margin:2rem auto;padding:0 1rem;font:17px/1.7 system-ui,"
+        '"Noto Sans CJK SC","Noto Sans SC","PingFang SC","Microsoft YaHei",sans-serif}'  # Chinese
         "figure{margin:1.5rem 0;text-align:center}img{max-width:100%;border-radius:6px}"
         "figcaption{color:#666;font-size:.9em}"
     )

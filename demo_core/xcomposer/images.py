@@ -31,6 +31,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from demo_core.engine.base import EngineError
+from demo_core.i18n import _, format_number, format_size
 from demo_core.xcomposer.config import CLIP_MEAN, CLIP_STD
 from demo_core.xcomposer.credit import Credit
 
@@ -72,21 +73,30 @@ MAX_PASTE_BYTES = 20 * 1000**2  # MB as the browser counts them (see agent.uploa
 _DATA_URL = re.compile(r"^data:(image/[a-z0-9.+-]+);base64,([A-Za-z0-9+/=\s]+)$", re.IGNORECASE)
 
 
-def from_data_url(data_url: object, name: str = "pasted image") -> ImageInput:
+def from_data_url(data_url: object, name: str | None = None) -> ImageInput:
     """A pasted image (``data:image/...;base64,...`` from the browser) as an
     :class:`ImageInput`, checked and normalised like an upload: a non-image, a malformed
     payload or an over-large one is an :class:`ImageError` with a message, never a crash."""
+    name = name or _("pasted image")
     if not isinstance(data_url, str):
-        raise ImageError(f"{name}: the clipboard held no image")
+        raise ImageError(_("{name}: the clipboard held no image").format(name=name))
     if len(data_url) > MAX_PASTE_BYTES * 4 // 3 + 100:
-        raise ImageError(f"{name} is larger than {MAX_PASTE_BYTES // 1000**2} MB")
+        raise ImageError(
+            _("{name} is larger than {size}").format(
+                name=name, size=format_size(MAX_PASTE_BYTES, binary=True)
+            )
+        )
     match = _DATA_URL.match(data_url.strip())
     if not match:
-        raise ImageError(f"{name}: the clipboard held something that is not an image")
+        raise ImageError(
+            _("{name}: the clipboard held something that is not an image").format(name=name)
+        )
     try:
         data = base64.b64decode(match.group(2), validate=False)
     except (binascii.Error, ValueError) as exc:
-        raise ImageError(f"{name}: the pasted data is damaged ({exc})") from None
+        raise ImageError(
+            _("{name}: the pasted data is damaged ({error})").format(name=name, error=exc)
+        ) from None
     return load_image(data, name)
 
 
@@ -99,7 +109,11 @@ def read_pasted(items: Sequence[dict], already: int = 0) -> tuple[list[ImageInpu
     images: list[ImageInput] = []
     errors: list[str] = []
     for k, item in enumerate(items, start=1):
-        what = "The pasted item" if len(items) == 1 else f"Pasted item {k} of {len(items)}"
+        what = (
+            _("The pasted item")
+            if len(items) == 1
+            else _("Pasted item {k} of {n}").format(k=k, n=len(items))
+        )
         try:
             image = from_data_url(item.get("url") if isinstance(item, dict) else None, what)
         except ImageError as exc:
@@ -136,17 +150,19 @@ def open_image(data: bytes, name: str = "image") -> Image.Image:
     """Decode fully (so truncation is caught now, not mid-generation) and normalise: 8-bit
     RGB, EXIF orientation applied, transparent areas white rather than undefined colours,
     16-bit and float images scaled down to 8 bits rather than clipped to white."""
-    img, _ = _decode(data, name)
+    img, _format = _decode(data, name)
     return _normalise(img, name)
 
 
 def too_large(name: str, size: tuple[int, int] | None) -> ImageError:
-    limit = f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels"
+    limit = _("the limit is {n} megapixels").format(n=format_number(MAX_PIXELS / 1e6))
     if size is None:
-        return ImageError(f"{name} is too large; {limit}")
+        return ImageError(_("{name} is too large; {limit}").format(name=name, limit=limit))
     w, h = size
     return ImageError(
-        f"{name} is too large: {w}×{h} pixels ({w * h / 1e6:.0f} megapixels); {limit}"
+        _("{name} is too large: {w}×{h} pixels ({mp} megapixels); {limit}").format(
+            name=name, w=w, h=h, mp=format_number(w * h / 1e6), limit=limit
+        )
     )
 
 
@@ -156,7 +172,7 @@ def _decode(data: bytes, name: str) -> tuple[Image.Image, str]:
     bomb check in it fires first (a warning above ~89 Mpx, an error above ~179 Mpx), so
     it is silenced there and the app's smaller limit applies with a clear message."""
     if not data:
-        raise ImageError(f"{name} is empty")
+        raise ImageError(_("{name} is empty").format(name=name))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -164,9 +180,15 @@ def _decode(data: bytes, name: str) -> tuple[Image.Image, str]:
     except Image.DecompressionBombError:
         raise too_large(name, _header_size(data)) from None
     except UnidentifiedImageError:
-        raise ImageError(f"{name} is not an image this app can read ({READABLE})") from None
+        raise ImageError(
+            _("{name} is not an image this app can read ({formats})").format(
+                name=name, formats=READABLE
+            )
+        ) from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"{name} is damaged or truncated ({exc})") from None
+        raise ImageError(
+            _("{name} is damaged or truncated ({error})").format(name=name, error=exc)
+        ) from None
     if img.width * img.height > MAX_PIXELS:
         raise too_large(name, img.size)
     source = (img.format or "").upper()
@@ -177,7 +199,9 @@ def _decode(data: bytes, name: str) -> tuple[Image.Image, str]:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise too_large(name, img.size) from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"{name} is damaged or truncated ({exc})") from None
+        raise ImageError(
+            _("{name} is damaged or truncated ({error})").format(name=name, error=exc)
+        ) from None
     return img, source
 
 
@@ -222,7 +246,9 @@ def _normalise(img: Image.Image, name: str) -> Image.Image:
         return img.convert("RGB")
     except (ValueError, OSError) as exc:
         raise ImageError(
-            f"{name} uses a colour mode this app cannot convert ({img.mode}: {exc})"
+            _("{name} uses a colour mode this app cannot convert ({mode}: {error})").format(
+                name=name, mode=img.mode, error=exc
+            )
         ) from None
 
 

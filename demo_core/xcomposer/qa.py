@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from demo_core.engine.base import CancelToken, Generation, GenerationParams, PromptTooLong
+from demo_core.i18n import _, format_number, ngettext
 from demo_core.xcomposer.images import ImageInput
 from demo_core.xcomposer.prompt import (
     QA_META,
@@ -53,9 +54,11 @@ def place_images(question: str, n_images: int) -> str:
     if have == 0:
         return QA_PLACEHOLDER * n_images + question
     raise PromptFormatError(
-        f"the question contains {have} {QA_PLACEHOLDER} placeholder(s) but {n_images} image(s) "
-        f"are attached to it: attach as many images as placeholders, or remove the "
-        f"placeholders to put every image in front of the question"
+        _(
+            "the question contains {have} {placeholder} placeholder(s) but {n} image(s) "
+            "are attached to it: attach as many images as placeholders, or remove the "
+            "placeholders to put every image in front of the question"
+        ).format(have=have, placeholder=QA_PLACEHOLDER, n=n_images)
     )
 
 
@@ -83,17 +86,28 @@ def fit_history(
             return kept, len(history) - len(kept)
         if not kept:
             raise PromptTooLong(
-                f"the question and its images need {n} tokens; with {reserve} kept for the "
-                f"answer that exceeds the context window ({window}). Attach fewer images or "
-                "shorten the question."
+                _(
+                    "the question and its images need {n} tokens; with {reserve} kept for the "
+                    "answer that exceeds the context window ({window}). Attach fewer images or "
+                    "shorten the question."
+                ).format(n=n, reserve=reserve, window=window)
             )
         kept.pop(0)
 
 
 def stats_caption(gen: Generation) -> str:
     s = gen.stats
-    speed = f", {s.tokens_per_s:.1f} tok/s" if s.tokens_per_s else ""
-    return f"{s.new_tokens} tokens in {s.total_s:.1f} s{speed}"
+    speed = (
+        ", " + _("{speed} tok/s").format(speed=format_number(s.tokens_per_s, 1))
+        if s.tokens_per_s
+        else ""
+    )
+    return (
+        ngettext("{n} token in {s} s", "{n} tokens in {s} s", s.new_tokens).format(
+            n=s.new_tokens, s=format_number(s.total_s, 1)
+        )
+        + speed
+    )
 
 
 def turn_note(gen: Generation, interrupted: str = "") -> str:
@@ -103,14 +117,18 @@ def turn_note(gen: Generation, interrupted: str = "") -> str:
     if gen.error is not None:
         note = ""
     elif gen.stats.finish_reason == "cancelled":
-        note = f"⏹ {(interrupted or 'Stopped').lower()}"
+        note = f"⏹ {(interrupted or _('Stopped')).lower()}"
     elif gen.stats.finish_reason == "length":
-        note = f"cut at the max-new-tokens limit · {stats_caption(gen)}"
+        note = _("cut at the max-new-tokens limit") + f" · {stats_caption(gen)}"
     else:
         note = stats_caption(gen)
     dropped = getattr(gen, "dropped_messages", 0)
     if dropped:
-        note += f" · {dropped} oldest turn(s) left out to fit the context window"
+        note += " · " + ngettext(
+            "{n} oldest turn left out to fit the context window",
+            "{n} oldest turns left out to fit the context window",
+            dropped,
+        ).format(n=dropped)
     return note
 
 

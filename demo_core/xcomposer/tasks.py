@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from demo_core.engine.base import EngineError, Generation, GenerationParams
-from demo_core.i18n import _
+from demo_core.i18n import _, ngettext
 from demo_core.jobs import Job
 from demo_core.xcomposer import compose as C
 from demo_core.xcomposer.article import Article, ImageSlot
@@ -43,19 +43,26 @@ def _illustrate(
         for step in composer.illustrate(article, refs, image_num, params, job.cancel_token):
             job.stream(step.gen, step.label)
     except EngineError as exc:
-        job.note("error", f"Adding images stopped: {exc}")
+        job.note("error", _("Adding images stopped: {error}").format(error=exc))
     for note in composer.notices:
         job.note("warning", note)
     if job.cancelled:
-        job.note("warning", f"{job.why} while adding images: the images chosen so far are kept.")
+        job.note(
+            "warning",
+            _("{why} while adding images: the images chosen so far are kept.").format(why=job.why),
+        )
         return
     missing = [i + 1 for i, p in enumerate(article.paragraphs) if p.image and not p.image.image]
     if missing:
         job.note(
             "info",
-            f"No candidate image was found for paragraph(s) {', '.join(map(str, missing))}: "
-            f"upload images, or put images (with captions in same-named .txt files) in "
-            f"{library_dir()}.",
+            ngettext(
+                "No candidate image was found for paragraph {numbers}: upload images, or put "
+                "images (with captions in same-named .txt files) in {folder}.",
+                "No candidate image was found for paragraphs {numbers}: upload images, or put "
+                "images (with captions in same-named .txt files) in {folder}.",
+                len(missing),
+            ).format(numbers=", ".join(map(str, missing)), folder=library_dir()),
         )
 
 
@@ -99,25 +106,28 @@ def compose_job(
             job.note("info", article_cap_note(params.max_new_tokens, room, composer, text_only))
         gen = job.stream(
             composer.write(instruction, refs, write_params, job.cancel_token),
-            "Writing the article",
+            _("Writing the article"),
         )
         _raise(gen)
         texts = C.split_paragraphs(gen.text)
         if not texts:
             if job.cancelled:
-                job.note("warning", f"{job.why} before the model wrote anything.")
+                job.note("warning", _("{why} before the model wrote anything.").format(why=job.why))
             else:
-                job.note("warning", "The model wrote nothing usable; try again with another seed.")
+                job.note("warning", _("The model wrote nothing usable; try again with another seed."))
             return None
         article = Article.from_texts(instruction, texts)
         job.result = article  # the page may show it while images are being added
         if job.cancelled:
-            job.note("warning", f"{job.why}: the article below is what was written until then.")
+            job.note(
+                "warning",
+                _("{why}: the article below is what was written until then.").format(why=job.why),
+            )
         elif not text_only:
             _illustrate(job, composer, article, refs, image_num, params)
         return article
 
-    return Job("write", "Writing the article", work, alive=alive)
+    return Job("write", _("Writing the article"), work, alive=alive)
 
 
 def illustrate_job(
@@ -134,7 +144,7 @@ def illustrate_job(
         _illustrate(job, composer, article, refs, image_num, params)
         return article
 
-    return Job("illustrate", "Adding images", work, alive=alive)
+    return Job("illustrate", _("Adding images"), work, alive=alive)
 
 
 def edit_job(
@@ -147,7 +157,7 @@ def edit_job(
     alive: Alive = None,
 ) -> Job:
     """A proposed new text for one paragraph; ``job.result`` is ``(uid, kind, text)``."""
-    label = f"{C.EDIT_LABELS[kind]}: paragraph {article.index_of(uid) + 1}"
+    label = _("{edit}: paragraph {n}").format(edit=_(C.EDIT_LABELS[kind]), n=article.index_of(uid) + 1)
 
     def work(job: Job) -> tuple[str, str, str] | None:
         i = article.index_of(uid)
@@ -158,12 +168,15 @@ def edit_job(
         text = C.clean_edit(gen.text)
         if not text:
             if job.cancelled:
-                job.note("warning", f"{job.why} before the model wrote anything.")
+                job.note("warning", _("{why} before the model wrote anything.").format(why=job.why))
             else:
-                job.note("warning", "The model returned no text; try again.")
+                job.note("warning", _("The model returned no text; try again."))
             return None
         if job.cancelled:
-            job.note("warning", f"{job.why}: the proposal holds what was written until then.")
+            job.note(
+                "warning",
+                _("{why}: the proposal holds what was written until then.").format(why=job.why),
+            )
         return uid, kind, text
 
     return Job("edit", label, work, alive=alive)
@@ -184,12 +197,16 @@ def _fill(
         job.note("warning", note)
     slot = article.paragraphs[article.index_of(uid)].image
     if job.cancelled:
-        job.note("warning", f"{job.why}: the first candidate is used; pick another below.")
+        job.note(
+            "warning", _("{why}: the first candidate is used; pick another below.").format(why=job.why)
+        )
     elif slot is not None and not slot.image:
         job.note(
             "info",
-            f"No image matched “{slot.caption}”: upload one below the paragraph, "
-            f"or add images to {library_dir()}.",
+            _(
+                "No image matched “{caption}”: upload one below the paragraph, "
+                "or add images to {folder}."
+            ).format(caption=slot.caption, folder=library_dir()),
         )
 
 
@@ -202,21 +219,27 @@ def add_image_job(
     alive: Alive = None,
 ) -> Job:
     """Caption a new image after paragraph ``uid`` and fill it."""
-    label = f"Adding an image after paragraph {article.index_of(uid) + 1}"
+    label = _("Adding an image after paragraph {n}").format(n=article.index_of(uid) + 1)
 
     def work(job: Job) -> None:
         i = article.index_of(uid)
         gen = job.stream(
-            composer.caption_for(article, i, params, job.cancel_token), "Writing a caption"
+            composer.caption_for(article, i, params, job.cancel_token), _("Writing a caption")
         )
         _raise(gen)
         if job.cancelled and not gen.text.strip():
-            job.note("warning", f"{job.why} before a caption was written; no image was added.")
+            job.note(
+                "warning",
+                _("{why} before a caption was written; no image was added.").format(why=job.why),
+            )
             return
         caption = C.parse_caption(gen.text, article.paragraphs[i].text)
         article.set_slot(i, ImageSlot(caption=caption))
         if job.cancelled:
-            job.note("warning", f"{job.why}: the caption is kept; press Re-pick to find images.")
+            job.note(
+                "warning",
+                _("{why}: the caption is kept; press Re-pick to find images.").format(why=job.why),
+            )
             return
         _fill(job, composer, article, uid, refs, params)
 
@@ -241,7 +264,7 @@ def repick_job(
     def work(job: Job) -> None:
         _fill(job, composer, article, uid, refs, params)
 
-    return Job("repick", f"Finding images for paragraph {i + 1}", work, alive=alive)
+    return Job("repick", _("Finding images for paragraph {n}").format(n=i + 1), work, alive=alive)
 
 
 def answer_job(
@@ -262,6 +285,6 @@ def answer_job(
         turn.error = str(gen.error) if gen.error is not None else ""
         return turn
 
-    job = Job("answer", "Answering", work, alive=alive)
+    job = Job("answer", _("Answering"), work, alive=alive)
     job.data["turn"] = turn
     return job
