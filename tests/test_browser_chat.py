@@ -20,6 +20,7 @@ def main(page):
 
 def _send(page, text: str) -> None:
     box = page.get_by_test_id("stChatInputTextArea")
+    box.wait_for(timeout=120_000)  # a first page load on a busy machine can take a while
     box.fill(text)
     box.press("Enter")
 
