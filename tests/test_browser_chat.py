@@ -20,6 +20,7 @@ def main(page):
 
 def _send(page, text: str) -> None:
     box = page.get_by_test_id("stChatInputTextArea")
+    box.wait_for(timeout=120_000)  # a first page load on a busy machine can take a while
     box.fill(text)
     box.press("Enter")
 
@@ -88,7 +89,7 @@ def test_stop_keeps_partial_reply(tmp_path):
         # the page is already consistent while the reply streams: presets gone, the
         # conversation's controls usable, the exports waiting for the reply
         assert page.get_by_role("button", name="300-character story").count() == 0
-        assert page.get_by_role("button", name="New chat").first.is_enabled()
+        assert main(page).get_by_role("button", name="New chat").is_enabled()
         # Stop alone (no other click) leaves the page whole: the caption, no cursor,
         # enabled controls and exports, fresh sidebar figures
         _stop_mid_reply(page)
@@ -119,7 +120,7 @@ def test_preset_is_hidden_while_the_first_reply_streams(tmp_path):
     slow_random_model(tmp_path / "home")
     with running_app(tmp_path / "home") as url, browser_page() as page:
         page.goto(f"{url}/Story_Chat")
-        page.get_by_role("button", name="300-character story").click()
+        page.get_by_role("button", name="300-character story").click(timeout=120_000)
         page.get_by_text("▌").wait_for()
         assert page.get_by_role("button", name="Story in English").count() == 0
         _stop_mid_reply(page)
@@ -158,7 +159,7 @@ def test_second_session_waits_in_line_and_can_leave(tmp_path):
     with running_app(tmp_path / "home") as url, browser_pages(2) as (first, second):
         for page in (first, second):
             page.goto(f"{url}/Story_Chat")
-            page.get_by_test_id("stChatInputTextArea").wait_for()
+            page.get_by_test_id("stChatInputTextArea").wait_for(timeout=120_000)
         _send(first, "first student")
         first.get_by_text("▌").wait_for()  # the model is busy with the first session
         _send(second, "second student")
@@ -183,7 +184,7 @@ def test_too_long_message_is_explained_not_dropped(tmp_path):
         text = "一段很长的文字。" * 1500  # 12,000 characters
         _send(page, text)
         page.get_by_text("It was not sent").wait_for()
-        assert page.get_by_test_id("stCode").inner_text().startswith("一段很长的文字。")
+        assert main(page).get_by_test_id("stCode").inner_text().startswith("一段很长的文字。")
         assert page.get_by_test_id("stChatMessage").count() == 0
         screenshot(page, "story-chat-too-long")
 
@@ -217,7 +218,7 @@ def test_chat_controls_fit_one_row_on_a_phone(tmp_path):
         page.wait_for_timeout(500)  # let the scroll to the new reply settle
         # measured in one go: separate calls can straddle a scroll and disagree
         handles = [
-            page.get_by_role("button", name=name).element_handle()
+            main(page).get_by_role("button", name=name).element_handle()
             for name in ("Regenerate", "New chat", "Export")
         ]
         boxes = page.evaluate(
