@@ -40,7 +40,21 @@ def clone_url(repo_id: str) -> str:
 
 
 def _size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts)
+    """Bytes under ``folder`` so far; git creates and removes files (and, on a failed
+    clone, the folder itself) while this walks, so a vanished entry counts as nothing."""
+    total = 0
+    try:
+        for p in folder.rglob("*"):
+            if ".git" in p.parts:
+                continue
+            try:
+                if p.is_file():
+                    total += p.stat().st_size
+            except OSError:
+                continue
+    except OSError:
+        return total
+    return total
 
 
 def clone(
