@@ -255,3 +255,15 @@ def test_xcomposer_never_batches():
     from demo_core.xcomposer.engine import XComposerEngine
 
     assert XComposerEngine.batch_blocker
+
+
+def test_the_batch_loop_never_keeps_the_process_alive(tiny_model_dir):
+    e = make_engine(tiny_model_dir, sessions=2)
+    try:
+        with e.batcher._lock:  # started from this (non-daemon) thread on purpose
+            mgr = e.batcher._ensure_running()
+        assert mgr._generation_thread.daemon
+        assert e.stream_chat(ask("x"), BATCHABLE).result()
+    finally:
+        e.close()
+    assert not mgr.is_running()
