@@ -378,6 +378,7 @@ class Plan:
     sessions: list[int]
     prompt_tokens: int
     budget_s: float
+    session_tokens: int = 64  # new tokens per reply in the sessions table
     modes: tuple[str, ...] = ("eager", "static", "compiled")
 
 
@@ -475,7 +476,7 @@ def _text_rows(
     )
     if out_of_time():
         return
-    result = batching_bench.compare(loaded, plan.sessions, plan.tokens, runs=2)
+    result = batching_bench.compare(loaded, plan.sessions, plan.session_tokens, runs=2)
     table.add(
         key,
         "1 session, batching on vs off",
@@ -526,6 +527,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
             args.sessions,
             args.prompt_tokens,
             args.budget_s,
+            session_tokens=args.tokens or 64,
         )
     shapes = TINY if args.tiny else SMALL
     return Plan(
@@ -537,6 +539,7 @@ def make_plan(args: argparse.Namespace) -> Plan:
         args.sessions,
         args.prompt_tokens,
         args.budget_s,
+        session_tokens=args.tokens or (8 if args.tiny else 32),
     )
 
 

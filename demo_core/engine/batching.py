@@ -215,8 +215,7 @@ class ContinuousBatcher:
         )
         # before start(): the loop's batch processor is built with the manager's router
         mgr.output_router = _Router(self)
-        with torch.inference_mode():  # the loop thread takes the caller's inference mode
-            mgr.start()
+        _start_as_daemon(mgr)
         self._manager = mgr
         return mgr
 
@@ -339,6 +338,26 @@ class ContinuousBatcher:
         sinks, self._sinks = self._sinks, {}
         for sink in sinks.values():
             sink.on_done("error", error)
+
+
+def _start_as_daemon(mgr) -> None:
+    """Start the manager's loop thread as a daemon thread.
+
+    transformers starts it as an ordinary thread, which would keep the process alive at
+    exit (Ctrl-C on the app, the end of a test run) until someone stopped the manager. A
+    new thread inherits the daemon flag of the thread that starts it, so start it from a
+    daemon thread; ``inference_mode`` is per thread and the loop takes its starter's."""
+
+    def start() -> None:
+        with torch.inference_mode():
+            mgr.start()
+
+    if threading.current_thread().daemon:
+        start()
+        return
+    starter = threading.Thread(target=start, daemon=True, name="batch-start")
+    starter.start()
+    starter.join()
 
 
 def _failure(message: str) -> EngineError:

@@ -23,5 +23,5 @@ def engine_note(engine: object) -> str:
     if sessions:
         parts.append(_("up to {n} sessions decode together").format(n=sessions))
     elif "batch_off" in extra:
-        parts.append(_("sessions take turns ({why})").format(why=extra["batch_off"]))
+        parts.append(_("sessions take turns ({why})").format(why=_(extra["batch_off"])))
     return " · ".join(parts)

@@ -50,7 +50,7 @@ from demo_core.engine.fair_queue import Cancelled, FairQueue
 from demo_core.engine.recorder import recording_kwargs
 from demo_core.engine.streaming import IncrementalDecoder, find_stop_word, partial_stop_suffix
 from demo_core.engine.trace import Trace, piece_text
-from demo_core.i18n import _
+from demo_core.i18n import N_, _
 from demo_core.internlm2.loader import LoadedModel
 from demo_core.internlm2.template import fit_to_context, render_chat
 
@@ -159,6 +159,11 @@ def seeded_sampling(params: GenerationParams, seed: int) -> LogitsProcessorList:
 
 
 DECODE_MODES = ("eager", "static", "compiled")
+# why an engine in a decode mode does not batch (shown on the Models page)
+_NOT_BATCHED = {
+    "static": N_("static decoding runs generate() alone"),
+    "compiled": N_("compiled decoding runs generate() alone"),
+}
 
 
 class TransformersEngine:
@@ -203,9 +208,7 @@ class TransformersEngine:
             )
         self.decode = info.extra["decode"] = decode
         settings = batching if batching is not None else BatchSettings()
-        why_not = self.batch_blocker or (
-            f"{decode} decoding runs generate() alone" if decode != "eager" else None
-        )
+        why_not = self.batch_blocker or _NOT_BATCHED.get(decode)
         self.batcher: ContinuousBatcher | None = None
         if settings.enabled and why_not is None:
             self.batcher = ContinuousBatcher(
@@ -217,7 +220,7 @@ class TransformersEngine:
             info.extra["batch_sessions"] = settings.sessions
         else:
             info.extra["batch_sessions"] = 0
-            info.extra["batch_off"] = why_not or "settings"
+            info.extra["batch_off"] = why_not or N_("turned off in settings")
         self.queue = FairQueue(settings.sessions if self.batcher else 1)
         # generate() always runs on this one long-lived thread: a fresh thread per request
         # builds a new CPU thread pool every time and decodes ~7 % slower on CPU

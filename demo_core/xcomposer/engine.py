@@ -29,6 +29,7 @@ from demo_core.engine.base import (
 )
 from demo_core.engine.local import TransformersEngine
 from demo_core.engine.manager import register_loader
+from demo_core.i18n import N_
 from demo_core.specs import ModelSpec
 from demo_core.xcomposer.images import ImageInput, pixels_for
 from demo_core.xcomposer.loader import LoadedXComposer, load_xcomposer2
@@ -50,7 +51,7 @@ class XComposerEngine(TransformersEngine):
     # Images reach the model as inputs_embeds and PLoRA reads a per-request image mask;
     # transformers' continuous batching takes token ids only and one flattened batch, and
     # a composition is a handful of long sequential calls by one user: not worth it.
-    batch_blocker = "XComposer2 prompts are embeddings with a per-request image mask"
+    batch_blocker = N_("XComposer2 prompts are embeddings with a per-request image mask")
 
     def __init__(self, loaded: LoadedXComposer, info: EngineInfo) -> None:
         super().__init__(loaded, info)
