@@ -96,7 +96,7 @@ def test_panel_on_every_demo(tmp_path):
         _send(page, "你好")
         panel = page.locator("[class*='st-key-hiw_'][class*='_panel']")
         panel.get_by_text("tokens go into the model").wait_for(timeout=120_000)
-        assert "猪八戒" in panel.inner_text()
+        panel.locator(".hiw-box", has_text="猪八戒").wait_for()  # the persona, as tokens
         _shot(panel, "hiw_bajie_prompt")
 
         # -- agent: the loop diagram -----------------------------------------------------
@@ -113,6 +113,7 @@ def test_panel_on_every_demo(tmp_path):
         _shot(panel, "hiw_agent_loop")
         panel.get_by_role("radio", name="Prompt").click()
         panel.get_by_text("tokens go into the model").wait_for(timeout=60_000)
+        panel.locator(".hiw-sp").first.wait_for()
         _shot(panel, "hiw_agent_prompt")
 
         # -- XComposer2 image Q&A: the image's span of tokens -----------------------------
