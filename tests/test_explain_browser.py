@@ -30,6 +30,22 @@ def _idle(page) -> None:
     )
 
 
+def _choose(page, selectbox, option: str) -> None:
+    """Pick ``option``; a rerun that lands while the list is open closes it: open again."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for _ in range(5):
+        _idle(page)
+        selectbox.click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=5_000)
+            _idle(page)
+            return
+        except PlaywrightError:
+            page.keyboard.press("Escape")
+    raise AssertionError(f"could not choose {option}")
+
+
 def _go(page, label: str) -> None:
     """Another page of the same session (the preference lives in the session)."""
     page.get_by_test_id("stSidebar").get_by_role("link", name=label).click()
@@ -80,15 +96,13 @@ def test_panel_on_every_demo(tmp_path):
         _send(page, "你好")
         panel = page.locator("[class*='st-key-hiw_'][class*='_panel']")
         panel.get_by_text("tokens go into the model").wait_for(timeout=120_000)
-        assert "猪八戒" in panel.inner_text()
+        panel.locator(".hiw-box", has_text="猪八戒").wait_for()  # the persona, as tokens
         _shot(panel, "hiw_bajie_prompt")
 
         # -- agent: the loop diagram -----------------------------------------------------
         _go(page, "Data-analysis agent")
         sidebar = page.get_by_test_id("stSidebar")
-        sidebar.get_by_test_id("stSelectbox").first.click()
-        page.get_by_role("option", name="Tiny random InternLM2").click()
-        _idle(page)
+        _choose(page, sidebar.get_by_test_id("stSelectbox").first, "Tiny random InternLM2")
         sidebar.get_by_text("Data analysis (Python interpreter)").click()  # no tool: one call
         _idle(page)
         _send(page, "What is 2 + 3?")
@@ -99,6 +113,7 @@ def test_panel_on_every_demo(tmp_path):
         _shot(panel, "hiw_agent_loop")
         panel.get_by_role("radio", name="Prompt").click()
         panel.get_by_text("tokens go into the model").wait_for(timeout=60_000)
+        panel.locator(".hiw-sp").first.wait_for()
         _shot(panel, "hiw_agent_prompt")
 
         # -- XComposer2 image Q&A: the image's span of tokens -----------------------------
@@ -109,11 +124,16 @@ def test_panel_on_every_demo(tmp_path):
         png = tmp_path / "red.png"
         png.write_bytes(buf.getvalue())
         qa = page.get_by_role("tabpanel").filter(has_text="Your question")
+        qa.get_by_text("Generation settings").click()
+        max_new = page.locator(".st-key-xc_qa_max_new input")
+        max_new.fill("24")
+        max_new.press("Enter")
+        _idle(page)
         qa.locator("input[type=file]").set_input_files(str(png))
-        qa.get_by_label("Your question").fill("What colour is it?")
+        page.locator(".st-key-xc_qa_question textarea").fill("What colour is it?")
         qa.get_by_role("button", name="Ask").click()
         panel = page.locator(".st-key-hiw_xc_qa_panel")
-        panel.locator(".hiw-img").first.wait_for(timeout=180_000)
+        panel.locator(".hiw-img").first.wait_for(timeout=300_000)
         assert "<ImageHere>" in panel.locator(".hiw-img").first.inner_text()
         _idle(page)
         _shot(panel, "hiw_xcomposer_prompt")
