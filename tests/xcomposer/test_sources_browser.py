@@ -35,7 +35,7 @@ SCENARIOS = {
 
 def _compose(page, expect, tag: str, tmp_path: Path) -> None:
     page.goto(page.url.split("/XComposer2")[0] + "/XComposer2", wait_until="domcontentloaded")
-    expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=240_000)
     page.get_by_label("Instruction: a title, an outline, material to use").fill(
         "Write a short article about ink painting."
     )

@@ -35,7 +35,7 @@ class GeneratedSource:
         self.label = _("Generated ({model})").format(model=get_spec(model_key).label)
 
     def find(self, request) -> list[ImageInput]:
-        prompt = (request.query or request.caption).strip()
+        prompt = (request.query or request.caption).strip()[:200]  # CLIP reads 77 tokens
         if not prompt:
             return []
         try:
