@@ -94,7 +94,7 @@ def test_served_model_upload_unit_and_phone_layout(tmp_path):
             page.goto(f"{url}/Models")
             expect(page.get_by_text("Models the app knows")).to_be_visible(timeout=90_000)
             grid = page.get_by_test_id("stDataFrame").first
-            expect(grid).to_be_visible()
+            expect(grid).to_be_visible(timeout=60_000)
             screenshot(page, "models-served")
         with (
             running_app(home, {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models")}) as url,
