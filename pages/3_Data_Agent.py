@@ -18,6 +18,7 @@ from demo_core.agent.session import DEFAULT_MODEL, MAX_ZIP_BYTES, AgentSession, 
 from demo_core.agent.uploads import ALLOWED, MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, UploadError
 from demo_core.download.progress import fmt_bytes
 from demo_core.i18n import N_, _, format_size
+from demo_core.serving import served_label
 from demo_core.specs import CHAT_MODELS, SPECS
 from demo_ui import how_it_works
 from demo_ui.agent_view import (
@@ -96,6 +97,8 @@ with st.sidebar:
     model_key = st.selectbox(_("Model"), CHAT_MODELS, key=P + "model", format_func=model_label)
     if SPECS[model_key].is_random:
         st.warning(_("Tiny random test model: its answers are noise."), icon="🎲")
+    elif served_label(model_key):
+        st.caption(served_label(model_key))
     elif not available(model_key):
         st.info(
             _(
