@@ -44,8 +44,10 @@ def visit_every_page(page, lang: str, shots: str | None = None) -> None:
     for (entry, title), name in zip(PAGES[lang], FILES, strict=True):
         nav(page, entry)
         wait_title(page, title)
-        page.wait_for_function(
-            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+        page.wait_for_function(  # the run is over and no element is still a placeholder
+            """() => !document.querySelector('[data-testid="stStatusWidget"]')
+                && !document.querySelector('[data-testid^="stSkeleton"]')""",
+            timeout=60_000,
         )
         if shots:
             screenshot(page, f"{shots}-{name}")
