@@ -123,7 +123,7 @@ SPECS: dict[str, ModelSpec] = {
             "stabilityai/sd-turbo",
             "AI-ModelScope/sd-turbo",
             int(2.6e9),
-            ("XComposer2 composition (generated pictures)",),
+            (N_("XComposer2 composition (generated pictures)"),),
             "Draws a picture for an image slot's caption in one step at 512 px; fp16 weights only "
             "(~2.6 GB) are fetched. Non-commercial research licence (Stability AI).",
             extra={
@@ -188,12 +188,12 @@ SPECS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "tiny-sd",
-            "Tiny random text-to-image (test model, pictures are noise)",
+            N_("Tiny random text-to-image (test model, pictures are noise)"),
             "text2image",
             None,
             None,
             6_000_000,
-            ("XComposer2 composition (generated pictures)",),
+            (N_("XComposer2 composition (generated pictures)"),),
             "Generated on this machine with random weights in the official diffusers layout, "
             "for trying picture generation.",
             is_random=True,

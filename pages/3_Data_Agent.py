@@ -117,7 +117,7 @@ with st.sidebar:
     )
     keep(P + "online_plugins", [])
     plugins += st.multiselect(
-        _("Plugins (online)"), list(ONLINE_PLUGINS), key=P + "online_plugins", help=ONLINE_HELP
+        _("Plugins (online)"), list(ONLINE_PLUGINS), key=P + "online_plugins", help=_(ONLINE_HELP)
     )
     if is_first_generation_key(model_key):
         st.caption(

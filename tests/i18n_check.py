@@ -29,6 +29,8 @@ KEEP_WORDS = {
     "Ctrl", "emoji", "ID", "URL", "API", "README", "Chat", "VL", "BaJie", "mini", "md",
     "json", "jsonl", "csv", "tsv", "xlsx", "xls", "txt", "png", "jpg", "jpeg", "webp", "gif",
     "bmp", "cpu", "cuda", "mps", "main", "master", "English",
+    "OpenXLab", "ReAct", "ArxivSearch", "bubblewrap", "seccomp", "Wikimedia", "Commons",
+    "Openverse", "id", "internlm", "git", "lfs", "bitsandbytes", "NF4", "SD", "Turbo",
 }  # fmt: skip
 
 _REMOVE = [
@@ -40,8 +42,12 @@ _REMOVE = [
     re.compile(r"\b[\w.-]+\.(?:json|py|zip|md|txt|csv|tsv|xlsx|png|jpg|bin|safetensors)\b"),
     re.compile(r"<[^>]{1,40}>"),  # placeholders such as <ImageHere>
     re.compile(r"\{\w+\}"),  # template fields such as {prompt}
+    re.compile(r"\b[0-9a-f]{16,}\b"),  # ids such as a workspace code
+    re.compile(r"\?\w+="),  # a query parameter's name (?ws=)
+    re.compile(r"\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:org|com|net|io|cn)\b"),  # host names
     re.compile(r'"[\x20-\x7e]*?"'),  # quoted settings keys and values
 ]
+_SCRIPT_ONLY = re.compile(r"\s*<script>[^<]*</script>\s*")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_'-]*[A-Za-z0-9]")
 
 
@@ -109,6 +115,8 @@ def untranslated(at) -> list[tuple[str, str, list[str]]]:
     names = keep_names()
     bad = []
     for kind, text in page_texts(at):
+        if kind == "html" and _SCRIPT_ONLY.fullmatch(text):
+            continue  # a <script> element (e.g. the workspace cookie) draws nothing
         words = english_left(text, names)
         if words:
             bad.append((kind, text, words))

@@ -16,7 +16,7 @@ from lagent.actions.arxiv_search import ArxivSearch
 from lagent.actions.base_action import BaseAction, tool_api
 from lagent.schema import ActionReturn, ActionStatusCode
 
-from demo_core.i18n import _
+from demo_core.i18n import N_
 
 OFFLINE_MESSAGE = (
     "ArxivSearch needs the internet and arxiv.org could not be reached from this machine "
@@ -69,4 +69,4 @@ def arxiv_search() -> BaseAction:
 
 
 ONLINE_PLUGINS: dict[str, Callable[[], BaseAction]] = {"ArxivSearch": arxiv_search}
-ONLINE_HELP = _("Needs internet access (arxiv.org); offline the agent is told it is unavailable.")
+ONLINE_HELP = N_("Needs internet access (arxiv.org); offline the agent is told it is unavailable.")

@@ -6,9 +6,10 @@ shared table imports this list at its end.
 
 from __future__ import annotations
 
+from demo_core.i18n import N_
 from demo_core.specs import ModelSpec
 
-PAGES_CHAT = ("Story chat", "Bajie (base model + persona)", "Data-analysis agent (ReAct)")
+PAGES_CHAT = (N_("Story chat"), N_("Bajie (base model + persona)"), N_("Data-analysis agent (ReAct)"))
 
 V1_SPECS: list[ModelSpec] = [
     ModelSpec(
@@ -63,7 +64,7 @@ V1_SPECS: list[ModelSpec] = [
     ),
     ModelSpec(
         "tiny-internlm",
-        "Tiny random InternLM, first generation (test model, output is noise)",
+        N_("Tiny random InternLM, first generation (test model, output is noise)"),
         "internlm",
         None,
         None,
