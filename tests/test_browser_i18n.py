@@ -83,11 +83,6 @@ def test_the_switch_changes_the_language_and_it_stays(tmp_path):
         wait_title(page, "🧪 InternLM Demo Studio")
 
 
-@pytest.mark.xfail(
-    reason="the language is kept through demo_ui.prefs, which lives in the browser session "
-    "until issue 12's persistent workspace store backs it",
-    strict=False,
-)
 def test_the_chosen_language_survives_a_reload(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
