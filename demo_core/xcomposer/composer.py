@@ -139,7 +139,7 @@ class Composer:
     ) -> Generation:
         text = C.locate_prompt(paragraphs, len(refs), image_num, self.markers)
         window = self.engine.info.context_window
-        need = self._tokens(text, len(refs)) + C.STEP_TOKENS["locate"]
+        need = self._tokens(text, len(refs)) + 1  # the prompt and at least one answer token
         if need > window:
             return self._error(
                 C.ComposeError(
