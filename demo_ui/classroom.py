@@ -109,6 +109,24 @@ def _clear_session_state() -> None:
         del st.session_state[key]
 
 
+def _reset_stored_workspace(ws: str | None) -> None:
+    """The workspace store's part of a reset: its running jobs stopped, then its rows and
+    files deleted (``None``: every workspace)."""
+    from demo_core.jobs import JOBS
+    from demo_core.store import get_store
+
+    store = get_store()
+    for one in [ws] if ws is not None else [w["id"] for w in store.list_workspaces()]:
+        JOBS.stop_workspace(one)
+    if ws is None:
+        store.reset_all()
+    else:
+        store.reset_workspace(ws)
+
+
+classroom.register_workspace_resetter(_reset_stored_workspace)
+
+
 def reset_this_browser() -> list[str]:
     """Clear this browser's workspace: its state in this session and its stored data
     (through the registered resetters). Returns problems met, as sentences."""
@@ -134,6 +152,7 @@ def workspace_export(items: list[tuple[str, object]]) -> bytes:
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        _stored_conversations(zf)
         for key, value in items:
             name = str(key).strip("_").replace("/", "_")
             if isinstance(value, Conversation) and value.turns:
@@ -151,6 +170,24 @@ def workspace_export(items: list[tuple[str, object]]) -> bytes:
             _("Exported from InternLM Demo Studio before a reset.") + "\n",
         )
     return buf.getvalue()
+
+
+def _stored_conversations(zf: zipfile.ZipFile) -> None:
+    """This workspace's saved chats (every page and persona) as Markdown files."""
+    from demo_core.conversation import Conversation
+    from demo_core.conversation import to_markdown as conversation_markdown
+    from demo_core.store import StoreError, get_store
+
+    try:
+        store = get_store()
+        metas = store.workspace_conversations(workspace_id())
+        for n, meta in enumerate(metas, 1):
+            conv = Conversation.from_store(store, meta["id"])
+            if conv.turns:
+                title = meta.get("title") or _("Untitled")
+                zf.writestr(f"chats/{n:03d}-{meta['slot']}.md".replace(":", "_"), conversation_markdown(conv, title))
+    except StoreError:
+        pass  # the store's own notice says what is wrong; the rest is still exported
 
 
 def has_work() -> bool:

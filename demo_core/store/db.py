@@ -447,6 +447,12 @@ class Store:
         sql += " ORDER BY updated DESC"
         return [dict(r) for r in self._rows(sql, tuple(args))]
 
+    def workspace_conversations(self, ws: str) -> list[dict[str, Any]]:
+        """Every live conversation of workspace ``ws``, whatever its chat (for an export
+        of the whole workspace before a reset)."""
+        sql = "SELECT * FROM conversations WHERE workspace = ? AND deleted IS NULL"
+        return [dict(r) for r in self._rows(sql + " ORDER BY updated DESC", (ws,))]
+
     def rename(self, cid: str, title: str) -> None:
         with self._tx() as c:
             c.execute("UPDATE conversations SET title = ? WHERE id = ?", (title.strip(), cid))
