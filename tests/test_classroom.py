@@ -87,3 +87,25 @@ def test_reset_everything_stops_all_and_runs_the_workspace_resetters():
         assert classroom.reset_workspace_data("ws-1") == [] and seen[-1] == "ws-1"
     finally:
         classroom.WORKSPACE_RESETTERS.remove(fn)
+
+
+def test_resetting_a_workspace_deletes_what_the_store_holds_for_it_only(studio_home):
+    """The Class page's resets go through the registered resetters; the workspace store's
+    resetter (registered by demo_ui.classroom) deletes that workspace's chats and prefs and
+    leaves another workspace's alone."""
+    import demo_ui.classroom  # noqa: F401  (registers the store's resetter)
+    from demo_core.store import get_store
+
+    store = get_store()
+    mine = store.create_conversation("ws-mine", "story", title="mine")
+    store.add_message(mine, "user", "你好", parent=None)
+    theirs = store.create_conversation("ws-theirs", "story", title="theirs")
+    store.set_pref("ws-mine", "language", "zh_CN")
+
+    assert classroom.reset_workspace_data("ws-mine") == []
+    assert store.conversation(mine) is None
+    assert store.get_pref("ws-mine", "language") is None
+    assert store.conversation(theirs) is not None
+
+    assert classroom.reset_workspace_data(None) == []
+    assert store.conversation(theirs) is None
