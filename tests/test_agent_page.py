@@ -192,6 +192,7 @@ def test_transcript_files_and_figures_come_back_and_code_can_be_rerun(agent_home
     at = open_page("3_Data_Agent.py", timeout=60)
     now = time.time()
     get_manager()._resident["internlm2-chat-7b"] = Resident(engine, 0, now, now)  # test double
+    at.sidebar.selectbox(key="data_agent_model").set_value("internlm2-chat-7b").run()
     at.chat_input(key="data_agent_input").set_value("Plot x").run()
     at = wait_done(at)
     at.run()  # the run after the answer saves it
