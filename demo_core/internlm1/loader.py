@@ -24,14 +24,13 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
 from demo_core.internlm1.convert import convert_tensor, llama_config_kwargs
 from demo_core.internlm1.template import EOA
-from demo_core.internlm2.checkpoint import CheckpointError, iter_tensors
+from demo_core.internlm2.checkpoint import CheckpointError
 from demo_core.internlm2.loader import (
     LoadedModel,
     _quiet_transformers,
-    materialise_state,
+    default_dtype,
+    load_llama_shaped,
     read_config,
-    rebuild_rotary,
-    set_stop_ids,
 )
 
 
@@ -84,22 +83,15 @@ def load_internlm1(
     """Load weights and tokenizer from an official InternLM (v1) folder."""
     path = Path(path)
     cfg = read_config(path)
-    device = torch.device(device)
-    if dtype is None:
-        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    tokenizer = load_tokenizer(path)
-    model = build_llama(cfg, dtype)
-    model.config._attn_implementation = attn_implementation
-    n = model.config.num_attention_heads
-    materialise_state(model, iter_tensors(path), n, n, device, dtype, convert=convert_tensor)
-    rebuild_rotary(model, device)
-    model.eval()
-    stop = stop_ids_for(tokenizer)
-    set_stop_ids(model, tokenizer, stop)
-    return LoadedModel(
-        model=model,
-        tokenizer=tokenizer,
-        path=path,
-        stop_ids=stop,
+    dtype = dtype or default_dtype(torch.device(device))
+    return load_llama_shaped(
+        path,
+        device=device,
+        dtype=dtype,
+        attn_implementation=attn_implementation,
+        tokenizer=load_tokenizer(path),
+        model=build_llama(cfg, dtype),
+        stop_ids=stop_ids_for,
+        convert=convert_tensor,
         context_window=int(cfg.get("max_position_embeddings", 2048)),
     )

@@ -9,6 +9,7 @@ device, and the rotary buffers -- which never live in a checkpoint -- are rebuil
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,40 @@ def rebuild_rotary(model: LlamaForCausalLM, device: torch.device) -> None:
         model.model.rotary_emb = LlamaRotaryEmbedding(model.config)
 
 
+def load_llama_shaped(
+    path: Path,
+    *,
+    device: str | torch.device,
+    dtype: torch.dtype | None,
+    attn_implementation: str,
+    tokenizer: PreTrainedTokenizerBase,
+    model: LlamaForCausalLM,
+    stop_ids: Callable[[PreTrainedTokenizerBase], list[int]],
+    convert=convert_tensor,
+    context_window: int,
+) -> LoadedModel:
+    """Fill ``model`` (built on the meta device) from the checkpoint at ``path`` and wrap
+    it with its tokenizer and stop ids: the steps every InternLM generation shares."""
+    device = torch.device(device)
+    model.config._attn_implementation = attn_implementation
+    cfg = model.config
+    materialise_state(
+        model, iter_tensors(path), cfg.num_attention_heads, cfg.num_key_value_heads,
+        device, dtype, convert=convert,
+    )  # fmt: skip
+    rebuild_rotary(model, device)
+    model.eval()
+    stop = stop_ids(tokenizer)
+    set_stop_ids(model, tokenizer, stop)
+    return LoadedModel(
+        model=model, tokenizer=tokenizer, path=path, stop_ids=stop, context_window=context_window
+    )
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
 def load_internlm2(
     path: str | Path,
     *,
@@ -140,23 +175,14 @@ def load_internlm2(
     """Load weights and tokenizer from an official InternLM2(-chat) folder."""
     path = Path(path)
     cfg = read_config(path)
-    device = torch.device(device)
-    if dtype is None:
-        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    tokenizer = load_tokenizer(path)
-    model = build_llama(cfg, dtype)
-    model.config._attn_implementation = attn_implementation
-    n_heads = model.config.num_attention_heads
-    n_kv = model.config.num_key_value_heads
-    materialise_state(model, iter_tensors(path), n_heads, n_kv, device, dtype)
-    rebuild_rotary(model, device)
-    model.eval()
-    stop = stop_ids_for(tokenizer)
-    set_stop_ids(model, tokenizer, stop)
-    return LoadedModel(
-        model=model,
-        tokenizer=tokenizer,
-        path=path,
-        stop_ids=stop,
+    dtype = dtype or default_dtype(torch.device(device))
+    return load_llama_shaped(
+        path,
+        device=device,
+        dtype=dtype,
+        attn_implementation=attn_implementation,
+        tokenizer=load_tokenizer(path),
+        model=build_llama(cfg, dtype),
+        stop_ids=stop_ids_for,
         context_window=int(cfg.get("max_position_embeddings", 2048)),
     )
