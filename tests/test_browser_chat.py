@@ -97,7 +97,7 @@ def test_stop_keeps_partial_reply(tmp_path):
         assert page.get_by_text("▌").count() == 0
         assert page.get_by_role("button", name="Stop").count() == 0
         assert page.get_by_role("button", name="Regenerate").is_enabled()
-        assert page.get_by_text("1 model(s) loaded").count() == 1
+        assert page.get_by_text("1 model loaded").count() == 1
         assert page.get_by_test_id("stChatMessage").count() == 2
         assert len(page.get_by_test_id("stChatMessage").nth(1).inner_text().strip()) > 20
         screenshot(page, "story-chat-stopped")
@@ -163,7 +163,7 @@ def test_second_session_waits_in_line_and_can_leave(tmp_path):
         _send(first, "first student")
         first.get_by_text("▌").wait_for()  # the model is busy with the first session
         _send(second, "second student")
-        second.get_by_text("1 request(s) ahead of you").wait_for()
+        second.get_by_text("1 request ahead of you").wait_for()
         screenshot(second, "queue-position")
         _stop(second)
         # "Stopped before the first word" -- unless the random first reply ended by itself
