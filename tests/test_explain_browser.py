@@ -10,7 +10,7 @@ from PIL import Image
 
 from tests.browser import ARTIFACTS, browser_page, running_app
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(1500)]
 
 
 def _shot(locator, name: str) -> None:
@@ -129,11 +129,16 @@ def test_panel_on_every_demo(tmp_path):
         max_new.fill("24")
         max_new.press("Enter")
         _idle(page)
+        assert max_new.input_value() == "24"
         qa.locator("input[type=file]").set_input_files(str(png))
         page.locator(".st-key-xc_qa_question textarea").fill("What colour is it?")
         qa.get_by_role("button", name="Ask").click()
         panel = page.locator(".st-key-hiw_xc_qa_panel")
-        panel.locator(".hiw-img").first.wait_for(timeout=300_000)
+        try:
+            panel.locator(".hiw-img").first.wait_for(timeout=600_000)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "hiw_xcomposer_failed.png"), full_page=True)
+            raise
         assert "<ImageHere>" in panel.locator(".hiw-img").first.inner_text()
         _idle(page)
         _shot(panel, "hiw_xcomposer_prompt")
