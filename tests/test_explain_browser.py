@@ -131,7 +131,11 @@ def test_panel_on_every_demo(tmp_path):
         _idle(page)
         assert max_new.input_value() == "24"
         qa.locator("input[type=file]").set_input_files(str(png))
-        page.locator(".st-key-xc_qa_question textarea").fill("What colour is it?")
+        _idle(page)  # the upload's rerun is over before the question is typed
+        question = page.locator(".st-key-xc_qa_question textarea")
+        question.fill("What colour is it?")
+        question.press("Control+Enter")  # commit the text area's value
+        _idle(page)
         qa.get_by_role("button", name="Ask").click()
         panel = page.locator(".st-key-hiw_xc_qa_panel")
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -34,7 +35,10 @@ SCENARIOS = {
 
 
 def _compose(page, expect, tag: str, tmp_path: Path) -> None:
-    page.goto(page.url.split("/XComposer2")[0] + "/XComposer2", wait_until="domcontentloaded")
+    # a workspace of its own per scenario: the sidebar's source switches are a per-user
+    # preference (kept in the workspace), which would otherwise outlive settings.json
+    base = page.url.split("/XComposer2")[0]
+    page.goto(f"{base}/XComposer2?ws={uuid.uuid4().hex}", wait_until="domcontentloaded")
     expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=240_000)
     page.get_by_label("Instruction: a title, an outline, material to use").fill(
         "Write a short article about ink painting."
@@ -43,7 +47,7 @@ def _compose(page, expect, tag: str, tmp_path: Path) -> None:
     number.click()
     page.get_by_role("option", name="2", exact=True).click()
     page.get_by_text("Generation settings").first.click()
-    max_new = page.get_by_label("Max new tokens").first
+    max_new = page.get_by_label("Max new tokens", exact=True).first
     max_new.fill("40")
     max_new.press("Enter")
     page.get_by_role("button", name=re.compile("Compose")).click()

@@ -38,7 +38,7 @@ def test_compose_from_uploads_and_download_zip(tmp_path):
         uploader.locator("input[type=file]").set_input_files([str(p) for p in images])
         expect(page.get_by_text("blue_sea.png").first).to_be_visible(timeout=30_000)
         page.get_by_text("Generation settings").first.click()
-        max_new = page.get_by_label("Max new tokens").first
+        max_new = page.get_by_label("Max new tokens", exact=True).first
         max_new.fill("60")
         max_new.press("Enter")
         page.wait_for_timeout(500)
@@ -193,7 +193,7 @@ def test_article_images_fit_a_phone_screen(tmp_path):
         uploader.locator("input[type=file]").set_input_files([str(wide)])
         expect(page.get_by_text("wide_field.png").first).to_be_visible(timeout=30_000)
         page.get_by_text("Generation settings").first.click()
-        max_new = page.get_by_label("Max new tokens").first
+        max_new = page.get_by_label("Max new tokens", exact=True).first
         max_new.fill("40")
         max_new.press("Enter")
         page.wait_for_timeout(500)
