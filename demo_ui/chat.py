@@ -447,6 +447,7 @@ def live_reply(cfg: ChatConfig, job: Job) -> None:
                 placeholder.markdown(reply_markdown(text) + " ▌" if text else "…")
                 shown, drawn_at = text, now
             time.sleep(REFRESH_S)
+    how_it_works.remember(cfg.prefix, job.data.get("mid"), trace=job.data.get("trace"))
     st.rerun()
 
 

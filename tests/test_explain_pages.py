@@ -31,7 +31,7 @@ def test_story_panel_prompt_probabilities_step_and_code(studio_home, tmp_path):
     reply = at.session_state["story_conversation"].turns[-1]
     assert reply.status == "done" and reply.content
     ((owner, trace, _gen),) = at.session_state["_hiw_story"]
-    assert owner is reply and trace.prompt_ids and trace.token_steps()
+    assert owner == reply.id and trace.prompt_ids and trace.token_steps()
     # the prompt view is the default view
     assert any("tokens go into the model" in c.value for c in at.caption)
     # probabilities
