@@ -17,6 +17,7 @@ from demo_core.i18n import _
 
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def plain_text(value: object, limit: int = 200) -> str:
@@ -27,6 +28,12 @@ def plain_text(value: object, limit: int = 200) -> str:
     text = html.unescape(_TAGS.sub(" ", value))
     text = _SPACE.sub(" ", text).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def one_line(text: str) -> str:
+    """``text`` without line breaks or control characters (a generated picture's prompt is
+    model text: it may hold a vertical tab, which ``str.splitlines`` counts as a break)."""
+    return _CONTROL.sub(" ", " ".join(text.splitlines())).strip()
 
 
 def web_link(value: object) -> str:
@@ -77,7 +84,7 @@ class Credit:
 
     def text(self) -> str:
         """One plain line, links in parentheses (for alt text and plain-text export)."""
-        return ", ".join(t + (f" ({link})" if link else "") for t, link in self.parts())
+        return one_line(", ".join(t + (f" ({link})" if link else "") for t, link in self.parts()))
 
     def markdown(self, escape) -> str:
         """One Markdown line; ``escape`` makes model or metadata text literal."""

@@ -257,3 +257,15 @@ def test_settings_defaults_and_overrides(studio_home: Path, monkeypatch):
     assert not cfg.commons and cfg.generate and cfg.openverse_url.startswith("http://127.0.0.1")
     names = [s.name for s in cfg.build(load_library(studio_home / "none"), SimpleNamespace())]
     assert names == ["library", "openverse", "generate"]
+
+
+def test_a_generated_pictures_credit_is_one_line_whatever_the_prompt_holds():
+    """CREDITS.txt has one line per picture: a model-written prompt with a vertical tab or
+    a line break (the tiny random model writes such bytes) must not split it."""
+    from demo_core.xcomposer.credit import Credit
+
+    credit = Credit(
+        source="tiny-sd", generated=True, prompt="ink\x0bpainting\nof\x1cmountains"
+    )
+    assert len(credit.text().splitlines()) == 1
+    assert "ink painting of mountains" in credit.text()
