@@ -28,9 +28,7 @@ from demo_core.internlm2.checkpoint import CheckpointError
 from demo_core.internlm2.loader import (
     LoadedModel,
     _quiet_transformers,
-    default_dtype,
     load_llama_shaped,
-    read_config,
 )
 
 
@@ -81,17 +79,8 @@ def load_internlm1(
     attn_implementation: str = "sdpa",
 ) -> LoadedModel:
     """Load weights and tokenizer from an official InternLM (v1) folder."""
-    path = Path(path)
-    cfg = read_config(path)
-    dtype = dtype or default_dtype(torch.device(device))
     return load_llama_shaped(
-        path,
-        device=device,
-        dtype=dtype,
-        attn_implementation=attn_implementation,
-        tokenizer=load_tokenizer(path),
-        model=build_llama(cfg, dtype),
-        stop_ids=stop_ids_for,
+        path, device, dtype, attn_implementation,
+        tokenizer_for=load_tokenizer, model_for=build_llama, stop_ids=stop_ids_for,
         convert=convert_tensor,
-        context_window=int(cfg.get("max_position_embeddings", 2048)),
-    )
+    )  # fmt: skip

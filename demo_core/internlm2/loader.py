@@ -132,24 +132,29 @@ def rebuild_rotary(model: LlamaForCausalLM, device: torch.device) -> None:
 
 
 def load_llama_shaped(
-    path: Path,
-    *,
+    path: str | Path,
     device: str | torch.device,
     dtype: torch.dtype | None,
     attn_implementation: str,
-    tokenizer: PreTrainedTokenizerBase,
-    model: LlamaForCausalLM,
+    *,
+    tokenizer_for: Callable[[Path], PreTrainedTokenizerBase],
+    model_for: Callable[[dict, torch.dtype], LlamaForCausalLM],
     stop_ids: Callable[[PreTrainedTokenizerBase], list[int]],
     convert=convert_tensor,
-    context_window: int,
 ) -> LoadedModel:
-    """Fill ``model`` (built on the meta device) from the checkpoint at ``path`` and wrap
-    it with its tokenizer and stop ids: the steps every InternLM generation shares."""
+    """Read the config at ``path``, build the model on the meta device with ``model_for``,
+    fill it from the checkpoint and wrap it with its tokenizer and stop ids: the steps every
+    InternLM generation shares (each passes its own config mapping, tokenizer and keys)."""
+    path = Path(path)
+    cfg = read_config(path)
     device = torch.device(device)
+    dtype = dtype or default_dtype(device)
+    tokenizer = tokenizer_for(path)
+    model = model_for(cfg, dtype)
     model.config._attn_implementation = attn_implementation
-    cfg = model.config
+    mc = model.config
     materialise_state(
-        model, iter_tensors(path), cfg.num_attention_heads, cfg.num_key_value_heads,
+        model, iter_tensors(path), mc.num_attention_heads, mc.num_key_value_heads,
         device, dtype, convert=convert,
     )  # fmt: skip
     rebuild_rotary(model, device)
@@ -157,7 +162,11 @@ def load_llama_shaped(
     stop = stop_ids(tokenizer)
     set_stop_ids(model, tokenizer, stop)
     return LoadedModel(
-        model=model, tokenizer=tokenizer, path=path, stop_ids=stop, context_window=context_window
+        model=model,
+        tokenizer=tokenizer,
+        path=path,
+        stop_ids=stop,
+        context_window=int(cfg.get("max_position_embeddings", 2048)),
     )
 
 
@@ -173,16 +182,7 @@ def load_internlm2(
     attn_implementation: str = "sdpa",
 ) -> LoadedModel:
     """Load weights and tokenizer from an official InternLM2(-chat) folder."""
-    path = Path(path)
-    cfg = read_config(path)
-    dtype = dtype or default_dtype(torch.device(device))
     return load_llama_shaped(
-        path,
-        device=device,
-        dtype=dtype,
-        attn_implementation=attn_implementation,
-        tokenizer=load_tokenizer(path),
-        model=build_llama(cfg, dtype),
-        stop_ids=stop_ids_for,
-        context_window=int(cfg.get("max_position_embeddings", 2048)),
-    )
+        path, device, dtype, attn_implementation,
+        tokenizer_for=load_tokenizer, model_for=build_llama, stop_ids=stop_ids_for,
+    )  # fmt: skip
