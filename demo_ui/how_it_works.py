@@ -470,6 +470,17 @@ def _pick_reply(found: list, key: str, what: str) -> tuple:
     return found[i]
 
 
+def _reply_trace(scope: str, turns: Sequence[object], empty: str, what: str) -> tuple | None:
+    """The panel's heading, then the chosen reply's ``(position, trace, generation)``; None,
+    with the ``empty`` hint, while no reply of ``turns`` was recorded."""
+    st.markdown("#### " + _("🔍 How it works"))
+    found = _traces(scope, turns)
+    if not found:
+        st.caption(empty)
+        return None
+    return _pick_reply(found, f"hiw_{scope}_reply", what)
+
+
 def chat_panel(
     scope: str, turns: Sequence[object], model_key: str, params: GenerationParams
 ) -> None:
@@ -480,17 +491,18 @@ def chat_panel(
 
     key = f"hiw_{scope}"
     with st.container(border=True, key=f"{key}_panel"):
-        st.markdown("#### " + _("🔍 How it works"))
-        found = _traces(scope, turns)
-        if not found:
-            st.caption(
-                _(
-                    "Send a message: the prompt the model reads, the probability of each token "
-                    "and the code behind the reply appear here."
-                )
-            )
+        picked = _reply_trace(
+            scope,
+            turns,
+            _(
+                "Send a message: the prompt the model reads, the probability of each token "
+                "and the code behind the reply appear here."
+            ),
+            _("message {n}"),
+        )
+        if picked is None:
             return
-        pos, trace, _gen = _pick_reply(found, f"{key}_reply", _("message {n}"))
+        pos, trace, _gen = picked
         view = _view(key)
         if view == "Prompt":
             prompt_view(trace)
@@ -606,17 +618,18 @@ def qa_panel(scope: str, turns: Sequence[object], model_key: str, params: Genera
 
     key = f"hiw_{scope}"
     with st.container(border=True, key=f"{key}_panel"):
-        st.markdown("#### " + _("🔍 How it works"))
-        found = _traces(scope, turns)
-        if not found:
-            st.caption(
-                _(
-                    "Ask about an image: the prompt with its image tokens, the probability of "
-                    "each answer token and the code behind it appear here."
-                )
-            )
+        picked = _reply_trace(
+            scope,
+            turns,
+            _(
+                "Ask about an image: the prompt with its image tokens, the probability of "
+                "each answer token and the code behind it appear here."
+            ),
+            _("question {n}"),
+        )
+        if picked is None:
             return
-        pos, trace, _gen = _pick_reply(found, f"{key}_reply", _("question {n}"))
+        pos, trace, _gen = picked
         view = _view(key, QA_VIEWS)
         if view == "Prompt":
             prompt_view(trace)
