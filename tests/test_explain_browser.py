@@ -131,7 +131,8 @@ def test_panel_on_every_demo(tmp_path):
         _idle(page)
         assert max_new.input_value() == "24"
         qa.locator("input[type=file]").set_input_files(str(png))
-        _idle(page)  # the upload's rerun is over before the question is typed
+        qa.get_by_text("red.png").first.wait_for(timeout=120_000)  # the upload arrived
+        _idle(page)  # and its rerun is over before the question is typed
         question = page.locator(".st-key-xc_qa_question textarea")
         question.fill("What colour is it?")
         question.press("Control+Enter")  # commit the text area's value
