@@ -150,7 +150,8 @@ def prompt_html(segs: Sequence[Segment], placeholder: str = "") -> str:
             label = _("image {n}: {k} image tokens").format(n=seg.image + 1, k=seg.image_tokens)
             if placeholder:
                 label = f"{placeholder} → {label}"
-            parts.append(f'<span class="hiw-img" title="{html.escape(label)}">🖼 {label}</span>')
+            shown = html.escape(label)  # the placeholder, <ImageHere>, is text, not a tag
+            parts.append(f'<span class="hiw-img" title="{shown}">🖼 {shown}</span>')
             continue
         for tok in seg.tokens:
             cls = "hiw-tok hiw-sp" if tok.special else "hiw-tok"
