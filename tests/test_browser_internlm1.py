@@ -27,11 +27,26 @@ def _send(page, text: str) -> None:
 
 
 def _select(page, key: str, option, typed: str = "") -> None:
-    """Pick an option; ``typed`` filters a long (virtualised) list first."""
-    page.locator(f".st-key-{key} [data-testid='stSelectbox']").click()
-    if typed:
-        page.keyboard.type(typed)
-    page.get_by_role("option", name=option).first.click()
+    """Pick an option; ``typed`` filters a long (virtualised) list first.
+
+    The box may be redrawn by the rerun a click before it started (a radio just picked), which
+    closes its list again: wait until the app is idle, and open the list once more if needed."""
+    _wait_idle(page)
+    box = page.locator(f".st-key-{key} [data-testid='stSelectbox']")
+    wanted = page.get_by_role("option", name=option).first
+    for attempt in range(3):
+        box.click()
+        if typed:
+            page.keyboard.type(typed)
+        try:
+            wanted.wait_for(timeout=10_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            _wait_idle(page)
+    wanted.click()
 
 
 def _fill(page, key: str, text: str) -> None:
