@@ -156,6 +156,8 @@ def test_offline_machine_gives_a_message_and_no_candidates():
     try:
         images, problems = gather([CommonsSource(f"http://127.0.0.1:{port}/w/api.php", 2)], req())
         assert images == [] and "cannot connect" in problems[0]
+        source = CommonsSource("http://x", 2).label
+        assert problems[0].startswith(f"{source}: ") and problems[0].count(source) == 1, problems
         assert COOLDOWNS.why_blocked("commons")  # the next slots skip it at once
     finally:
         COOLDOWNS.clear()

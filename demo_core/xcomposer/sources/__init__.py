@@ -53,6 +53,12 @@ class ImageSource(Protocol):
     def find(self, request: SearchRequest) -> list[ImageInput]: ...
 
 
+def _labelled(label: str, text: str) -> str:
+    """``text`` said as coming from ``label``; a source's own errors already name it
+    ("Wikimedia Commons: cannot connect …"), and saying it twice reads as a stutter."""
+    return text if text.startswith(f"{label}:") else f"{label}: {text}"
+
+
 def _ask(source: ImageSource, request: SearchRequest) -> tuple[list[ImageInput], str | None]:
     resting = COOLDOWNS.why_blocked(source.name) if source.online else None
     if resting:
@@ -64,11 +70,11 @@ def _ask(source: ImageSource, request: SearchRequest) -> tuple[list[ImageInput],
     except SourceError as exc:
         if exc.retry_after is not None and source.online:
             COOLDOWNS.block(source.name, exc.retry_after, str(exc))
-        return [], f"{source.label}: {exc}"
+        return [], _labelled(source.label, str(exc))
     except Exception as exc:  # a bug or a surprise in one source must not stop the article
         return [], f"{source.label}: {type(exc).__name__}: {exc}"
     finally:
-        request.notes.extend(f"{source.label}: {n}" for n in mine.notes)
+        request.notes.extend(_labelled(source.label, n) for n in mine.notes)
     fresh = [img for img in found if img.name not in request.exclude]
     return fresh[: request.k], None
 
