@@ -252,6 +252,32 @@ def test_batch_settings_from_settings_json(studio_home):
     assert engine.batcher is None and "static decoding" in engine_note(engine)
 
 
+def test_the_memory_budget_counts_the_batch_kv_cache(studio_home, tiny_model_dir):
+    """The estimate is what transformers really allocates when the batch decoder starts."""
+    import json
+
+    from demo_core import settings
+    from demo_core.engine.manager import ModelManager
+    from demo_core.internlm2.checkpoint import weight_bytes
+
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    e = make_engine(tiny_model_dir, sessions=3, kv_tokens=3 * 700)
+    try:
+        assert e.stream_chat(ask("hi"), BATCHABLE).result() is not None
+        allocated = e.batcher._manager.batch_processor.cache.cache_tensor.numel()
+        assert e.batcher.settings.cache_bytes(config, 4) == allocated
+    finally:
+        e.close()
+    assert BatchSettings(sessions=0).cache_bytes(config, 4) == 0
+
+    settings.update_model_settings("tiny-internlm2", path=str(tiny_model_dir), batch_sessions=4)
+    manager = ModelManager(device=torch.device("cpu"))
+    cache = BatchSettings(sessions=4).cache_bytes(config, 4)
+    assert cache > 0 and manager.estimate_bytes("tiny-internlm2") == weight_bytes(tiny_model_dir) + cache
+    settings.update_model_settings("tiny-internlm2", batching=False)
+    assert manager.estimate_bytes("tiny-internlm2") == weight_bytes(tiny_model_dir)
+
+
 def test_xcomposer_never_batches():
     from demo_core.xcomposer.engine import XComposerEngine
 

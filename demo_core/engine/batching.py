@@ -83,6 +83,25 @@ class BatchSettings:
     def slot_tokens(self) -> int:
         return max(1, self.cache_tokens // max(1, self.sessions))
 
+    @property
+    def cache_blocks(self) -> int:
+        """Pages of KV cache the batch decoder allocates (one spare page per slot)."""
+        return self.sessions * (math.ceil(self.slot_tokens / self.page_size) + 1)
+
+    def cache_bytes(self, config: dict, dtype_bytes: int) -> int:
+        """Bytes of the paged KV cache for a model with this ``config.json``: transformers
+        allocates every page when the batch decoder starts, so the memory budget must count
+        it beside the weights (0 when batching is off)."""
+        if not self.enabled:
+            return 0
+        layers = int(config.get("num_hidden_layers", 0))
+        heads = int(config.get("num_attention_heads", 1))
+        kv_heads = int(config.get("num_key_value_heads") or heads)
+        head_dim = int(config.get("head_dim") or int(config.get("hidden_size", 0)) // heads)
+        per_token = 2 * layers * kv_heads * head_dim * dtype_bytes  # keys and values
+        # transformers keeps two more pages that are never handed out ("trash" sectors)
+        return (self.cache_blocks + 2) * self.page_size * per_token
+
     @classmethod
     def from_settings(cls, entry: dict) -> BatchSettings:
         """Per-model ``settings.json`` keys: ``batch_sessions``, ``batch_kv_tokens``,
@@ -189,10 +208,9 @@ class ContinuousBatcher:
 
     def _cb_config(self) -> ContinuousBatchingConfig:
         s = self.settings
-        blocks_per_slot = math.ceil(s.slot_tokens / s.page_size) + 1
         return ContinuousBatchingConfig(
             per_request_processors=True,
-            num_blocks=s.sessions * blocks_per_slot,
+            num_blocks=s.cache_blocks,
             max_batch_tokens=s.prefill_tokens,
             max_requests_per_batch=s.sessions,
             page_size=s.page_size,

@@ -9,6 +9,7 @@ recently used idle model is unloaded first -- and the UI is told, via :attr:`not
 from __future__ import annotations
 
 import gc
+import json
 import os
 import threading
 import time
@@ -199,10 +200,25 @@ class ModelManager:
                 # fp32 checkpoints are loaded as bf16 on GPU
                 if self.device.type == "cuda" and size > spec.approx_bytes * 1.5:
                     size //= 2
-                return int(size * _quantized_share(key))
+                return int(size * _quantized_share(key)) + self._batch_cache_bytes(key, path)
             except Exception:
                 pass
         return int(spec.approx_bytes * _quantized_share(key))
+
+    def _batch_cache_bytes(self, key: str, path: Path) -> int:
+        """The batch decoder's KV cache of a chat model (its pages are allocated up front)."""
+        from demo_core import settings
+        from demo_core.engine.batching import BatchSettings
+        from demo_core.internlm2.loader import default_dtype
+
+        if get_spec(key).kind not in ("internlm2", "internlm"):
+            return 0
+        entry = settings.model_settings(key)
+        if entry.get("decode", "eager") != "eager":
+            return 0  # static/compiled decoding never batches
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        dtype_bytes = torch.tensor([], dtype=default_dtype(self.device)).element_size()
+        return BatchSettings.from_settings(entry).cache_bytes(config, dtype_bytes)
 
     # -- loading -------------------------------------------------------------------
     def get(self, key: str) -> object:

@@ -15,6 +15,7 @@ import torch
 
 from demo_core import settings
 from demo_core.engine.base import EngineInfo, Message
+from demo_core.engine.batching import BatchSettings
 from demo_core.engine.local import TransformersEngine
 from demo_core.engine.manager import register_loader
 from demo_core.internlm1.template import ChatFormat, get_format, render_chat
@@ -24,9 +25,14 @@ from demo_core.specs import ModelSpec
 
 class InternLM1Engine(TransformersEngine):
     def __init__(
-        self, loaded: LoadedModel, info: EngineInfo, fmt: ChatFormat, decode: str = "eager"
+        self,
+        loaded: LoadedModel,
+        info: EngineInfo,
+        fmt: ChatFormat,
+        decode: str = "eager",
+        batching: BatchSettings | None = None,
     ) -> None:
-        super().__init__(loaded, info, decode=decode)
+        super().__init__(loaded, info, decode=decode, batching=batching)
         self.chat_format = fmt
         info.extra["chat_format"] = fmt.name
 
@@ -55,8 +61,14 @@ def load_engine(spec: ModelSpec, path: Path, device: torch.device) -> InternLM1E
         is_random=spec.is_random,
         extra={"path": str(path), "generation": 1},
     )
-    decode = settings.model_settings(spec.key).get("decode", "eager")
-    return InternLM1Engine(loaded, info, chat_format_for(spec), decode=decode)
+    entry = settings.model_settings(spec.key)
+    return InternLM1Engine(
+        loaded,
+        info,
+        chat_format_for(spec),
+        decode=entry.get("decode", "eager"),
+        batching=BatchSettings.from_settings(entry),
+    )
 
 
 register_loader("internlm", load_engine)
