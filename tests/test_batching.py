@@ -72,7 +72,9 @@ def test_batched_greedy_equals_generate(engine, monkeypatch):
     assert gen.stats.finish_reason in ("stop", "length") and gen.stats.ttft_s is not None
 
 
-def test_sessions_decode_at_the_same_time_and_stop_alone(engine):
+def test_sessions_decode_at_the_same_time_and_stop_alone(engine, monkeypatch):
+    # no stop token: the random model's greedy reply may end on one before Stop is pressed
+    monkeypatch.setattr(engine.loaded, "stop_ids", [])
     long = replace(BATCHABLE, max_new_tokens=400)
     first = engine.stream_chat(ask("first"), long)
     it = iter(first)
@@ -81,7 +83,7 @@ def test_sessions_decode_at_the_same_time_and_stop_alone(engine):
     texts = list(second)  # runs to its end while the first is still decoding
     assert texts and not first.done and second.queue_position == 0
     # (not compared with a lone run's text: a batch's float sums may differ in the last bit)
-    assert second.error is None and second.stats.finish_reason in ("stop", "length")
+    assert second.error is None and second.stats.finish_reason == "length"
     third = engine.stream_chat(ask("third"), long)
     wait_until(lambda: third.stats.new_tokens > 0)
     first.cancel()  # Stop in one tab...
@@ -89,7 +91,7 @@ def test_sessions_decode_at_the_same_time_and_stop_alone(engine):
     assert first.stats.finish_reason == "cancelled" and first.stats.new_tokens < 400
     wait_until(lambda: third.stats.new_tokens > first.stats.new_tokens + 5 or third.done)
     third.result()  # ...leaves the other one decoding to its end
-    assert third.stats.finish_reason in ("stop", "length") and third.error is None
+    assert third.stats.finish_reason == "length" and third.error is None
     wait_until(lambda: engine.batcher.active == 0 and len(engine.queue) == 0)
 
 
@@ -276,6 +278,37 @@ def test_the_memory_budget_counts_the_batch_kv_cache(studio_home, tiny_model_dir
     assert cache > 0 and manager.estimate_bytes("tiny-internlm2") == weight_bytes(tiny_model_dir) + cache
     settings.update_model_settings("tiny-internlm2", batching=False)
     assert manager.estimate_bytes("tiny-internlm2") == weight_bytes(tiny_model_dir)
+
+
+def test_a_tight_budget_shrinks_the_batch_instead_of_refusing(studio_home, tiny_model_dir):
+    import json
+
+    from demo_core import settings
+    from demo_core.engine.describe import engine_note
+    from demo_core.engine.manager import ModelManager
+    from demo_core.internlm2.checkpoint import weight_bytes
+
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    weights = weight_bytes(tiny_model_dir)
+    settings.update_model_settings("tiny-internlm2", path=str(tiny_model_dir), batch_sessions=8)
+    three = BatchSettings(sessions=3, kv_tokens=3 * 2048).cache_bytes(config, 4)
+    budget = weights + three + 1000  # three sessions' cache fits, four do not
+    manager = ModelManager(device=torch.device("cpu"), budget_bytes=budget)
+    assert manager.estimate_bytes("tiny-internlm2") == weights + three
+    engine = manager.get("tiny-internlm2")
+    assert engine.batcher.settings.sessions == 3 and engine.queue.capacity == 3
+    assert engine.batcher.settings.slot_tokens == 2048  # each session keeps its room
+    assert engine.stream_chat(ask("hi"), BATCHABLE).result() is not None
+    allocated = engine.batcher._manager.batch_processor.cache.cache_tensor.numel()
+    assert weights + allocated <= budget
+    manager.unload("tiny-internlm2")
+
+    two = BatchSettings(sessions=2, kv_tokens=2 * 2048).cache_bytes(config, 4)
+    engine = ModelManager(device=torch.device("cpu"), budget_bytes=weights + two - 1).get(
+        "tiny-internlm2"
+    )
+    assert engine.batcher is None and engine.queue.capacity == 1
+    assert "no room for a batch" in engine_note(engine)
 
 
 def test_xcomposer_never_batches():

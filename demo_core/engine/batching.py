@@ -43,7 +43,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from transformers import GenerationConfig
@@ -101,6 +101,21 @@ class BatchSettings:
         per_token = 2 * layers * kv_heads * head_dim * dtype_bytes  # keys and values
         # transformers keeps two more pages that are never handed out ("trash" sectors)
         return (self.cache_blocks + 2) * self.page_size * per_token
+
+    def fitted(self, config: dict, dtype_bytes: int, room_bytes: int) -> BatchSettings:
+        """These settings with as many sessions as ``room_bytes`` of KV cache hold (each
+        keeps its slot size); fewer than two sessions means no batch (every request queues).
+        A first-generation 7B's cache at the defaults is ~10 GB: on a 24 GB card that is the
+        difference between loading and failing at the first batched reply."""
+        def with_sessions(n: int) -> BatchSettings:
+            return replace(self, sessions=n, kv_tokens=self.slot_tokens * n)
+
+        sessions = self.sessions
+        while sessions > 1 and with_sessions(sessions).cache_bytes(config, dtype_bytes) > room_bytes:
+            sessions -= 1
+        if sessions == self.sessions:
+            return self
+        return with_sessions(sessions) if sessions > 1 else replace(self, sessions=0)
 
     @classmethod
     def from_settings(cls, entry: dict) -> BatchSettings:

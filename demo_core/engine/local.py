@@ -231,6 +231,21 @@ class TransformersEngine:
     def busy(self) -> bool:
         return len(self.queue) > 0
 
+    def fit_batch(self, settings: BatchSettings) -> None:
+        """Decode with a smaller batch than settings.json asked for: the model manager
+        found the memory budget cannot hold that KV cache (called before any request, so
+        the batch decoder has not allocated anything yet)."""
+        if self.batcher is None or settings == self.batcher.settings:
+            return
+        if settings.enabled:
+            self.batcher.settings = settings
+        else:
+            self.batcher.close()
+            self.batcher = None
+            self.info.extra["batch_off"] = N_("the memory budget leaves no room for a batch")
+        self.info.extra["batch_sessions"] = settings.sessions
+        self.queue = FairQueue(settings.sessions if self.batcher else 1)
+
     def close(self) -> None:
         """Stop the batch decoder's threads (the model manager unloads this engine)."""
         if self.batcher is not None:

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -24,6 +25,9 @@ from demo_core.engine.base import EngineInfo, ModelUnavailable, OutOfMemory
 from demo_core.i18n import _, format_number
 from demo_core.internlm2.checkpoint import CheckpointError
 from demo_core.specs import ModelSpec, get_spec, resolve_path
+
+if TYPE_CHECKING:
+    from demo_core.engine.batching import BatchSettings
 
 GB = 1024**3
 
@@ -137,6 +141,14 @@ def _quantized_share(key: str) -> float:
     return quantize.SHRINK[mode] if mode else 1.0
 
 
+def batch_shape(path: Path, device: torch.device) -> tuple[dict, int]:
+    """A checkpoint's ``config.json`` and the bytes per KV-cache element on ``device``."""
+    from demo_core.internlm2.loader import default_dtype
+
+    config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    return config, torch.tensor([], dtype=default_dtype(device)).element_size()
+
+
 def _close(res: Resident) -> None:
     """Let an unloaded engine stop its own threads (the batch decoder holds the model)."""
     close = getattr(res.engine, "close", None)
@@ -186,39 +198,45 @@ class ModelManager:
         return self.resident_bytes() + self.estimate_bytes(key) <= self.budget_bytes
 
     def estimate_bytes(self, key: str) -> int:
+        """Weights plus, for a chat model that batches, its batch KV cache."""
         spec = get_spec(key)
         path = resolve_path(key)
         if path is not None:
             try:
-                from demo_core.internlm2.checkpoint import weight_bytes
-
-                if spec.kind == "text2image":
-                    from demo_core.xcomposer.t2i import weights_bytes
-
-                    return weights_bytes(path)  # loaded at the stored (fp16) dtype on a GPU
-                size = weight_bytes(path)
-                # fp32 checkpoints are loaded as bf16 on GPU
-                if self.device.type == "cuda" and size > spec.approx_bytes * 1.5:
-                    size //= 2
-                return int(size * _quantized_share(key)) + self._batch_cache_bytes(key, path)
+                weights = self._weight_bytes(spec, path)
+                batch = self.batch_settings(key, path, weights)
+                return weights + (batch.cache_bytes(*batch_shape(path, self.device)) if batch else 0)
             except Exception:
                 pass
         return int(spec.approx_bytes * _quantized_share(key))
 
-    def _batch_cache_bytes(self, key: str, path: Path) -> int:
-        """The batch decoder's KV cache of a chat model (its pages are allocated up front)."""
+    def _weight_bytes(self, spec: ModelSpec, path: Path) -> int:
+        from demo_core.internlm2.checkpoint import weight_bytes
+
+        if spec.kind == "text2image":
+            from demo_core.xcomposer.t2i import weights_bytes
+
+            return weights_bytes(path)  # loaded at the stored (fp16) dtype on a GPU
+        size = weight_bytes(path)
+        # fp32 checkpoints are loaded as bf16 on GPU
+        if self.device.type == "cuda" and size > spec.approx_bytes * 1.5:
+            size //= 2
+        return int(size * _quantized_share(spec.key))
+
+    def batch_settings(self, key: str, path: Path, weights: int) -> BatchSettings | None:
+        """The batch a chat model decodes with here: its settings.json batch, with fewer
+        sessions where the memory budget cannot hold that KV cache beside the weights (its
+        pages are allocated up front). None for models that never batch."""
         from demo_core import settings
         from demo_core.engine.batching import BatchSettings
-        from demo_core.internlm2.loader import default_dtype
 
         if get_spec(key).kind not in ("internlm2", "internlm"):
-            return 0
+            return None
         entry = settings.model_settings(key)
         if entry.get("decode", "eager") != "eager":
-            return 0  # static/compiled decoding never batches
-        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        dtype_bytes = torch.tensor([], dtype=default_dtype(self.device)).element_size()
-        return BatchSettings.from_settings(entry).cache_bytes(config, dtype_bytes)
+            return None  # static/compiled decoding never batches
+        wanted = BatchSettings.from_settings(entry)
+        return wanted.fitted(*batch_shape(path, self.device), self.budget_bytes - weights)
 
     # -- loading -------------------------------------------------------------------
     def get(self, key: str) -> object:
@@ -257,6 +275,10 @@ class ModelManager:
                         raise self._oom(spec) from None
                 else:
                     raise self._oom(spec) from None
+            fit = getattr(engine, "fit_batch", None)
+            batch = self.batch_settings(key, path, self._weight_bytes(spec, path))
+            if callable(fit) and batch is not None:
+                fit(batch)  # what the budget holds, before the first batch allocates it
             now = time.time()
             self._resident[key] = Resident(engine, need, now, now)
             self.notices.append(_("Loaded {model} on {device}.").format(model=spec.label, device=self.device))
