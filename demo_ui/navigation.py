@@ -62,7 +62,7 @@ PAGES = [
         "5_Models.py",
         "📦",
         N_("Models & downloads"),
-        N_("Download models with huggingface_hub or ModelScope."),
+        N_("Download models from Hugging Face, ModelScope or OpenXLab."),
         TOOLS_SECTION,
     ),
     PageEntry(

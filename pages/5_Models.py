@@ -37,7 +37,7 @@ page_header(
     "📦",
     N_(
         "Which models are on this machine, which are loaded, and downloads from Hugging Face, "
-        "a mirror or ModelScope."
+        "a mirror, ModelScope or OpenXLab."
     ),
 )
 with st.sidebar:
