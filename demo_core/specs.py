@@ -50,6 +50,27 @@ def fmt_memory(n: float) -> str:
     return f"{format_number(n / 1024**2)} MB"
 
 
+def _tiny_xcomposer2(kind: str, label: str, page: str, flavour: str, ui: str) -> ModelSpec:
+    """The tiny random XComposer2 of ``flavour`` (``composition`` or ``vl``), for ``page``
+    (the ``ui`` of its description)."""
+    return ModelSpec(
+        f"tiny-{kind}",
+        label,
+        kind,
+        None,
+        None,
+        3_000_000,
+        (page,),
+        "Generated on this machine with random weights in the official XComposer2 layout, "
+        f"for trying the {ui} UI.",
+        is_random=True,
+        extra={
+            "tiny_builder": "demo_core.xcomposer.tiny:build_tiny_xcomposer2",
+            "tiny_kwargs": {"flavour": flavour},
+        },
+    )
+
+
 SPECS: dict[str, ModelSpec] = {
     s.key: s
     for s in [
@@ -154,37 +175,19 @@ SPECS: dict[str, ModelSpec] = {
                 "tiny_kwargs": {"max_position_embeddings": 1024},
             },
         ),
-        ModelSpec(
-            "tiny-xcomposer2",
-            N_("Tiny random XComposer2 (test model, output is noise)"),
+        _tiny_xcomposer2(
             "xcomposer2",
-            None,
-            None,
-            3_000_000,
-            (N_("XComposer2 composition"),),
-            "Generated on this machine with random weights in the official XComposer2 layout, "
-            "for trying the composition UI.",
-            is_random=True,
-            extra={
-                "tiny_builder": "demo_core.xcomposer.tiny:build_tiny_xcomposer2",
-                "tiny_kwargs": {"flavour": "composition"},
-            },
+            N_("Tiny random XComposer2 (test model, output is noise)"),
+            N_("XComposer2 composition"),
+            "composition",
+            "composition",
         ),
-        ModelSpec(
-            "tiny-xcomposer2-vl",
-            N_("Tiny random XComposer2-VL (test model, output is noise)"),
+        _tiny_xcomposer2(
             "xcomposer2-vl",
-            None,
-            None,
-            3_000_000,
-            (N_("XComposer2 image Q&A"),),
-            "Generated on this machine with random weights in the official XComposer2 layout, "
-            "for trying the image Q&A UI.",
-            is_random=True,
-            extra={
-                "tiny_builder": "demo_core.xcomposer.tiny:build_tiny_xcomposer2",
-                "tiny_kwargs": {"flavour": "vl"},
-            },
+            N_("Tiny random XComposer2-VL (test model, output is noise)"),
+            N_("XComposer2 image Q&A"),
+            "vl",
+            "image Q&A",
         ),
         ModelSpec(
             "tiny-sd",

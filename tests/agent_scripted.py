@@ -8,10 +8,15 @@ a worker thread, honouring the cancel token and stop words.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
+from demo_core.agent.kernel import KernelLimits
+from demo_core.agent.registry import KernelRegistry
 from demo_core.engine.base import (
     CancelToken,
     EngineError,
@@ -25,6 +30,18 @@ from demo_core.internlm2.template import render_chat
 SPECIALS = ("<|action_start|>", "<|action_end|>", "<|interpreter|>", "<|plugin|>")
 
 Reply = str | Callable[[str], str] | Exception
+
+
+@contextmanager
+def kernel_registry(folder: Path, limits: KernelLimits | None = None) -> Iterator[KernelRegistry]:
+    """Kernels for a test module's sessions in ``folder`` (which their user may enter); all
+    shut down at the end. ``limits``: 5 s a cell, 2 s to react to an interrupt."""
+    os.chmod(folder, 0o711)
+    reg = KernelRegistry(folder, limits or KernelLimits(timeout_s=5, interrupt_grace_s=2))
+    try:
+        yield reg
+    finally:
+        reg.shutdown_all()
 
 
 def code_call(code: str, thought: str = "Let me run some code.") -> str:

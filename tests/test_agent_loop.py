@@ -19,7 +19,7 @@ from demo_core.agent.llm import EngineLLM
 from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.session import AgentSession, AgentSettings
 from demo_core.engine.base import EngineError
-from tests.agent_scripted import ScriptedEngine, code_call, plugin_call
+from tests.agent_scripted import ScriptedEngine, code_call, kernel_registry, plugin_call
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -28,11 +28,8 @@ CSV = "city,sales\nBeijing,120\nShanghai,150\nShenzhen,90\n"
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    base = tmp_path_factory.mktemp("agent-loop")
-    os.chmod(base, 0o711)
-    reg = KernelRegistry(base, KernelLimits(timeout_s=5, interrupt_grace_s=2))
-    yield reg
-    reg.shutdown_all()
+    with kernel_registry(tmp_path_factory.mktemp("agent-loop")) as reg:
+        yield reg
 
 
 _counter = iter(range(10**6))

@@ -3,16 +3,13 @@ same sandboxed kernel -- a scripted InternLM-Chat-7B writing real ReAct text."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from demo_core.agent.kernel import KernelLimits
 from demo_core.agent.react_agent import internlm1_meta, is_first_generation
-from demo_core.agent.registry import KernelRegistry
 from demo_core.agent.session import AgentSession, AgentSettings
-from tests.agent_scripted import ScriptedEngine
+from tests.agent_scripted import ScriptedEngine, kernel_registry
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -30,11 +27,8 @@ def final(answer: str) -> str:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
-    base = tmp_path_factory.mktemp("agent-react")
-    os.chmod(base, 0o711)
-    reg = KernelRegistry(base, KernelLimits(timeout_s=5, interrupt_grace_s=2))
-    yield reg
-    reg.shutdown_all()
+    with kernel_registry(tmp_path_factory.mktemp("agent-react")) as reg:
+        yield reg
 
 
 @pytest.fixture

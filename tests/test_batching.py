@@ -4,7 +4,6 @@ InternLM2 loaded through the real loader; what cannot batch queues as before."""
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import replace
 
 import pytest
@@ -15,19 +14,9 @@ from demo_core.engine.batching import BatchSettings, batch_blockers, slots_neede
 from demo_core.engine.fair_queue import FairQueue
 from demo_core.engine.local import TransformersEngine
 from demo_core.internlm2.loader import load_internlm2
+from tests.waiting import ask, wait_until
 
 BATCHABLE = GenerationParams(max_new_tokens=24, do_sample=False, repetition_penalty=1.0)
-
-
-def ask(text: str) -> list[dict]:
-    return [{"role": "user", "content": text}]
-
-
-def wait_until(cond, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.005)
 
 
 def make_engine(folder, **batch) -> TransformersEngine:

@@ -3,14 +3,13 @@ failure never touches another's answer. Runs the real tiny model through the rea
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from benchmarks.load_test import percentile, run_load_test
 from demo_core.engine.base import EngineError, EngineInfo, GenerationParams
 from demo_core.engine.local import TransformersEngine
 from demo_core.internlm2.loader import load_internlm2
+from tests.waiting import ask, wait_until
 
 GREEDY = GenerationParams(max_new_tokens=16, do_sample=False)
 
@@ -21,17 +20,6 @@ def engine(tiny_model_dir) -> TransformersEngine:
     return TransformersEngine(
         loaded, EngineInfo("tiny", "tiny", "transformers", context_window=loaded.context_window)
     )
-
-
-def ask(text: str) -> list[dict]:
-    return [{"role": "user", "content": text}]
-
-
-def wait_until(cond, timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.005)
 
 
 def positions(gen) -> list[int]:

@@ -32,10 +32,12 @@ from lagent.agents.internlm2_agent import (
     Internlm2Agent,
     Internlm2Protocol,
 )
+from lagent.llms.base_llm import BaseModel
 from lagent.schema import ActionReturn, ActionStatusCode, ModelStatusCode
 
 from demo_core.agent.actions import SandboxInterpreter, extract_code
-from demo_core.agent.transcript import Turn
+from demo_core.agent.transcript import Step, Turn
+from demo_core.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -79,43 +81,29 @@ def strip_special(text: str) -> str:
     return text
 
 
-class DataAgent(Internlm2Agent):
-    """``Internlm2Agent`` whose :meth:`run_turn` fills a :class:`Turn` step by step."""
+class StepLoop:
+    """The turn loop both agents share (InternLM2's tool tokens, and the first generation's
+    ReAct): each model call becomes a :class:`Step` that fills in while it streams, a tool
+    call runs and its result goes back to the model, and a stop request is honoured between
+    and within steps. A subclass says how to prompt (:meth:`format_steps`), what a partial
+    reply shows (:meth:`_show_partial`) and what a whole one does (:meth:`_act`)."""
 
-    def __init__(
-        self,
-        llm,
-        plugin_executor: ActionExecutor | None = None,
-        interpreter_executor: ActionExecutor | None = None,
-        protocol: Internlm2Protocol | None = None,
-        max_turn: int = 7,
-    ) -> None:
-        super().__init__(
-            llm=llm,
-            plugin_executor=plugin_executor,
-            interpreter_executor=interpreter_executor,
-            protocol=protocol or make_protocol(),
-            max_turn=max_turn,
-        )
+    _llm: BaseModel
+    max_turn: int
 
-    def format_steps(self, steps: list[dict]) -> list[dict]:
-        """The prompt (lagent messages) for these inner steps."""
-        return self._protocol.format(
-            inner_step=steps,
-            plugin_executor=self._action_executor,
-            interpreter_executor=self._interpreter_executor,
-        )
+    def format_steps(self, steps: list[dict], force_stop: bool = False) -> list[dict]:
+        raise NotImplementedError
 
-    def parse(self, response: str) -> tuple[str | None, str, object]:
-        """lagent's parse, but a malformed tool call becomes plain text, never an error."""
-        try:
-            return self._protocol.parse(
-                message=response,
-                plugin_executor=self._action_executor,
-                interpreter_executor=self._interpreter_executor,
-            )
-        except Exception:
-            return None, strip_special(response), None
+    def _interpreter_action(self) -> SandboxInterpreter | None:
+        raise NotImplementedError
+
+    def _show_partial(self, step: Step, response: str) -> None:
+        raise NotImplementedError
+
+    def _act(self, response: str, inner: list[dict], step: Step, turn: Turn) -> ActionReturn | None:
+        """Take the model's whole ``response`` into ``inner``: the answer (``turn`` is then
+        done; returns None), or a tool call, run, with its result (returned)."""
+        raise NotImplementedError
 
     def run_turn(
         self,
@@ -134,52 +122,20 @@ class DataAgent(Internlm2Agent):
         interp = self._interpreter_action()
         if interp is not None:
             interp.should_stop = should_stop
-        for _ in range(self.max_turn):
+        for i in range(self.max_turn):
             if should_stop():
                 turn.status = "stopped"
                 break
-            prompt = self._protocol.format(
-                inner_step=inner,
-                plugin_executor=self._action_executor,
-                interpreter_executor=self._interpreter_executor,
-            )
+            prompt = self.format_steps(inner, force_stop=i == self.max_turn - 1)
             step = turn.new_step()
             if interp is not None:
                 interp.on_output = None
-            state, response = ModelStatusCode.END, ""
-            t0 = time.perf_counter()
-            for state, response, _ in self._llm.stream_chat(prompt):
-                if state.value < 0:
-                    break
-                name, language, action = self.parse(response)
-                step.thought = strip_special(language)
-                if name == "interpreter" and isinstance(action, dict):
-                    step.tool = "interpreter"
-                    step.code = extract_code(action["parameters"]["command"])
-                elif name == "plugin":
-                    step.tool = "plugin"
-                    step.code = str(action).strip()
-            self._measure(step, len(turn.steps) - 1, turn, time.perf_counter() - t0)
-            if state.value < 0:
-                step.status = "stopped" if state == ModelStatusCode.SESSION_CLOSED else "error"
-                turn.status = step.status
-                if step.status == "error":
-                    turn.error = getattr(self._llm, "last_error", "") or state.name
+            response = self._stream(prompt, step, turn)
+            if response is None:
                 break
-            name, language, action = self.parse(response)
-            step.thought = strip_special(language)  # shown; the model's history keeps it raw
-            inner.append(dict(role="language", content=language))
-            if not name:
-                step.status = "done"
-                turn.answer = step.thought
-                turn.status = "done"
+            ret = self._act(response, inner, step, turn)
+            if ret is None:
                 break
-            step.status = "running"
-            t0 = time.perf_counter()
-            ret, tool_content = self._call_tool(name, action, step)
-            step.tool_s = time.perf_counter() - t0
-            inner.append(dict(role="tool", content=tool_content, name=name))
-            inner.append(self._protocol.format_response(ret, name=name))
             step.tool_ok = ret.state == ActionStatusCode.SUCCESS
             if step.result is not None and step.result.cancelled:
                 step.status = turn.status = "stopped"
@@ -187,11 +143,103 @@ class DataAgent(Internlm2Agent):
             step.status = "done"
         else:
             turn.status = "done"
-            turn.error = (
-                f"The agent used all {self.max_turn} turns without a final answer. Ask it to "
-                "continue, or raise 'max turns' in the sidebar."
-            )
+            turn.error = _(
+                "The agent used all {n} turns without a final answer. Ask it to continue, or "
+                "raise 'max turns' in the sidebar."
+            ).format(n=self.max_turn)
         return inner[offset:]
+
+    def _stream(self, prompt: list[dict], step: Step, turn: Turn) -> str | None:
+        """One model call, streamed into ``step`` (see :meth:`_show_partial`). Returns the
+        whole response, or ``None`` when the call was stopped or failed -- ``step`` and
+        ``turn`` then say which (and why)."""
+        state, response = ModelStatusCode.END, ""
+        for state, response, _extra in self._llm.stream_chat(prompt):
+            if state.value < 0:
+                break
+            self._show_partial(step, response)
+        if state.value >= 0:
+            return response
+        step.status = "stopped" if state == ModelStatusCode.SESSION_CLOSED else "error"
+        turn.status = step.status
+        if step.status == "error":
+            turn.error = getattr(self._llm, "last_error", "") or state.name
+        return None
+
+
+class DataAgent(StepLoop, Internlm2Agent):
+    """``Internlm2Agent`` whose :meth:`run_turn` fills a :class:`Turn` step by step."""
+
+    def __init__(
+        self,
+        llm,
+        plugin_executor: ActionExecutor | None = None,
+        interpreter_executor: ActionExecutor | None = None,
+        protocol: Internlm2Protocol | None = None,
+        max_turn: int = 7,
+    ) -> None:
+        super().__init__(
+            llm=llm,
+            plugin_executor=plugin_executor,
+            interpreter_executor=interpreter_executor,
+            protocol=protocol or make_protocol(),
+            max_turn=max_turn,
+        )
+
+    def format_steps(self, steps: list[dict], force_stop: bool = False) -> list[dict]:
+        """The prompt (lagent messages) for these inner steps (InternLM2's protocol has no
+        forced last step: ``force_stop`` changes nothing)."""
+        return self._protocol.format(
+            inner_step=steps,
+            plugin_executor=self._action_executor,
+            interpreter_executor=self._interpreter_executor,
+        )
+
+    def parse(self, response: str) -> tuple[str | None, str, object]:
+        """lagent's parse, but a malformed tool call becomes plain text, never an error."""
+        try:
+            return self._protocol.parse(
+                message=response,
+                plugin_executor=self._action_executor,
+                interpreter_executor=self._interpreter_executor,
+            )
+        except Exception:
+            return None, strip_special(response), None
+
+    def _stream(self, prompt: list[dict], step: Step, turn: Turn) -> str | None:
+        t0 = time.perf_counter()
+        response = super()._stream(prompt, step, turn)
+        self._measure(step, len(turn.steps) - 1, turn, time.perf_counter() - t0)
+        return response
+
+    def _act(self, response: str, inner: list[dict], step: Step, turn: Turn) -> ActionReturn | None:
+        name, language, action = self.parse(response)
+        step.thought = strip_special(language)  # shown; the model's history keeps it raw
+        inner.append(dict(role="language", content=language))
+        if not name:
+            step.status = "done"
+            turn.answer = step.thought
+            turn.status = "done"
+            return None
+        step.status = "running"
+        t0 = time.perf_counter()
+        ret, tool_content = self._call_tool(name, action, step)
+        step.tool_s = time.perf_counter() - t0
+        inner.append(dict(role="tool", content=tool_content, name=name))
+        inner.append(self._protocol.format_response(ret, name=name))
+        return ret
+
+    def _show_partial(self, step: Step, response: str) -> None:
+        """The step as far as the model has written it: its thought, and the call it is
+        writing."""
+        name, language, action = self.parse(response)
+        step.thought = strip_special(language)
+        if name == "interpreter" and isinstance(action, dict):
+            step.tool = "interpreter"
+            step.code = extract_code(action["parameters"]["command"])
+        elif name == "plugin":
+            step.tool = "plugin"
+            step.code = str(action).strip()
 
     def _measure(self, step, index: int, turn: Turn, seconds: float) -> None:
         """Sizes and time of the model call just made, for the loop diagram."""

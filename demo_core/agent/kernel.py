@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -484,20 +485,16 @@ class SandboxKernel:
 
     def _teardown(self) -> None:
         if self.kc is not None:
-            try:
+            with suppress(Exception):
                 self.kc.stop_channels()
-            except Exception:
-                pass
             self.kc = None
         if self.km is not None:
             try:
                 self.km.shutdown_kernel(now=True)
             except Exception as exc:
                 log.debug("shutdown: %s", exc)
-            try:
+            with suppress(Exception):
                 self.km.cleanup_resources()
-            except Exception:
-                pass
             self.km = None
         sandbox.kill_cgroups(self._cgroups)
         self._cgroups = []
@@ -508,10 +505,8 @@ class SandboxKernel:
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
             self._ipc_dir = None
         if self._context is not None:
-            try:
+            with suppress(Exception):
                 self._context.term()
-            except Exception:
-                pass
             self._context = None
 
     # -- execution ------------------------------------------------------------------

@@ -18,15 +18,9 @@ from lagent.schema import ModelStatusCode
 
 from demo_core.engine.base import CancelToken, ChatEngine, EngineError, GenerationParams
 
-# The original agent demo's sampling: near-greedy, code must be exact.
-AGENT_PARAMS = GenerationParams(
-    max_new_tokens=1024,
-    temperature=0.1,
-    top_p=0.8,
-    top_k=40,
-    repetition_penalty=1.0,
-    stop_words=("<|im_end|>",),
-)
+# The original agent demo's sampling: near-greedy, code must be exact (its other settings,
+# 1024 new tokens, top-p 0.8 and top-k 40, are the lesson defaults).
+AGENT_PARAMS = GenerationParams(temperature=0.1, repetition_penalty=1.0, stop_words=("<|im_end|>",))
 
 
 class EngineLLM(BaseModel):

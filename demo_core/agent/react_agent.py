@@ -19,15 +19,14 @@ original demo; plugins (calculator, ArxivSearch) are called by their lagent name
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from lagent.actions import ActionExecutor
 from lagent.agents.react import CALL_PROTOCOL_EN, FORCE_STOP_PROMPT_EN, ReActProtocol
-from lagent.schema import ActionReturn, ActionStatusCode, ModelStatusCode
+from lagent.schema import ActionReturn, ActionStatusCode
 
 from demo_core.agent.actions import SandboxInterpreter, extract_code
-from demo_core.agent.transcript import Turn
-from demo_core.i18n import _
+from demo_core.agent.agent import StepLoop
+from demo_core.agent.transcript import Step, Turn
 from demo_core.internlm1.template import BOT, EOA, SYSTEM, USER, ChatFormat, get_format
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def make_react_protocol(call_protocol: str = DEFAULT_REACT_PROMPT) -> ReActProto
     return ReActProtocol(call_protocol=call_protocol, force_stop=FORCE_STOP_PROMPT_EN)
 
 
-class ReActDataAgent:
+class ReActDataAgent(StepLoop):
     """lagent's ReAct, run step by step into a :class:`Turn` (same contract as DataAgent)."""
 
     def __init__(
@@ -101,73 +100,37 @@ class ReActDataAgent:
         except Exception:  # never let a strange reply end the turn with a traceback
             return response, self._action_executor.no_action.name, ""
 
-    def _interpreter(self) -> SandboxInterpreter | None:
+    def _interpreter_action(self) -> SandboxInterpreter | None:
         for action in self._action_executor.actions.values():
             if isinstance(action, SandboxInterpreter):
                 return action
         return None
 
-    def run_turn(
-        self,
-        history: list[dict],
-        new_messages: list[dict],
-        turn: Turn,
-        should_stop: Callable[[], bool] = lambda: False,
-    ) -> list[dict]:
-        inner = list(history) + list(new_messages)
-        offset = len(inner)
-        interp = self._interpreter()
-        if interp is not None:
-            interp.should_stop = should_stop
+    def _act(self, response: str, inner: list[dict], step: Step, turn: Turn) -> ActionReturn | None:
         finish = self._action_executor.finish_action.name
-        no_action = self._action_executor.no_action.name
-        for i in range(self.max_turn):
-            if should_stop():
-                turn.status = "stopped"
-                break
-            prompt = self.format_steps(inner, force_stop=i == self.max_turn - 1)
-            step = turn.new_step()
-            if interp is not None:
-                interp.on_output = None
-            state, response = ModelStatusCode.END, ""
-            for state, response, _extra in self._llm.stream_chat(prompt):
-                if state.value < 0:
-                    break
-                thought, action, arg = self.parse(response)
-                step.thought = thought.strip()
-                if action not in (finish, no_action) and arg:
-                    step.tool = "interpreter" if self._is_interpreter(action) else "plugin"
-                    step.code = extract_code(arg) if step.tool == "interpreter" else arg
-            if state.value < 0:
-                step.status = "stopped" if state == ModelStatusCode.SESSION_CLOSED else "error"
-                turn.status = step.status
-                if step.status == "error":
-                    turn.error = getattr(self._llm, "last_error", "") or state.name
-                break
-            inner.append(dict(role="assistant", content=response))
-            thought, action, arg = self.parse(response)
-            step.thought = thought.strip()
-            if action in (finish, no_action):
-                step.status = "done"
-                answer = arg if action == finish else response
-                turn.answer = answer.strip() or step.thought
-                turn.status = "done"
-                break
-            step.status = "running"
-            ret = self._call(action, arg, step)
-            inner.append(self._protocol.format_response(ret))
-            step.tool_ok = ret.state == ActionStatusCode.SUCCESS
-            if step.result is not None and step.result.cancelled:
-                step.status = turn.status = "stopped"
-                break
+        inner.append(dict(role="assistant", content=response))
+        thought, action, arg = self.parse(response)
+        step.thought = thought.strip()
+        if action in (finish, self._action_executor.no_action.name):
             step.status = "done"
-        else:
+            answer = arg if action == finish else response
+            turn.answer = answer.strip() or step.thought
             turn.status = "done"
-            turn.error = _(
-                "The agent used all {n} turns without a final answer. Ask it to continue, or "
-                "raise 'max turns' in the sidebar."
-            ).format(n=self.max_turn)
-        return inner[offset:]
+            return None
+        step.status = "running"
+        ret = self._call(action, arg, step)
+        inner.append(self._protocol.format_response(ret))
+        return ret
+
+    def _show_partial(self, step: Step, response: str) -> None:
+        """The step as far as the model has written it: its thought, and the call it is
+        writing."""
+        thought, action, arg = self.parse(response)
+        step.thought = thought.strip()
+        ex = self._action_executor
+        if action not in (ex.finish_action.name, ex.no_action.name) and arg:
+            step.tool = "interpreter" if self._is_interpreter(action) else "plugin"
+            step.code = extract_code(arg) if step.tool == "interpreter" else arg
 
     def _is_interpreter(self, name: str) -> bool:
         action = self._action_executor.actions.get(name)
@@ -185,7 +148,7 @@ class ReActDataAgent:
             return ret
         if self._is_interpreter(name):
             step.tool, step.code = "interpreter", extract_code(arg)
-            interp = self._interpreter()
+            interp = self._interpreter_action()
             if interp is not None:
                 interp.on_output = step.live.append
             ret = ex(name, {"command": _command(arg)})

@@ -92,29 +92,37 @@ def walk(root: Path) -> list[Entry]:
     return sorted(out, key=lambda e: e.rel)
 
 
-def _walk(fd: int, prefix: str, out: list[Entry], depth: int = 0) -> None:
-    if depth > 40:
-        return
-    try:
-        entries = list(os.scandir(fd))
-    except OSError:
-        return
-    for e in entries:
+def _entries(fd: int) -> Iterator[tuple[str, os.stat_result]]:
+    """The names in the open folder ``fd``, each with its own status (a link's, never what
+    it points to); an entry that cannot be examined (gone by now) is left out. Reading the
+    folder itself may raise ``OSError``."""
+    for e in os.scandir(fd):
         try:
             st = os.stat(e.name, dir_fd=fd, follow_symlinks=False)
         except OSError:
             continue
+        yield e.name, st
+
+
+def _walk(fd: int, prefix: str, out: list[Entry], depth: int = 0) -> None:
+    if depth > 40:
+        return
+    try:
+        entries = list(_entries(fd))
+    except OSError:
+        return
+    for name, st in entries:
         if stat.S_ISDIR(st.st_mode):
             try:
-                sub = os.open(e.name, _DIR_FLAGS, dir_fd=fd)
+                sub = os.open(name, _DIR_FLAGS, dir_fd=fd)
             except OSError:
                 continue
             try:
-                _walk(sub, prefix + e.name + "/", out, depth + 1)
+                _walk(sub, prefix + name + "/", out, depth + 1)
             finally:
                 os.close(sub)
         elif _is_plain(st):
-            out.append(Entry(prefix + e.name, st.st_size))
+            out.append(Entry(prefix + name, st.st_size))
 
 
 def tree_size(root: Path) -> int:
@@ -130,17 +138,13 @@ def tree_size(root: Path) -> int:
     while stack:
         fd = stack.pop()
         try:
-            for e in os.scandir(fd):
+            for name, st in _entries(fd):
                 seen += 1
                 if seen > 200_000:
                     break
-                try:
-                    st = os.stat(e.name, dir_fd=fd, follow_symlinks=False)
-                except OSError:
-                    continue
                 if stat.S_ISDIR(st.st_mode):
                     try:
-                        stack.append(os.open(e.name, _DIR_FLAGS, dir_fd=fd))
+                        stack.append(os.open(name, _DIR_FLAGS, dir_fd=fd))
                     except OSError:
                         pass
                 elif stat.S_ISREG(st.st_mode):

@@ -152,6 +152,14 @@ class Generation:
         # a demo_core.engine.trace.Trace when the request was made with explain=True
         self.trace = None
 
+    @classmethod
+    def failed(cls, error: EngineError, cancel: CancelToken | None = None) -> Generation:
+        """A generation that ends with ``error`` before it starts (a request that cannot
+        run: the consumer reads the message where it would have read the answer)."""
+        gen = cls(cancel)
+        gen.finish("error", error)
+        return gen
+
     # -- producer side -------------------------------------------------------------
     def started(self) -> None:
         self._t_start = time.perf_counter()
@@ -241,6 +249,17 @@ class Generation:
     def close(self) -> None:
         if not self.done:
             self.cancel()
+
+    def note_fitted(self, fitted, messages: Sequence[Message]) -> Generation:
+        """Record how a chat request was fitted into the context window (a
+        :class:`~demo_core.internlm2.template.FittedPrompt`): the prompt's size, how many
+        old messages were left out, and, for the "How it works" panel, the ``messages``
+        the history was trimmed from."""
+        self.stats.prompt_tokens = fitted.prompt_tokens
+        self.dropped_messages = fitted.dropped
+        if self.trace is not None:
+            self.trace.messages, self.trace.dropped = list(messages), fitted.dropped
+        return self
 
 
 @dataclass

@@ -15,6 +15,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -268,18 +269,14 @@ class HttpStream:
 
     def _shutdown(self) -> None:
         if self._sock is not None:
-            try:
+            with suppress(OSError):
                 self._sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def close(self) -> None:
         conn = self._conn
         if conn is not None:
-            try:
+            with suppress(Exception):
                 conn.close()
-            except Exception:
-                pass
 
 
 def iter_sse_data(lines: Iterator[bytes]) -> Iterator[str]:

@@ -29,9 +29,6 @@ from transformers import (
     LogitsProcessorList,
     StoppingCriteria,
     StoppingCriteriaList,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
 )
 from transformers.generation.streamers import BaseStreamer
 
@@ -47,7 +44,7 @@ from demo_core.engine.base import (
 )
 from demo_core.engine.batching import BatchSettings, ContinuousBatcher, batch_blockers, slots_needed
 from demo_core.engine.fair_queue import Cancelled, FairQueue
-from demo_core.engine.recorder import recording_kwargs
+from demo_core.engine.recorder import recording_kwargs, sampling_warpers
 from demo_core.engine.streaming import IncrementalDecoder, find_stop_word, partial_stop_suffix
 from demo_core.engine.trace import Trace, piece_text
 from demo_core.i18n import N_, _
@@ -148,14 +145,7 @@ def seeded_sampling(params: GenerationParams, seed: int) -> LogitsProcessorList:
     """Sampling as ``generate(do_sample=True)`` does it -- temperature, top-k, top-p after
     the usual processors (repetition penalty...), under the same conditions -- but drawn
     with a generator of our own, for ``generate(do_sample=False)``."""
-    warpers: list[LogitsProcessor] = []
-    if params.temperature != 1.0:
-        warpers.append(TemperatureLogitsWarper(params.temperature))
-    if params.top_k:
-        warpers.append(TopKLogitsWarper(top_k=params.top_k))
-    if params.top_p < 1.0:
-        warpers.append(TopPLogitsWarper(top_p=params.top_p))
-    return LogitsProcessorList([*warpers, _DrawWith(seed)])
+    return LogitsProcessorList([*sampling_warpers(params), _DrawWith(seed)])
 
 
 DECODE_MODES = ("eager", "static", "compiled")
@@ -301,16 +291,9 @@ class TransformersEngine:
                 self.render_chat,
             )
         except EngineError as exc:
-            gen = Generation(cancel)
-            gen.finish("error", exc)
-            return gen
+            return Generation.failed(exc, cancel)
         p = GenerationParams(**{**params.to_dict(), "max_new_tokens": fitted.max_new_tokens})
-        gen = self.stream_text(fitted.prompt, p, cancel)
-        gen.stats.prompt_tokens = fitted.prompt_tokens
-        gen.dropped_messages = fitted.dropped  # type: ignore[attr-defined]
-        if gen.trace is not None:
-            gen.trace.messages, gen.trace.dropped = list(messages), fitted.dropped
-        return gen
+        return self.stream_text(fitted.prompt, p, cancel).note_fitted(fitted, messages)
 
     def stream_ids(
         self, ids: list[int], params: GenerationParams, cancel: CancelToken | None = None

@@ -57,6 +57,25 @@ def _loader_for(kind: str) -> Loader | None:
     return _LOADERS.get(kind)
 
 
+def local_engine_info(
+    spec: ModelSpec, path: Path, device: torch.device, loaded, resident: int, **extra
+) -> EngineInfo:
+    """What the Models page shows of a model loaded in-process (``loaded``, a
+    :class:`~demo_core.internlm2.loader.LoadedModel`, taking ``resident`` bytes) from ``path``;
+    ``extra``: the family's own entries, after ``path``."""
+    return EngineInfo(
+        key=spec.key,
+        label=spec.label,
+        backend="transformers",
+        device=str(device),
+        dtype=str(loaded.model.dtype).replace("torch.", ""),
+        context_window=loaded.context_window,
+        weight_bytes=resident,
+        is_random=spec.is_random,
+        extra={"path": str(path), **extra},
+    )
+
+
 def _load_internlm2(spec: ModelSpec, path: Path, device: torch.device) -> object:
     from demo_core import quantize, settings
     from demo_core.engine.batching import BatchSettings
@@ -76,18 +95,7 @@ def _load_internlm2(spec: ModelSpec, path: Path, device: torch.device) -> object
         loaded.model.to(device)
         rebuild_rotary(loaded.model, device)
         resident = quantize.resident_bytes(loaded.model)
-    dtype = str(loaded.model.dtype).replace("torch.", "")
-    info = EngineInfo(
-        key=spec.key,
-        label=spec.label,
-        backend="transformers",
-        device=str(device),
-        dtype=dtype,
-        context_window=loaded.context_window,
-        weight_bytes=resident,
-        is_random=spec.is_random,
-        extra={"path": str(path)},
-    )
+    info = local_engine_info(spec, path, device, loaded, resident)
     if mode is not None:
         info.extra["quantize"] = quantize.MODES[mode]
     return TransformersEngine(

@@ -213,28 +213,21 @@ class OpenAIEngine:
                 render_chat,
             )
         except EngineError as exc:
-            gen = Generation(cancel)
-            gen.finish("error", exc)
-            return gen
+            return Generation.failed(exc, cancel)
         has_system = bool(msgs) and msgs[0]["role"] == "system"
         kept = msgs[:1] + msgs[1 + fitted.dropped :] if has_system else msgs[fitted.dropped :]
         try:
             wire = [to_wire(m) for m in kept]
         except EngineError as exc:
-            gen = Generation(cancel)
-            gen.finish("error", exc)
-            return gen
+            return Generation.failed(exc, cancel)
         body = self._sampling(params, fitted.max_new_tokens, keep_special=False)
         body["messages"] = wire
         if params.explain:  # "How it works": the chat API's per-token logprobs
             body.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
         gen = self._start("/chat/completions", body, params, cancel, chat=True)
-        gen.stats.prompt_tokens = fitted.prompt_tokens
-        gen.dropped_messages = fitted.dropped  # type: ignore[attr-defined]
         if gen.trace is not None:
             gen.trace.prompt_text = fitted.prompt
-            gen.trace.messages, gen.trace.dropped = list(text_only(msgs)), fitted.dropped
-        return gen
+        return gen.note_fitted(fitted, text_only(msgs))
 
     def stream_vision_chat(
         self,

@@ -81,13 +81,21 @@ def reshaping_processors(params: GenerationParams) -> list[LogitsProcessor]:
     if params.repetition_penalty and params.repetition_penalty != 1.0:
         out.append(RepetitionPenaltyLogitsProcessor(params.repetition_penalty))
     if sampling(params):
-        if params.temperature != 1.0:
-            out.append(TemperatureLogitsWarper(params.temperature))
-        if params.top_k:
-            out.append(TopKLogitsWarper(top_k=params.top_k))
-        if params.top_p < 1.0:
-            out.append(TopPLogitsWarper(top_p=params.top_p))
+        out.extend(sampling_warpers(params))
     return out
+
+
+def sampling_warpers(params: GenerationParams) -> list[LogitsProcessor]:
+    """What ``generate(do_sample=True)`` does to the scores before drawing, under the same
+    conditions: temperature, then top-k, then top-p."""
+    warpers: list[LogitsProcessor] = []
+    if params.temperature != 1.0:
+        warpers.append(TemperatureLogitsWarper(params.temperature))
+    if params.top_k:
+        warpers.append(TopKLogitsWarper(top_k=params.top_k))
+    if params.top_p < 1.0:
+        warpers.append(TopPLogitsWarper(top_p=params.top_p))
+    return warpers
 
 
 def sampling(params: GenerationParams) -> bool:

@@ -30,6 +30,8 @@ from typing import Any
 
 import torch
 
+from demo_core.internlm2.convert import shared_llama_kwargs
+
 ORIGINAL_BASE = 10000.0  # InternLMRotaryEmbedding's default, used when the config has no "rotary"
 
 
@@ -63,24 +65,8 @@ def rope_parameters(cfg: dict[str, Any]) -> dict[str, Any]:
 def llama_config_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
     """``LlamaConfig`` keyword arguments for an InternLM (v1) ``config.json`` dict."""
     n_heads = int(cfg["num_attention_heads"])
-    return dict(
-        vocab_size=int(cfg["vocab_size"]),
-        hidden_size=int(cfg["hidden_size"]),
-        intermediate_size=int(cfg["intermediate_size"]),
-        num_hidden_layers=int(cfg["num_hidden_layers"]),
-        num_attention_heads=n_heads,
-        num_key_value_heads=n_heads,  # the v1 code has no grouped kv (it ignores the field)
-        hidden_act=cfg.get("hidden_act", "silu"),
-        max_position_embeddings=int(cfg.get("max_position_embeddings", 2048)),
-        rms_norm_eps=float(cfg.get("rms_norm_eps", 1e-6)),
-        rope_parameters=rope_parameters(cfg),
-        attention_bias=bool(cfg.get("bias", True)),  # InternLMConfig's default is True
-        mlp_bias=False,
-        tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-        bos_token_id=cfg.get("bos_token_id", 1),
-        eos_token_id=cfg.get("eos_token_id", 2),
-        pad_token_id=cfg.get("pad_token_id", 0),
-    )
+    # the v1 code has no grouped kv (it ignores the field); InternLMConfig's bias default is True
+    return shared_llama_kwargs(cfg, n_heads, n_heads, rope_parameters(cfg), bias=True, pad=0)
 
 
 def convert_tensor(

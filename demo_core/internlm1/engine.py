@@ -17,7 +17,7 @@ from demo_core import settings
 from demo_core.engine.base import EngineInfo, Message
 from demo_core.engine.batching import BatchSettings
 from demo_core.engine.local import TransformersEngine
-from demo_core.engine.manager import register_loader
+from demo_core.engine.manager import local_engine_info, register_loader
 from demo_core.internlm1.template import ChatFormat, get_format, render_chat
 from demo_core.internlm2.loader import LoadedModel
 from demo_core.specs import ModelSpec
@@ -50,17 +50,7 @@ def load_engine(spec: ModelSpec, path: Path, device: torch.device) -> InternLM1E
     from demo_core.internlm2.checkpoint import weight_bytes
 
     loaded = load_internlm1(path, device=device)
-    info = EngineInfo(
-        key=spec.key,
-        label=spec.label,
-        backend="transformers",
-        device=str(device),
-        dtype=str(loaded.model.dtype).replace("torch.", ""),
-        context_window=loaded.context_window,
-        weight_bytes=weight_bytes(path),
-        is_random=spec.is_random,
-        extra={"path": str(path), "generation": 1},
-    )
+    info = local_engine_info(spec, path, device, loaded, weight_bytes(path), generation=1)
     entry = settings.model_settings(spec.key)
     return InternLM1Engine(
         loaded,

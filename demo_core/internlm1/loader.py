@@ -17,18 +17,19 @@ class would -- checked token for token against the real vocabulary in the tests.
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
-import torch
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from demo_core.internlm1.convert import convert_tensor, llama_config_kwargs
 from demo_core.internlm1.template import EOA
 from demo_core.internlm2.checkpoint import CheckpointError
 from demo_core.internlm2.loader import (
-    LoadedModel,
+    CheckpointLoader,
     _quiet_transformers,
-    load_llama_shaped,
+    build_llama,
+    build_llama_shaped,
 )
 
 
@@ -63,24 +64,13 @@ def stop_ids_for(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     return sorted({i for i in ids if i is not None and i != tokenizer.unk_token_id})
 
 
-def build_llama(cfg: dict, dtype: torch.dtype) -> LlamaForCausalLM:
-    config = LlamaConfig(**llama_config_kwargs(cfg))
-    config.dtype = dtype
-    with torch.device("meta"):
-        model = LlamaForCausalLM(config)
-    return model.to(dtype=dtype)
-
-
-def load_internlm1(
-    path: str | Path,
-    *,
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype | None = None,
-    attn_implementation: str = "sdpa",
-) -> LoadedModel:
-    """Load weights and tokenizer from an official InternLM (v1) folder."""
-    return load_llama_shaped(
-        path, device, dtype, attn_implementation,
-        tokenizer_for=load_tokenizer, model_for=build_llama, stop_ids=stop_ids_for,
+#: Load weights and tokenizer from an official InternLM (v1) folder.
+load_internlm1 = CheckpointLoader(
+    partial(
+        build_llama_shaped,
+        tokenizer_for=load_tokenizer,
+        model_for=partial(build_llama, config_kwargs=llama_config_kwargs),
+        stop_ids=stop_ids_for,
         convert=convert_tensor,
-    )  # fmt: skip
+    )
+)

@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import save_file
 
 from demo_core.internlm1.template import EOA, EOH
-from demo_core.internlm2.tiny import train_sentencepiece
+from demo_core.internlm2.tiny import random_llama_weights, train_sentencepiece, write_two_shards
 
 RELEASES = ("chat-7b", "7b-original", "20b")
 
@@ -102,39 +102,12 @@ def random_weights(
     cfg: dict, seed: int = 0, *, with_inv_freq: bool = True
 ) -> dict[str, torch.Tensor]:
     """Random weights under the v1 key names (Llama's), biases where ``bias`` is set."""
-    gen = torch.Generator().manual_seed(seed)
-    h, inter, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
-    nh = cfg["num_attention_heads"]
-    hd = h // nh
-    bias = cfg.get("bias", True)
-
-    def rnd(*shape: int, scale: float = 0.08) -> torch.Tensor:
-        return torch.randn(*shape, generator=gen) * scale
-
-    sd: dict[str, torch.Tensor] = {
-        "model.embed_tokens.weight": rnd(v, h, scale=0.5),
-        "model.norm.weight": 1.0 + rnd(h, scale=0.1),
-        "lm_head.weight": rnd(v, h, scale=0.3),
-    }
-    for i in range(cfg["num_hidden_layers"]):
-        p = f"model.layers.{i}"
-        for name, scale in (("q_proj", 0.3), ("k_proj", 0.3), ("v_proj", 0.08), ("o_proj", 0.08)):
-            sd[f"{p}.self_attn.{name}.weight"] = rnd(h, h, scale=scale)
-            if bias:
-                sd[f"{p}.self_attn.{name}.bias"] = rnd(h, scale=0.2)
-        sd.update(
-            {
-                f"{p}.mlp.gate_proj.weight": rnd(inter, h),
-                f"{p}.mlp.up_proj.weight": rnd(inter, h),
-                f"{p}.mlp.down_proj.weight": rnd(h, inter),
-                f"{p}.input_layernorm.weight": 1.0 + rnd(h, scale=0.1),
-                f"{p}.post_attention_layernorm.weight": 1.0 + rnd(h, scale=0.1),
-            }
-        )
-        if with_inv_freq:
-            sd[f"{p}.self_attn.rotary_emb.inv_freq"] = 1.0 / (
-                10000.0 ** (torch.arange(0, hd, 2).float() / hd)
-            )
+    sd = random_llama_weights(cfg, seed, bias=cfg.get("bias", True))
+    if with_inv_freq:
+        hd = cfg["hidden_size"] // cfg["num_attention_heads"]
+        inv_freq = 1.0 / (10000.0 ** (torch.arange(0, hd, 2).float() / hd))
+        for i in range(cfg["num_hidden_layers"]):
+            sd[f"model.layers.{i}.self_attn.rotary_emb.inv_freq"] = inv_freq.clone()
     return sd
 
 
@@ -169,16 +142,7 @@ def build_tiny_internlm1(
         sd = {k: v for k, v in sd.items() if not k.endswith("inv_freq")}
         save_file(sd, str(dest / "model.safetensors"), metadata={"format": "pt"})
     elif weights_format == "sharded_bin":
-        keys = sorted(sd)
-        half = len(keys) // 2
-        shards = {
-            "pytorch_model-00001-of-00002.bin": keys[:half],
-            "pytorch_model-00002-of-00002.bin": keys[half:],
-        }
-        weight_map = {}
-        for name, ks in shards.items():
-            torch.save({k: sd[k] for k in ks}, str(dest / name))
-            weight_map.update({k: name for k in ks})
+        weight_map = write_two_shards(dest, sd, "pytorch_model-0000{}-of-00002.bin", torch.save)
         total = sum(t.numel() * t.element_size() for t in sd.values())
         (dest / "pytorch_model.bin.index.json").write_text(
             json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2)

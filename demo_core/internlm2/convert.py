@@ -46,6 +46,16 @@ def llama_config_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
         rope.update(rope_type=kind, factor=float(scaling["factor"]))
     else:
         rope["rope_type"] = "default"
+    return shared_llama_kwargs(cfg, n_heads, n_kv, rope, bias=False, pad=2)
+
+
+def shared_llama_kwargs(
+    cfg: dict[str, Any], n_heads: int, n_kv: int, rope: dict[str, Any], *, bias: bool, pad: int
+) -> dict[str, Any]:
+    """``LlamaConfig`` keyword arguments from the fields every InternLM generation's
+    ``config.json`` names alike; the callers work out the kv heads and the rotary
+    parameters, and give the defaults of ``bias`` and of ``pad_token_id`` (``pad``), which
+    differ."""
     return dict(
         vocab_size=int(cfg["vocab_size"]),
         hidden_size=int(cfg["hidden_size"]),
@@ -57,12 +67,12 @@ def llama_config_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
         max_position_embeddings=int(cfg.get("max_position_embeddings", 2048)),
         rms_norm_eps=float(cfg.get("rms_norm_eps", 1e-6)),
         rope_parameters=rope,
-        attention_bias=bool(cfg.get("bias", False)),
+        attention_bias=bool(cfg.get("bias", bias)),
         mlp_bias=False,
         tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         bos_token_id=cfg.get("bos_token_id", 1),
         eos_token_id=cfg.get("eos_token_id", 2),
-        pad_token_id=cfg.get("pad_token_id", 2),
+        pad_token_id=cfg.get("pad_token_id", pad),
     )
 
 

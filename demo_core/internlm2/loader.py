@@ -12,7 +12,9 @@ import json
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import torch
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
@@ -80,9 +82,12 @@ def set_stop_ids(model, tokenizer: PreTrainedTokenizerBase, stop: list[int]) -> 
     )
 
 
-def build_llama(cfg: dict, dtype: torch.dtype) -> LlamaForCausalLM:
-    """An empty (meta-device) Llama shaped like the InternLM2 config."""
-    config = LlamaConfig(**llama_config_kwargs(cfg))
+def build_llama(
+    cfg: dict, dtype: torch.dtype, config_kwargs: Callable[[dict], dict] = llama_config_kwargs
+) -> LlamaForCausalLM:
+    """An empty (meta-device) Llama shaped like the config (InternLM2's, or another
+    generation's through its ``config_kwargs`` mapping)."""
+    config = LlamaConfig(**config_kwargs(cfg))
     config.dtype = dtype
     with torch.device("meta"):
         model = LlamaForCausalLM(config)
@@ -131,10 +136,62 @@ def rebuild_rotary(model: LlamaForCausalLM, device: torch.device) -> None:
         model.model.rotary_emb = LlamaRotaryEmbedding(model.config)
 
 
-def load_llama_shaped(
-    path: str | Path,
-    device: str | torch.device,
-    dtype: torch.dtype | None,
+Loaded = TypeVar("Loaded", bound=LoadedModel)
+
+
+def loaded_model(
+    kind: type[Loaded],
+    model: LlamaForCausalLM,
+    tokenizer: PreTrainedTokenizerBase,
+    path: Path,
+    stop: list[int],
+    context_window: int,
+    **extra,
+) -> Loaded:
+    """``model`` set to end generation on ``stop``, with what an engine needs to drive it
+    (``kind``: :class:`LoadedModel`, or a subclass whose further fields are ``extra``)."""
+    set_stop_ids(model, tokenizer, stop)
+    return kind(
+        model=model,
+        tokenizer=tokenizer,
+        path=path,
+        stop_ids=stop,
+        context_window=context_window,
+        **extra,
+    )
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    return torch.bfloat16 if device.type == "cuda" else torch.float32
+
+
+@dataclass(frozen=True)
+class CheckpointLoader(Generic[Loaded]):
+    """``loader(path, device="cpu", dtype=None, attn_implementation="sdpa")`` for one model
+    family: the arguments are resolved here once (a ``Path``, a ``torch.device``, the
+    family's ``default_dtype`` where no dtype is asked for) and handed to ``build``."""
+
+    build: Callable[[Path, torch.device, torch.dtype, str], Loaded]
+    default_dtype: Callable[[torch.device], torch.dtype] = default_dtype
+
+    def __call__(
+        self,
+        path: str | Path,
+        *,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = None,
+        attn_implementation: str = "sdpa",
+    ) -> Loaded:
+        device = torch.device(device)
+        return self.build(
+            Path(path), device, dtype or self.default_dtype(device), attn_implementation
+        )
+
+
+def build_llama_shaped(
+    path: Path,
+    device: torch.device,
+    dtype: torch.dtype,
     attn_implementation: str,
     *,
     tokenizer_for: Callable[[Path], PreTrainedTokenizerBase],
@@ -145,10 +202,7 @@ def load_llama_shaped(
     """Read the config at ``path``, build the model on the meta device with ``model_for``,
     fill it from the checkpoint and wrap it with its tokenizer and stop ids: the steps every
     InternLM generation shares (each passes its own config mapping, tokenizer and keys)."""
-    path = Path(path)
     cfg = read_config(path)
-    device = torch.device(device)
-    dtype = dtype or default_dtype(device)
     tokenizer = tokenizer_for(path)
     model = model_for(cfg, dtype)
     model.config._attn_implementation = attn_implementation
@@ -159,30 +213,16 @@ def load_llama_shaped(
     )  # fmt: skip
     rebuild_rotary(model, device)
     model.eval()
-    stop = stop_ids(tokenizer)
-    set_stop_ids(model, tokenizer, stop)
-    return LoadedModel(
-        model=model,
-        tokenizer=tokenizer,
-        path=path,
-        stop_ids=stop,
-        context_window=int(cfg.get("max_position_embeddings", 2048)),
+    context_window = int(cfg.get("max_position_embeddings", 2048))
+    return loaded_model(LoadedModel, model, tokenizer, path, stop_ids(tokenizer), context_window)
+
+
+#: Load weights and tokenizer from an official InternLM2(-chat) folder.
+load_internlm2 = CheckpointLoader(
+    partial(
+        build_llama_shaped,
+        tokenizer_for=load_tokenizer,
+        model_for=build_llama,
+        stop_ids=stop_ids_for,
     )
-
-
-def default_dtype(device: torch.device) -> torch.dtype:
-    return torch.bfloat16 if device.type == "cuda" else torch.float32
-
-
-def load_internlm2(
-    path: str | Path,
-    *,
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype | None = None,
-    attn_implementation: str = "sdpa",
-) -> LoadedModel:
-    """Load weights and tokenizer from an official InternLM2(-chat) folder."""
-    return load_llama_shaped(
-        path, device, dtype, attn_implementation,
-        tokenizer_for=load_tokenizer, model_for=build_llama, stop_ids=stop_ids_for,
-    )  # fmt: skip
+)

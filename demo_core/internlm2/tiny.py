@@ -13,6 +13,8 @@ from __future__ import annotations
 import io
 import json
 import shutil
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -159,29 +161,39 @@ def tiny_config(
     }
 
 
-def random_internlm2_weights(cfg: dict, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random weights under the official InternLM2 key names (packed ``wqkv``)."""
+def random_llama_weights(
+    cfg: dict, seed: int = 0, *, bias: bool = False
+) -> dict[str, torch.Tensor]:
+    """Random weights under Llama's key names, biases on q/k/v/o where ``bias`` is set; drawn
+    in a fixed order, so a seed always gives the same checkpoint."""
     gen = torch.Generator().manual_seed(seed)
     h, inter, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
-    nh, nkv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    nh = cfg["num_attention_heads"]
+    nkv = cfg.get("num_key_value_heads") or nh
     hd = h // nh
 
     def rnd(*shape: int, scale: float = 0.08) -> torch.Tensor:
         return torch.randn(*shape, generator=gen) * scale
 
-    llama: dict[str, torch.Tensor] = {
+    attention = {  # name: (rows, columns, scale)
+        "q_proj": (nh * hd, h, 0.3),
+        "k_proj": (nkv * hd, h, 0.3),
+        "v_proj": (nkv * hd, h, 0.08),
+        "o_proj": (h, nh * hd, 0.08),
+    }
+    sd: dict[str, torch.Tensor] = {
         "model.embed_tokens.weight": rnd(v, h, scale=0.5),
         "model.norm.weight": 1.0 + rnd(h, scale=0.1),
         "lm_head.weight": rnd(v, h, scale=0.3),
     }
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}"
-        llama.update(
+        for name, (rows, cols, scale) in attention.items():
+            sd[f"{p}.self_attn.{name}.weight"] = rnd(rows, cols, scale=scale)
+            if bias:
+                sd[f"{p}.self_attn.{name}.bias"] = rnd(rows, scale=0.2)
+        sd.update(
             {
-                f"{p}.self_attn.q_proj.weight": rnd(nh * hd, h, scale=0.3),
-                f"{p}.self_attn.k_proj.weight": rnd(nkv * hd, h, scale=0.3),
-                f"{p}.self_attn.v_proj.weight": rnd(nkv * hd, h),
-                f"{p}.self_attn.o_proj.weight": rnd(h, nh * hd),
                 f"{p}.mlp.gate_proj.weight": rnd(inter, h),
                 f"{p}.mlp.up_proj.weight": rnd(inter, h),
                 f"{p}.mlp.down_proj.weight": rnd(h, inter),
@@ -189,7 +201,13 @@ def random_internlm2_weights(cfg: dict, seed: int = 0) -> dict[str, torch.Tensor
                 f"{p}.post_attention_layernorm.weight": 1.0 + rnd(h, scale=0.1),
             }
         )
-    return to_internlm2_state_dict(llama, nh, nkv)
+    return sd
+
+
+def random_internlm2_weights(cfg: dict, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random weights under the official InternLM2 key names (packed ``wqkv``)."""
+    llama = random_llama_weights(cfg, seed)
+    return to_internlm2_state_dict(llama, cfg["num_attention_heads"], cfg["num_key_value_heads"])
 
 
 def build_tiny_internlm2(
@@ -227,16 +245,8 @@ def build_tiny_internlm2(
     elif weights_format == "bin":
         torch.save(sd, str(dest / "pytorch_model.bin"))
     elif weights_format == "sharded":
-        keys = sorted(sd)
-        half = len(keys) // 2
-        shards = {
-            "model-00001-of-00002.safetensors": keys[:half],
-            "model-00002-of-00002.safetensors": keys[half:],
-        }
-        weight_map = {}
-        for name, ks in shards.items():
-            save_file({k: sd[k] for k in ks}, str(dest / name), metadata={"format": "pt"})
-            weight_map.update({k: name for k in ks})
+        save = partial(save_file, metadata={"format": "pt"})
+        weight_map = write_two_shards(dest, sd, "model-0000{}-of-00002.safetensors", save)
         (dest / "model.safetensors.index.json").write_text(
             json.dumps({"metadata": {}, "weight_map": weight_map})
         )
@@ -247,6 +257,20 @@ def build_tiny_internlm2(
         "Its output is noise: it exists to exercise the app without downloading a model.\n"
     )
     return dest
+
+
+def write_two_shards(
+    dest: Path, sd: dict[str, torch.Tensor], name: str, save: Callable[[dict, str], None]
+) -> dict[str, str]:
+    """Save ``sd`` as two shards (its sorted keys, halved) named ``name.format(1)`` and
+    ``name.format(2)`` in ``dest`` with ``save(tensors, file)``; returns the index's weight map."""
+    keys = sorted(sd)
+    half = len(keys) // 2
+    weight_map: dict[str, str] = {}
+    for n, ks in enumerate((keys[:half], keys[half:]), start=1):
+        save({k: sd[k] for k in ks}, str(dest / name.format(n)))
+        weight_map.update({k: name.format(n) for k in ks})
+    return weight_map
 
 
 def vocab_special_id(folder: Path, token: str) -> int:

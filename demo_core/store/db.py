@@ -459,12 +459,17 @@ class Store:
 
     def delete_conversation(self, cid: str) -> None:
         """Soft delete (Undo brings it back); :meth:`purge_deleted` removes it for good."""
-        with self._tx() as c:
-            c.execute("UPDATE conversations SET deleted = ? WHERE id = ?", (time.time(), cid))
+        self._mark_deleted("conversations", cid, time.time())
 
     def restore_conversation(self, cid: str) -> None:
+        self._mark_deleted("conversations", cid, None)
+
+    def _mark_deleted(self, table: str, rid: str, when: float | None) -> None:
+        """Soft-delete row ``rid`` of ``table`` (one of this module's own table names) at
+        ``when``, or bring it back (``None``)."""
+        assert table in ("conversations", "docs")
         with self._tx() as c:
-            c.execute("UPDATE conversations SET deleted = NULL WHERE id = ?", (cid,))
+            c.execute(f"UPDATE {table} SET deleted = ? WHERE id = ?", (when, rid))
 
     def purge_deleted(self, older_than_s: float = 0.0) -> None:
         cutoff = time.time() - older_than_s
@@ -654,12 +659,10 @@ class Store:
         return [dict(r) for r in rows]
 
     def delete_doc(self, did: str) -> None:
-        with self._tx() as c:
-            c.execute("UPDATE docs SET deleted = ? WHERE id = ?", (time.time(), did))
+        self._mark_deleted("docs", did, time.time())
 
     def restore_doc(self, did: str) -> None:
-        with self._tx() as c:
-            c.execute("UPDATE docs SET deleted = NULL WHERE id = ?", (did,))
+        self._mark_deleted("docs", did, None)
 
     # -- size -------------------------------------------------------------------------
     def size_bytes(self) -> int:

@@ -28,7 +28,7 @@ from demo_core.engine.base import (
     PromptTooLong,
 )
 from demo_core.engine.local import TransformersEngine
-from demo_core.engine.manager import register_loader
+from demo_core.engine.manager import local_engine_info, register_loader
 from demo_core.i18n import N_
 from demo_core.specs import ModelSpec
 from demo_core.xcomposer.images import ImageInput, pixels_for
@@ -185,17 +185,8 @@ def load_xcomposer_engine(spec: ModelSpec, path: Path, device: torch.device) -> 
         )
 
     loaded = load_xcomposer2(path, device=device)
-    info = EngineInfo(
-        key=spec.key,
-        label=spec.label,
-        backend="transformers",
-        device=str(device),
-        dtype=str(loaded.model.dtype).replace("torch.", ""),
-        context_window=loaded.context_window,
-        weight_bytes=weight_bytes(path),
-        is_random=spec.is_random,
-        extra={"path": str(path), "kind": spec.kind, "img_size": loaded.config.img_size},
-    )
+    extra = {"kind": spec.kind, "img_size": loaded.config.img_size}
+    info = local_engine_info(spec, path, device, loaded, weight_bytes(path), **extra)
     return XComposerEngine(loaded, info)
 
 

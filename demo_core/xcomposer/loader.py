@@ -18,12 +18,13 @@ from transformers import PreTrainedTokenizerBase
 
 from demo_core.internlm2.checkpoint import CheckpointError, iter_tensors
 from demo_core.internlm2.loader import (
+    CheckpointLoader,
     LoadedModel,
     _quiet_transformers,
     build_llama,
+    loaded_model,
     materialise_state,
     rebuild_rotary,
-    set_stop_ids,
     stop_ids_for,
 )
 from demo_core.xcomposer.config import XComposerConfig, load_config
@@ -85,17 +86,10 @@ def xcomposer_stop_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     return sorted(ids)
 
 
-def load_xcomposer2(
-    path: str | Path,
-    *,
-    device: str | torch.device = "cpu",
-    dtype: torch.dtype | None = None,
-    attn_implementation: str = "sdpa",
+def build_xcomposer2(
+    path: Path, device: torch.device, dtype: torch.dtype, attn_implementation: str
 ) -> LoadedXComposer:
-    path = Path(path)
     xcfg = load_config(path)
-    device = torch.device(device)
-    dtype = dtype or default_dtype(device)
     tokenizer = load_xcomposer_tokenizer(path)
 
     llm = build_llama(xcfg.raw, dtype)
@@ -134,17 +128,21 @@ def load_xcomposer2(
     root.eval()
 
     stop = xcomposer_stop_ids(tokenizer)
-    set_stop_ids(llm, tokenizer, stop)
-    return LoadedXComposer(
-        model=llm,
-        tokenizer=tokenizer,
-        path=path,
-        stop_ids=stop,
-        context_window=xcfg.context_window,
+    return loaded_model(
+        LoadedXComposer,
+        llm,
+        tokenizer,
+        path,
+        stop,
+        xcfg.context_window,
         vision=vision,
         image_mask=image_mask,
         config=xcfg,
     )
+
+
+#: ``load_xcomposer2(path, device="cpu", dtype=None, attn_implementation="sdpa")``
+load_xcomposer2 = CheckpointLoader(build_xcomposer2, default_dtype)
 
 
 def _share_qkv_lora_a(llm: nn.Module) -> None:
