@@ -145,10 +145,13 @@ class SocketServer:
         self.connections: list[socket.socket] = []
         self.closed_by_client = threading.Event()
         self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        # set here, not in the thread: a server closed before its thread ran would make
+        # settimeout() raise EBADF there
+        self.sock.settimeout(0.2)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
 
     def _accept(self) -> None:
-        self.sock.settimeout(0.2)
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
@@ -175,6 +178,7 @@ class SocketServer:
 
     def close(self) -> None:
         self._stop.set()
+        self._thread.join()  # no accept() on a socket being closed
         for c in self.connections:
             try:
                 c.close()
