@@ -24,7 +24,7 @@ from demo_core.download.errors import (
 from demo_core.download.transfer import MANIFEST, MARKER
 from tests.download_helpers import REMOTE_CODE, DownloadCase, model_files, stand_in_fixture
 from tests.hubserver import HubStandIn, Repo
-from tests.servers import LoopbackHTTP, QuietHandler
+from tests.servers import LoopbackHTTP, QuietHandler, free_port
 
 REPO = "internlm/internlm2-chat-1_8b"
 KEY = "internlm2-chat-1_8b"
@@ -183,11 +183,7 @@ def test_timeout_gives_clear_message_quickly(hub, studio_home):
 
 
 def test_unreachable_endpoint(studio_home):
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     t0 = time.monotonic()
     with pytest.raises(EndpointUnreachable, match="Cannot reach"):
         download(Request(KEY, endpoint=f"http://127.0.0.1:{port}", timeout=2))

@@ -20,6 +20,7 @@ from demo_core.download.errors import (
 from demo_core.download.modelscope_source import normalise_endpoint
 from tests.download_helpers import REMOTE_CODE, DownloadCase, model_files, stand_in_fixture
 from tests.hubserver import HubStandIn, Repo
+from tests.servers import free_port
 
 REPO = "JimmyMa99/BaJie-Chat-mini"
 KEY = "bajie-chat-mini"
@@ -129,13 +130,8 @@ def test_silent_server_times_out_quickly(ms, studio_home):
 
 
 def test_unreachable_site_says_offline(studio_home):
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     with pytest.raises(EndpointUnreachable, match="Cannot reach ModelScope"):
-        download(req(f"http://127.0.0.1:{port}", timeout=2))
+        download(req(f"http://127.0.0.1:{free_port()}", timeout=2))
 
 
 def test_endpoint_forms():
