@@ -4,23 +4,15 @@
 from __future__ import annotations
 
 import hashlib
-import time
 
 import pytest
 
 from demo_core.download import cli
 from demo_core.download.api import Request, download
-from demo_core.download.errors import (
-    AccessDenied,
-    CorruptFile,
-    DownloadError,
-    EndpointUnreachable,
-    NotFound,
-)
+from demo_core.download.errors import AccessDenied, CorruptFile, DownloadError, NotFound
 from demo_core.download.modelscope_source import normalise_endpoint
 from tests.download_helpers import REMOTE_CODE, DownloadCase, model_files, stand_in_fixture
 from tests.hubserver import HubStandIn, Repo
-from tests.servers import free_port
 
 REPO = "JimmyMa99/BaJie-Chat-mini"
 KEY = "bajie-chat-mini"
@@ -109,29 +101,10 @@ def test_private_model_needs_the_token_and_storage_never_gets_it(repo_files, stu
         assert cdn and all("authorization" not in r["headers"] for r in cdn)
 
 
-def test_login_page_instead_of_api_is_explained(ms, studio_home):
-    ms.faults.not_json = True
-    with pytest.raises(DownloadError, match="did not answer like the ModelScope API"):
-        download(req(ms.url))
-
-
 def test_error_code_in_a_200_answer_is_reported(ms, studio_home):
     ms.faults.ms_code = 500
     with pytest.raises(DownloadError, match="server busy"):
         download(req(ms.url))
-
-
-def test_silent_server_times_out_quickly(ms, studio_home):
-    ms.faults.hang = True
-    t0 = time.monotonic()
-    with pytest.raises(EndpointUnreachable, match="did not answer in time"):
-        download(req(ms.url, timeout=0.5))
-    assert time.monotonic() - t0 < 5
-
-
-def test_unreachable_site_says_offline(studio_home):
-    with pytest.raises(EndpointUnreachable, match="Cannot reach ModelScope"):
-        download(req(f"http://127.0.0.1:{free_port()}", timeout=2))
 
 
 def test_endpoint_forms():
@@ -147,9 +120,3 @@ def test_cli_downloads_from_modelscope(ms, studio_home, capsys):
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert out.splitlines()[0].endswith("BaJie-Chat-mini/config.json")
-
-
-def test_cli_offline_modelscope_is_one_line(studio_home, capsys):
-    rc = cli.main([KEY, "--source", "modelscope", "--endpoint", "http://127.0.0.1:9"])
-    err = capsys.readouterr().err
-    assert rc == 1 and "Cannot reach ModelScope" in err and "Traceback" not in err
