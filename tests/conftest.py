@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,20 @@ def real_tokenizer_dir() -> Path:
     if not (REAL_TOKENIZER / "tokenizer.model").is_file():
         pytest.skip(f"real InternLM2 tokenizer fixture not found at {REAL_TOKENIZER}")
     return REAL_TOKENIZER
+
+
+def run_module(module: str, *args: str, input: str = "", timeout: float = 120):
+    """``python -m module args`` in its own process, as a user runs it in the project
+    folder; the finished process (``returncode``, ``stdout``, ``stderr`` as text)."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def open_page(page: str, timeout: float = 60):

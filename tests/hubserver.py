@@ -33,16 +33,25 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tests.servers import LoopbackHTTP, QuietHandler
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".model")
 
 
 def git_blob_sha1(data: bytes) -> str:
     return hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()
+
+
+def lfs_pointer(data: bytes, sha_key: str) -> dict:
+    """The ``lfs`` part of a file's entry: the hub names its sha256 ``sha256`` in
+    ``model_info`` siblings and ``oid`` in ``list_repo_tree`` entries."""
+    return {sha_key: hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
 
 
 @dataclass
@@ -58,22 +67,14 @@ class Repo:
         data = self.files[path]
         entry = {"rfilename": path, "size": len(data), "blobId": git_blob_sha1(data)}
         if self.is_lfs(path):
-            entry["lfs"] = {
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "size": len(data),
-                "pointerSize": 134,
-            }
+            entry["lfs"] = lfs_pointer(data, "sha256")
         return entry
 
     def tree_entry(self, path: str) -> dict:
         data = self.files[path]
         entry = {"type": "file", "oid": git_blob_sha1(data), "size": len(data), "path": path}
         if self.is_lfs(path):
-            entry["lfs"] = {
-                "oid": hashlib.sha256(data).hexdigest(),
-                "size": len(data),
-                "pointerSize": 134,
-            }
+            entry["lfs"] = lfs_pointer(data, "oid")
         return entry
 
     @classmethod
@@ -110,26 +111,25 @@ class HubStandIn:
         self._dropped: set[str] = set()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.hub = ThreadingHTTPServer(("127.0.0.1", 0), self._handler("hub"))
-        self.cdn = ThreadingHTTPServer(("127.0.0.1", 0), self._handler("cdn"))
-        for srv in (self.hub, self.cdn):
-            srv.daemon_threads = True
-        self._threads = [
-            threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-            for s in (self.hub, self.cdn)
-        ]
+        self.hub = LoopbackHTTP(self._handler("hub"), poll_interval=0.05)
+        self.cdn = LoopbackHTTP(self._handler("cdn"), poll_interval=0.05)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.hub.server_address[1]}"
+        return self.hub.url
+
+    @property
+    def endpoint(self) -> str:
+        """What a download's ``endpoint`` takes to come here."""
+        return self.url
 
     @property
     def cdn_url(self) -> str:
-        return f"http://127.0.0.1:{self.cdn.server_address[1]}"
+        return self.cdn.url
 
     def __enter__(self) -> HubStandIn:
-        for t in self._threads:
-            t.start()
+        self.hub.start()
+        self.cdn.start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -137,9 +137,8 @@ class HubStandIn:
 
     def stop(self) -> None:
         self._stop.set()
-        for srv in (self.hub, self.cdn):
-            srv.shutdown()
-            srv.server_close()
+        self.hub.stop()
+        self.cdn.stop()
 
     def requests(self, method: str | None = None, contains: str = "") -> list[dict]:
         with self._lock:
@@ -160,12 +159,7 @@ class HubStandIn:
     def _handler(self, role: str):
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:  # keep pytest output clean
-                pass
-
+        class Handler(QuietHandler):
             def do_HEAD(self) -> None:
                 stand_in._dispatch(self, role, head=True)
 
@@ -259,18 +253,14 @@ class HubStandIn:
         common = {"X-Repo-Commit": repo.commit}
         if repo.is_lfs(path):
             sha = hashlib.sha256(data).hexdigest()
-            h.send_response(302)
-            for k, v in {
+            redirect = {
                 **common,
                 "ETag": f'"{git_blob_sha1(data)}"',
                 "X-Linked-Etag": f'"{sha}"',
                 "X-Linked-Size": str(len(data)),
                 "Location": f"{self.cdn_url}/cdn/{sha}",
-                "Content-Length": "0",
-            }.items():
-                h.send_header(k, v)
-            h.end_headers()
-            return
+            }
+            return self._reply(h, 302, head, headers=redirect)
         self._send_body(h, path, data, head, {**common, "ETag": f'"{git_blob_sha1(data)}"'})
 
     # -- ModelScope -------------------------------------------------------------------------
@@ -324,11 +314,7 @@ class HubStandIn:
             return self._json(h, body, head, status=404)
         if repo.is_lfs(path):
             sha = hashlib.sha256(data).hexdigest()
-            h.send_response(302)
-            h.send_header("Location", f"{self.cdn_url}/cdn/{sha}")
-            h.send_header("Content-Length", "0")
-            h.end_headers()
-            return
+            return self._reply(h, 302, head, headers={"Location": f"{self.cdn_url}/cdn/{sha}"})
         self._send_body(h, path, data, head, {})
 
     # -- responses ------------------------------------------------------------------------
@@ -344,11 +330,7 @@ class HubStandIn:
             if m:
                 start = int(m.group(1))
                 if start >= total:
-                    h.send_response(416)
-                    h.send_header("Content-Range", f"bytes */{total}")
-                    h.send_header("Content-Length", "0")
-                    h.end_headers()
-                    return
+                    return self._reply(h, 416, head, headers={"Content-Range": f"bytes */{total}"})
                 end = min(int(m.group(2)), total - 1) if m.group(2) else total - 1
                 status = 206
         body = data[start : end + 1]
@@ -384,55 +366,60 @@ class HubStandIn:
             return
         h.wfile.write(body)
 
+    def _reply(
+        self, h, status: int, head: bool, body: bytes = b"", headers: dict | None = None
+    ) -> None:
+        """A whole answer: ``headers`` in order, its Content-Length, and ``body`` (not to a
+        HEAD)."""
+        h.send_response(status)
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if not head and body:
+            h.wfile.write(body)
+
     def _html(self, h, status: int, head: bool, text: str = "Streamlit") -> None:
         body = f"<!doctype html><html><body>{text}</body></html>".encode()
-        h.send_response(status)
-        h.send_header("Content-Type", "text/html")
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        if not head:
-            h.wfile.write(body)
+        self._reply(h, status, head, body, {"Content-Type": "text/html"})
 
     def _json(self, h, obj, head: bool, status: int = 200) -> None:
-        body = json.dumps(obj).encode()
-        h.send_response(status)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        if not head:
-            h.wfile.write(body)
+        self._reply(h, status, head, json.dumps(obj).encode(), {"Content-Type": "application/json"})
 
     def _error(self, h, status: int, code: str | None, head: bool, commit: str | None = None):
-        body = json.dumps({"error": code or "Not Found"}).encode()
-        h.send_response(status)
-        if code:
-            h.send_header("X-Error-Code", code)
+        headers = {"X-Error-Code": code} if code else {}
         if commit:
-            h.send_header("X-Repo-Commit", commit)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        if not head:
-            h.wfile.write(body)
+            headers["X-Repo-Commit"] = commit
+        body = json.dumps({"error": code or "Not Found"}).encode()
+        self._reply(h, status, head, body, {**headers, "Content-Type": "application/json"})
 
 
-def main() -> None:  # pragma: no cover - manual use: serve a tiny model for the browser check
+def serve_by_hand(
+    stand_in: Callable[[dict[str, Repo]], HubStandIn],
+    build_tiny: Callable[..., Path],
+    default_repo: str,
+) -> None:  # pragma: no cover - manual use: serve a tiny model for the browser check
+    """Serve a tiny random model as ``--repo`` until Ctrl-C; print the endpoint to use."""
     import argparse
     import tempfile
     import time
 
-    from demo_core.internlm2.tiny import build_tiny_internlm2
-
     p = argparse.ArgumentParser()
-    p.add_argument("--repo", default="internlm/internlm2-chat-1_8b")
+    p.add_argument("--repo", default=default_repo)
     p.add_argument("--throttle", type=float, default=0.0, help="seconds per 16 KiB of body")
     args = p.parse_args()
-    folder = build_tiny_internlm2(Path(tempfile.mkdtemp()) / "tiny", seed=0)
-    with HubStandIn({args.repo: Repo.from_folder(folder)}) as srv:
+    folder = build_tiny(Path(tempfile.mkdtemp()) / "tiny", seed=0)
+    with stand_in({args.repo: Repo.from_folder(folder)}) as srv:
         srv.faults.throttle_s = args.throttle
-        print(srv.url, flush=True)
+        print(srv.endpoint, flush=True)
         while True:
             time.sleep(3600)
+
+
+def main() -> None:  # pragma: no cover
+    from demo_core.internlm2.tiny import build_tiny_internlm2
+
+    serve_by_hand(HubStandIn, build_tiny_internlm2, "internlm/internlm2-chat-1_8b")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,13 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import threading
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from tests.hubserver import HubStandIn, Repo
+from tests.hubserver import HubStandIn, Repo, serve_by_hand
+from tests.servers import LoopbackHTTP, Quiet
 
 API = "/api/v1/model-center/api/v1/cli/repository/getFileDownloadUrl"
 
@@ -105,21 +105,14 @@ class OpenXLabStandIn(HubStandIn):
         )
 
 
-class GitStandIn:
+class GitStandIn(LoopbackHTTP):
     """Bare repositories ``<owner>/<name>.git`` served read-only over dumb HTTP."""
 
     def __init__(self, root: Path, repos: dict[str, Path]) -> None:
         self.root = Path(root)
         for repo_id, folder in repos.items():
             self._make_bare(repo_id, Path(folder))
-        handler = partial(_QuietHandler, directory=str(self.root))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        super().__init__(partial(_QuietFiles, directory=str(self.root)))
 
     def _make_bare(self, repo_id: str, folder: Path) -> None:
         work = self.root / "_work" / repo_id
@@ -139,37 +132,15 @@ class GitStandIn:
         subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
         subprocess.run(["git", "-C", str(bare), "update-server-info"], check=True)
 
-    def __enter__(self) -> GitStandIn:
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
+class _QuietFiles(Quiet, SimpleHTTPRequestHandler):
+    pass
 
 
 def main() -> None:  # pragma: no cover - manual use: serve a tiny model for the browser check
-    import argparse
-    import tempfile
-    import time
-
     from demo_core.internlm1.tiny import build_tiny_internlm1
 
-    p = argparse.ArgumentParser()
-    p.add_argument("--repo", default="OpenLMLab/InternLM-chat-7b")
-    p.add_argument("--throttle", type=float, default=0.0, help="seconds per 16 KiB of body")
-    args = p.parse_args()
-    folder = build_tiny_internlm1(Path(tempfile.mkdtemp()) / "tiny", seed=0)
-    with OpenXLabStandIn({args.repo: Repo.from_folder(folder)}) as srv:
-        srv.faults.throttle_s = args.throttle
-        print(srv.endpoint, flush=True)
-        while True:
-            time.sleep(3600)
+    serve_by_hand(OpenXLabStandIn, build_tiny_internlm1, "OpenLMLab/InternLM-chat-7b")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,24 +9,19 @@ server-sent events the way LMDeploy / vLLM do, and every prompt is recorded.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.servers import LoopbackHTTP, QuietHandler
 
 
-class ScriptedCompletions:
+class ScriptedCompletions(LoopbackHTTP):
     def __init__(self, replies: Sequence[str], chunk: int = 6) -> None:
         self.replies = list(replies)
         self.prompts: list[str] = []
         self.chunk = chunk
         owner = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 owner.prompts.append(body.get("prompt", ""))
@@ -44,18 +39,8 @@ class ScriptedCompletions:
                 self.wfile.flush()
                 self.close_connection = True
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> ScriptedCompletions:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return f"{self.url}/v1"

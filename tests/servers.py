@@ -1,9 +1,12 @@
-"""Servers on 127.0.0.1 for the OpenAI-backend tests: the real one and broken ones.
+"""Servers on 127.0.0.1 for the tests: the real OpenAI one, broken ones, and the base of
+every HTTP stand-in.
 
 ``transformers serve`` is a real OpenAI-compatible server (FastAPI + uvicorn) that pip
 installs in seconds; it serves the tiny checkpoint exported to Llama layout. The broken
 servers are raw sockets that misbehave the ways a real deployment does: never answer,
-answer with junk, drop the stream.
+answer with junk, drop the stream. :class:`LoopbackHTTP` and :class:`QuietHandler` are
+what the ``http.server`` stand-ins (hub, OpenXLab, scripted completions, picture
+services) share: a threaded server on a free loopback port, served while in a ``with``.
 """
 
 from __future__ import annotations
@@ -16,9 +19,8 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-from safetensors.torch import load_file, save_file
 
 
 def free_port() -> int:
@@ -36,6 +38,7 @@ def suppress_byte_tokens(model_dir: Path) -> None:
     client under test. With zero logits those tokens never win a greedy argmax.
     """
     import sentencepiece as spm
+    from safetensors.torch import load_file, save_file
 
     sp = spm.SentencePieceProcessor(model_file=str(model_dir / "tokenizer.model"))
     byte_ids = [i for i in range(sp.get_piece_size()) if sp.is_byte(i)]
@@ -145,10 +148,13 @@ class SocketServer:
         self.connections: list[socket.socket] = []
         self.closed_by_client = threading.Event()
         self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        # set here, not in the thread: a server closed before its thread ran would make
+        # settimeout() raise EBADF there
+        self.sock.settimeout(0.2)
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
 
     def _accept(self) -> None:
-        self.sock.settimeout(0.2)
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
@@ -175,6 +181,7 @@ class SocketServer:
 
     def close(self) -> None:
         self._stop.set()
+        self._thread.join()  # no accept() on a socket being closed
         for c in self.connections:
             try:
                 c.close()
@@ -201,3 +208,46 @@ def canned(status: str, body: bytes, content_type: str = "text/event-stream") ->
 def silent(conn: socket.socket) -> None:
     """Accept, read the request, never answer (the connection stays open)."""
     read_request(conn)
+
+
+class Quiet:
+    """An ``http.server`` handler mixin that logs nothing (keeps pytest output clean)."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class QuietHandler(Quiet, BaseHTTPRequestHandler):
+    """The base of the stand-ins' handlers: HTTP/1.1 (keep-alive, like the real services)."""
+
+    protocol_version = "HTTP/1.1"
+
+
+class LoopbackHTTP:
+    """A threaded ``http.server`` on 127.0.0.1 (a free port unless ``port``), serving from a
+    daemon thread between ``start()`` and ``stop()`` -- or inside a ``with``."""
+
+    def __init__(self, handler, port: int = 0, poll_interval: float = 0.5) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 
 from demo_core.conversation import Conversation
 from demo_core.engine.base import GenerationParams
 from demo_core.engine.manager import ModelManager
-from tests.conftest import ROOT
+from tests.conftest import run_module
 
 
 def test_cli_chat_preserves_spaces_exactly(studio_home):
@@ -34,40 +31,13 @@ def test_cli_chat_preserves_spaces_exactly(studio_home):
 
 
 def test_cli_subprocess_end_to_end(studio_home):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "demo_core.cli",
-            "--model",
-            "tiny-internlm2",
-            "--max-new-tokens",
-            "8",
-            "--seed",
-            "1",
-        ],
-        input="你好\n/exit\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=ROOT,
-    )
+    args = ("--model", "tiny-internlm2", "--max-new-tokens", "8", "--seed", "1")
+    proc = run_module("demo_core.cli", *args, input="你好\n/exit\n")
     assert proc.returncode == 0, proc.stderr
     assert "Assistant: " in proc.stdout and "noise" in proc.stderr
 
 
 def test_cli_missing_model_is_a_clear_error(studio_home):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "demo_core.cli", "--model", "internlm2-chat-7b"],
-        input="",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=ROOT,
-    )
+    proc = run_module("demo_core.cli", "--model", "internlm2-chat-7b")
     assert proc.returncode == 2
     assert "not on this machine" in proc.stderr and "Traceback" not in proc.stderr

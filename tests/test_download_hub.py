@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -22,29 +21,26 @@ from demo_core.download.errors import (
     NotFound,
 )
 from demo_core.download.transfer import MANIFEST, MARKER
+from tests.download_helpers import REMOTE_CODE, DownloadCase, model_files, stand_in_fixture
 from tests.hubserver import HubStandIn, Repo
+from tests.servers import LoopbackHTTP, QuietHandler
 
 REPO = "internlm/internlm2-chat-1_8b"
 KEY = "internlm2-chat-1_8b"
 WEIGHTS = "model.safetensors"
+MODEL = DownloadCase(KEY, "hf", "internlm2-chat-1_8b")
 
 
 @pytest.fixture(scope="module")
 def repo_files(tiny_model_dir) -> dict[str, bytes]:
-    files = Repo.from_folder(tiny_model_dir).files
-    files["modeling_internlm2.py"] = b"import os\nos.system('echo remote code ran')\n"
-    files["configuration_internlm2.py"] = b"raise SystemExit\n"
-    return files
+    return model_files(
+        tiny_model_dir,
+        {"modeling_internlm2.py": REMOTE_CODE, "configuration_internlm2.py": b"raise SystemExit\n"},
+    )
 
 
-@pytest.fixture
-def hub(repo_files):
-    with HubStandIn({REPO: Repo(files=dict(repo_files))}) as srv:
-        yield srv
-
-
-def models_dir(studio_home: Path) -> Path:
-    return studio_home.parent / "models"
+hub = stand_in_fixture(HubStandIn, REPO)
+gated_hub = stand_in_fixture(HubStandIn, REPO, token="hf_secret")
 
 
 def sha256(p: Path) -> str:
@@ -53,7 +49,7 @@ def sha256(p: Path) -> str:
 
 def test_single_file_config_json(hub, studio_home, repo_files):
     res = download(Request(KEY, file="config.json", endpoint=hub.url))
-    path = models_dir(studio_home) / "internlm2-chat-1_8b" / "config.json"
+    path = MODEL.dest(studio_home) / "config.json"
     assert res.files == [path]
     assert path.read_bytes() == repo_files["config.json"]
     assert json.loads(path.read_text())["model_type"] == "internlm2"
@@ -68,28 +64,18 @@ def test_single_file_config_json(hub, studio_home, repo_files):
 
 
 def test_whole_repo_loads_and_generates(hub, studio_home, repo_files):
-    import torch
-
     from demo_core.internlm2.loader import load_internlm2
-    from demo_core.specs import resolve_path
 
     res = download(Request(KEY, endpoint=hub.url))
-    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
-    assert res.dest == dest
+    MODEL.assert_working(res, studio_home, load_internlm2, "Once upon a time", new_tokens=4)
+    dest = res.dest
     names = sorted(p.name for p in res.files)
     assert names == sorted(n for n in repo_files if n.endswith((".json", ".model", ".safetensors")))
     assert "modeling_internlm2.py" in res.skipped and "README.md" in res.skipped
     assert not any(".py" in r["path"] for r in hub.log), "remote code must never be requested"
     assert not list(dest.glob("*.py"))
     assert sha256(dest / WEIGHTS) == hashlib.sha256(repo_files[WEIGHTS]).hexdigest()
-    assert not (dest / MARKER).exists() and not list(dest.glob("*.incomplete"))
-    assert resolve_path(KEY) == dest
-
-    loaded = load_internlm2(dest)
-    ids = loaded.tokenizer("Once upon a time", return_tensors="pt").input_ids
-    torch.manual_seed(0)
-    out = loaded.model.generate(ids, max_new_tokens=4, do_sample=False, min_new_tokens=4)
-    assert out.shape[1] == ids.shape[1] + 4
+    assert not list(dest.glob("*.incomplete"))
 
 
 def test_second_request_finds_local_copy_and_force_reuses_verified_files(hub, studio_home):
@@ -125,7 +111,7 @@ def test_resume_in_a_later_run_after_failure(hub, studio_home, repo_files):
     hub.faults.drop_always = {WEIGHTS}
     with pytest.raises(EndpointUnreachable, match="resume"):
         download(Request(KEY, endpoint=hub.url, retries=0))
-    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    dest = MODEL.dest(studio_home)
     part = dest / (WEIGHTS + ".incomplete")
     half = len(repo_files[WEIGHTS]) // 2
     assert part.stat().st_size == half
@@ -166,12 +152,6 @@ def test_remote_code_is_refused(hub, studio_home):
     assert not hub.requests("GET", "/resolve/")
 
 
-@pytest.fixture
-def gated_hub(repo_files):
-    with HubStandIn({REPO: Repo(files=dict(repo_files), token="hf_secret")}) as srv:
-        yield srv
-
-
 def test_gated_without_or_with_wrong_token(gated_hub, studio_home):
     with pytest.raises(AccessDenied, match="accept its licence.*enter an access token") as none:
         download(Request(KEY, endpoint=gated_hub.url))
@@ -180,7 +160,7 @@ def test_gated_without_or_with_wrong_token(gated_hub, studio_home):
         download(Request(KEY, endpoint=gated_hub.url, token="wrong"))
     assert "wrong, expired, or has no access" in str(wrong.value)
     assert "Check the token" in str(wrong.value)
-    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    dest = MODEL.dest(studio_home)
     assert not dest.exists() or not any(dest.iterdir())
 
 
@@ -191,26 +171,6 @@ def test_gated_with_token_and_token_never_sent_to_cdn(gated_hub, studio_home):
     cdn_calls = [r for r in gated_hub.log if r["role"] == "cdn"]
     assert cdn_calls and all("authorization" not in r["headers"] for r in cdn_calls)
     assert all(r["headers"].get("authorization") == "Bearer hf_secret" for r in hub_calls)
-
-
-def test_timeout_gives_clear_message_quickly(hub, studio_home):
-    hub.faults.hang = True
-    t0 = time.monotonic()
-    with pytest.raises(EndpointUnreachable, match="did not answer in time"):
-        download(Request(KEY, file="config.json", endpoint=hub.url, timeout=0.5))
-    assert time.monotonic() - t0 < 5
-
-
-def test_unreachable_endpoint(studio_home):
-    import socket
-
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    t0 = time.monotonic()
-    with pytest.raises(EndpointUnreachable, match="Cannot reach"):
-        download(Request(KEY, endpoint=f"http://127.0.0.1:{port}", timeout=2))
-    assert time.monotonic() - t0 < 5
 
 
 def test_bad_endpoint_url(studio_home):
@@ -231,7 +191,7 @@ def test_disk_full_is_refused_before_writing(hub, studio_home, monkeypatch):
     with pytest.raises(NotEnoughDiskSpace, match="Not enough disk space"):
         download(Request(KEY, endpoint=hub.url))
     assert not hub.requests("GET", "/resolve/") and not hub.requests("GET", "/cdn/")
-    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    dest = MODEL.dest(studio_home)
     assert not dest.exists()
 
 
@@ -241,7 +201,7 @@ def test_corrupt_lfs_file_detected_by_sha256(hub, studio_home):
     hub.faults.corrupt = {WEIGHTS}
     with pytest.raises(CorruptFile, match="sha256"):
         download(Request(KEY, endpoint=hub.url))
-    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    dest = MODEL.dest(studio_home)
     assert not (dest / WEIGHTS).exists() and not (dest / (WEIGHTS + ".incomplete")).exists()
     assert resolve_path(KEY) is None
     hub.faults.corrupt = set()
@@ -261,7 +221,7 @@ def test_unsafe_file_names_from_server_are_skipped(studio_home, repo_files):
     with HubStandIn({REPO: Repo(files=files)}) as srv:
         res = download(Request(KEY, endpoint=srv.url))
     assert "../escape.json" in res.skipped
-    assert not (models_dir(studio_home) / "escape.json").exists()
+    assert not (MODEL.dest(studio_home).parent / "escape.json").exists()
 
 
 def test_raw_repo_id_and_custom_dest(hub, studio_home, tmp_path):
@@ -310,12 +270,9 @@ def test_endpoint_that_is_not_a_hub_is_explained(hub, studio_home, status):
 
 def test_endpoint_answering_other_json_is_explained(studio_home):
     """A JSON API that is not a hub (here: a plain http.server answering {})."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from demo_core.download.errors import DownloadError
 
-    class OtherApi(BaseHTTPRequestHandler):
+    class OtherApi(QuietHandler):
         def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -323,18 +280,9 @@ def test_endpoint_answering_other_json_is_explained(studio_home):
             self.end_headers()
             self.wfile.write(b"{}")
 
-        def log_message(self, *args) -> None:
-            pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), OtherApi)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{srv.server_address[1]}"
-    try:
+    with LoopbackHTTP(OtherApi) as srv:
         with pytest.raises(DownloadError, match="did not answer like a Hugging Face hub"):
-            download(Request(KEY, endpoint=url))
-    finally:
-        srv.shutdown()
-        srv.server_close()
+            download(Request(KEY, endpoint=srv.url))
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
@@ -343,7 +291,7 @@ def test_disk_filling_up_mid_download_keeps_the_partial_file(
 ):
     """The free-space check passed, then another program filled the disk: the write
     itself fails (os.write, the lowest level the fetcher writes through)."""
-    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    dest = MODEL.dest(studio_home)
     real_write = os.write
     budget = 100_000  # bytes a .incomplete file may reach before the disk is "full"
 
@@ -418,7 +366,7 @@ def test_partial_of_a_file_changed_on_the_server_restarts_from_zero(
     hub.faults.drop_always = {WEIGHTS}
     with pytest.raises(EndpointUnreachable):
         download(Request(KEY, endpoint=hub.url, retries=0))
-    dest = models_dir(studio_home) / "internlm2-chat-1_8b"
+    dest = MODEL.dest(studio_home)
     assert (dest / (WEIGHTS + ".incomplete")).stat().st_size == len(repo_files[WEIGHTS]) // 2
 
     old = repo_files[WEIGHTS]  # the repository is updated: same name, new bytes

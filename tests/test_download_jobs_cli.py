@@ -115,27 +115,9 @@ def test_cli_uses_hf_endpoint_environment(hub, studio_home, capsys, monkeypatch)
 
 
 def test_python_dash_m_entry_point(hub, studio_home):
-    import os
-    import subprocess
-    import sys
+    from tests.conftest import run_module
 
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "demo_core.download",
-            KEY,
-            "--file",
-            "config.json",
-            "--endpoint",
-            hub.url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-    )
+    proc = run_module("demo_core.download", KEY, "--file", "config.json", "--endpoint", hub.url)
     assert proc.returncode == 0, proc.stderr
     assert '"model_type": "internlm2"' in proc.stdout
 

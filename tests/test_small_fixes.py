@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, run_module
 
 
 def test_repetition_penalty_slider_shows_three_decimals(studio_home):
@@ -34,16 +29,7 @@ def test_one_token_is_singular():
 
 
 def test_cli_missing_model_gives_the_download_command(studio_home):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "demo_core.cli", "--model", "internlm2-chat-7b"],
-        input="",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=ROOT,
-    )
+    proc = run_module("demo_core.cli", "--model", "internlm2-chat-7b")
     assert proc.returncode == 2
     assert "Models page" not in proc.stderr
     assert ".venv/bin/python -m demo_core.download internlm2-chat-7b" in proc.stderr

@@ -16,7 +16,7 @@ failure -- a cancelled or crashed 17 GB download would start again from zero.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from functools import cached_property
 from urllib.parse import urlparse
 
 from huggingface_hub import HfApi, get_hf_file_metadata, get_token, hf_hub_url
@@ -29,7 +29,6 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import build_hf_headers
 
-from demo_core.download import rules
 from demo_core.download._http import httpx as httpx2
 from demo_core.download.errors import (
     AccessDenied,
@@ -37,13 +36,14 @@ from demo_core.download.errors import (
     EndpointUnreachable,
     NotFound,
 )
-from demo_core.download.plan import RemoteFile, RepoPlan
+from demo_core.download.plan import RemoteFile
+from demo_core.download.source import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # read here by the UI
+from demo_core.download.source import Listing, Source
 from demo_core.download.verify import Expected
 
 OFFICIAL = "https://huggingface.co"
 MIRROR = "https://hf-mirror.com"
 ENDPOINTS = {"official": OFFICIAL, "hf-mirror": MIRROR}
-DEFAULT_TIMEOUT = 8.0
 
 
 def normalise_endpoint(endpoint: str | None) -> str:
@@ -154,37 +154,29 @@ def translate_error(
     return DownloadError(f"{what}: {type(exc).__name__}: {exc}")
 
 
-class HubSource:
+class HubSource(Source):
     """One endpoint + token; turns repo ids into :class:`RepoPlan` objects."""
 
     name = "hf"
+    normalise_endpoint = staticmethod(normalise_endpoint)
 
-    def __init__(
-        self,
-        endpoint: str | None = None,
-        token: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        self.endpoint = normalise_endpoint(endpoint)
-        self.token = _token_for(self.endpoint, token)
+    def own_token(self, typed: str | None) -> str | bool | None:
+        return _token_for(self.endpoint, typed)
+
+    @cached_property
+    def token_sent(self) -> bool:
         # None means "the locally saved token", which huggingface_hub then sends.
-        self.token_sent = bool(self.token) or (self.token is None and get_token() is not None)
-        self.timeout = timeout
-        self.api = HfApi(endpoint=self.endpoint, token=self.token)
+        return bool(self.token) or (self.token is None and get_token() is not None)
+
+    @cached_property
+    def api(self) -> HfApi:
+        return HfApi(endpoint=self.endpoint, token=self.token)
 
     def headers(self) -> dict[str, str]:
         return build_hf_headers(token=self.token, library_name="internlm-demo-studio")
 
-    def plan(
-        self,
-        repo_id: str,
-        *,
-        revision: str = "main",
-        only: str | None = None,
-        check: Callable[[], None] | None = None,
-    ) -> RepoPlan:
-        """List the repo at ``revision`` and describe every allowed file (or just ``only``)."""
-        repo_id = repo_id.strip()
+    def list_repo(self, repo_id: str, revision: str, only: str | None) -> Listing:
+        """One ``model_info`` call: the resolved commit and every file (its siblings)."""
         try:
             info = self.api.model_info(
                 repo_id, revision=revision, files_metadata=True, timeout=self.timeout
@@ -195,41 +187,30 @@ class HubSource:
             ) from None
         except Exception as exc:
             raise translate_error(exc, repo_id, self.endpoint, token_sent=self.token_sent) from None
-        commit = info.sha or revision
         listed = {s.rfilename: s for s in info.siblings or []}
-        try:
-            wanted, skipped = rules.select(listed, only)
-        except ValueError as exc:
-            raise DownloadError(str(exc)) from None
-        if only is not None and listed and only not in listed:
-            raise NotFound(f"{repo_id} has no file {only!r} at {revision}.")
-        if only is None and not wanted:
-            raise NotFound(f"{repo_id} lists no weight/tokenizer/config files at {revision}.")
-        files = []
-        for name in wanted:
-            if check is not None:
-                check()
-            files.append(self._describe(repo_id, commit, name, listed.get(name)))
-        return RepoPlan(
-            source=self.name,
-            repo_id=repo_id,
-            revision=revision,
-            commit=info.sha,
-            endpoint=self.endpoint,
-            files=files,
-            skipped=skipped,
-        )
+        return Listing(repo_id, revision, listed, commit=info.sha)
 
-    def _describe(self, repo_id: str, commit: str, name: str, sibling) -> RemoteFile:
+    def not_listed(self, listing: Listing, only: str | None) -> str | None:
+        if not listing.files:  # a hub that lists no files at all cannot tell
+            return None
+        return f"{listing.repo_id} has no file {only!r} at {listing.revision}."
+
+    def nothing_fetched(self, listing: Listing) -> str:
+        return f"{listing.repo_id} lists no weight/tokenizer/config files at {listing.revision}."
+
+    def describe(self, listing: Listing, path: str) -> RemoteFile:
         """HEAD the file: the hub's own ETag / X-Linked-Etag is what we verify against."""
-        url = hf_hub_url(repo_id, name, revision=commit, endpoint=self.endpoint)
+        repo_id, sibling = listing.repo_id, listing.files.get(path)
+        url = hf_hub_url(
+            repo_id, path, revision=listing.commit or listing.revision, endpoint=self.endpoint
+        )
         try:
             meta = get_hf_file_metadata(
                 url, token=self.token, timeout=self.timeout, endpoint=self.endpoint
             )
         except Exception as exc:
             raise translate_error(
-                exc, f"{repo_id}/{name}", self.endpoint, token_sent=self.token_sent
+                exc, f"{repo_id}/{path}", self.endpoint, token_sent=self.token_sent
             ) from None
         size = meta.size
         if size is None and sibling is not None:
@@ -240,4 +221,4 @@ class HubSource:
         # GET the /resolve/ URL, not the CDN location the HEAD saw: signed CDN links expire
         # before a resumed download comes back, and httpx drops the token on the cross-host
         # redirect by itself.
-        return RemoteFile(path=name, url=url, expected=expected)
+        return RemoteFile(path=path, url=url, expected=expected)

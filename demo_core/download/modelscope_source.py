@@ -21,7 +21,6 @@ from urllib.parse import quote, urlencode, urlparse
 
 from huggingface_hub.utils import get_session
 
-from demo_core.download import rules
 from demo_core.download._http import httpx as httpx2
 from demo_core.download.errors import (
     AccessDenied,
@@ -29,7 +28,8 @@ from demo_core.download.errors import (
     EndpointUnreachable,
     NotFound,
 )
-from demo_core.download.plan import RemoteFile, RepoPlan
+from demo_core.download.plan import RemoteFile
+from demo_core.download.source import Listing, Source
 from demo_core.download.verify import SHA256_RE, Expected
 
 DEFAULT_ENDPOINT = "https://www.modelscope.cn"
@@ -59,18 +59,12 @@ def files_url(endpoint: str, model_id: str, revision: str) -> str:
     return f"{endpoint}/api/v1/models/{quote(model_id, safe='/')}/repo/files?{query}"
 
 
-class ModelScopeSource:
+class ModelScopeSource(Source):
     name = "modelscope"
-
-    def __init__(
-        self, endpoint: str | None = None, token: str | None = None, timeout: float = 8.0
-    ) -> None:
-        self.endpoint = normalise_endpoint(endpoint)
-        self.token = token.strip() if token else None
-        self.timeout = timeout
+    normalise_endpoint = staticmethod(normalise_endpoint)
 
     def headers(self) -> dict[str, str]:
-        h = {"User-Agent": "internlm-demo-studio"}
+        h = super().headers()
         if self.token:
             h["Authorization"] = f"Bearer {self.token}"
         return h
@@ -78,9 +72,8 @@ class ModelScopeSource:
     def list_files(self, repo_id: str, revision: str) -> list[dict]:
         """Every file of the repository at ``revision``, as ModelScope describes it."""
         url = files_url(self.endpoint, repo_id, revision)
-        tmo = httpx2.Timeout(self.timeout, connect=min(self.timeout, 5.0))
         try:
-            resp = get_session().get(url, headers=self.headers(), timeout=tmo)
+            resp = get_session().get(url, headers=self.headers(), timeout=self._timeout())
         except httpx2.TimeoutException:
             raise EndpointUnreachable(
                 f"{self.endpoint} did not answer in time while listing {repo_id}. Check the "
@@ -128,50 +121,33 @@ class ModelScopeSource:
             "an access token."
         )
 
-    def plan(
-        self,
-        repo_id: str,
-        *,
-        revision: str = DEFAULT_REVISION,
-        only: str | None = None,
-        check: Callable[[], None] | None = None,
-    ) -> RepoPlan:
-        repo_id = repo_id.strip()
+    def list_repo(self, repo_id: str, revision: str, only: str | None) -> Listing:
+        """The files (not folders) at ``revision``; "main" is ModelScope's "master"."""
         revision = DEFAULT_REVISION if revision in ("", "main") else revision
-        listing = self.list_files(repo_id, revision)
         blobs = {
             f["Path"]: f
-            for f in listing
+            for f in self.list_files(repo_id, revision)
             if isinstance(f, dict) and f.get("Path") and f.get("Type", "blob") != "tree"
         }
-        try:
-            wanted, skipped = rules.select(blobs, only)
-        except ValueError as exc:
-            raise DownloadError(str(exc)) from None
-        if only is not None and only not in blobs:
-            raise NotFound(f"{repo_id} has no file {only!r} on ModelScope (revision {revision}).")
-        if only is None and not wanted:
-            raise NotFound(
-                f"{repo_id} lists no weight/tokenizer/config files on ModelScope at {revision}."
-            )
-        if check is not None:
-            check()
-        files = [
-            RemoteFile(
-                path=name,
-                url=file_url(self.endpoint, repo_id, name, revision),
-                expected=_expected(blobs[name]),
-            )
-            for name in wanted
-        ]
-        return RepoPlan(
-            source=self.name,
-            repo_id=repo_id,
-            revision=revision,
-            commit=None,
-            endpoint=self.endpoint,
-            files=files,
-            skipped=skipped,
+        return Listing(repo_id, revision, blobs)
+
+    def not_listed(self, listing: Listing, only: str | None) -> str:
+        return (
+            f"{listing.repo_id} has no file {only!r} on ModelScope (revision {listing.revision})."
+        )
+
+    def nothing_fetched(self, listing: Listing) -> str:
+        return (
+            f"{listing.repo_id} lists no weight/tokenizer/config files on ModelScope at "
+            f"{listing.revision}."
+        )
+
+    def describe(self, listing: Listing, path: str) -> RemoteFile:
+        """From the listing alone: its ``Size`` and ``Sha256`` are what the file must be."""
+        return RemoteFile(
+            path=path,
+            url=file_url(self.endpoint, listing.repo_id, path, listing.revision),
+            expected=_expected(listing.files[path]),
         )
 
 

@@ -31,15 +31,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from urllib.parse import urlparse
 
 from huggingface_hub.utils import get_session
 
-from demo_core.download import rules
 from demo_core.download._http import httpx as httpx2
 from demo_core.download.errors import AccessDenied, DownloadError, EndpointUnreachable, NotFound
-from demo_core.download.plan import RemoteFile, RepoPlan
+from demo_core.download.plan import RemoteFile
+from demo_core.download.source import Listing, Source
 from demo_core.download.verify import SHA256_RE, Expected
 from demo_core.i18n import _
 
@@ -73,28 +72,18 @@ def split_repo(repo_id: str) -> tuple[str, str]:
     return owner, name
 
 
-class OpenXLabSource:
+class OpenXLabSource(Source):
+    """The token goes to the API only: the file GETs (the inherited ``headers()``) are to
+    signed links, which carry their own authorisation."""
+
     name = "openxlab"
-
-    def __init__(
-        self, endpoint: str | None = None, token: str | None = None, timeout: float = 8.0
-    ) -> None:
-        self.endpoint = normalise_endpoint(endpoint)
-        self.token = token.strip() if token else None
-        self.timeout = timeout
-
-    def headers(self) -> dict[str, str]:
-        """For the file GETs: the signed links carry their own authorisation."""
-        return {"User-Agent": "internlm-demo-studio"}
+    normalise_endpoint = staticmethod(normalise_endpoint)
 
     def _api_headers(self) -> dict[str, str]:
-        h = {"User-Agent": "internlm-demo-studio", "accept": "application/json"}
+        h = {**self.headers(), "accept": "application/json"}
         if self.token:
             h["Authorization"] = self.token  # the package sends the bare JWT
         return h
-
-    def _timeout(self):
-        return httpx2.Timeout(self.timeout, connect=min(self.timeout, 5.0))
 
     def download_urls(self, repo_id: str, paths: list[str] | None = None) -> dict[str, dict]:
         """``{path: {url, fileName, hash}}`` for ``paths`` (every file when None)."""
@@ -232,44 +221,23 @@ class OpenXLabSource:
             return None
         return None
 
-    def plan(
-        self,
-        repo_id: str,
-        *,
-        revision: str = "main",
-        only: str | None = None,
-        check: Callable[[], None] | None = None,
-    ) -> RepoPlan:
-        repo_id = repo_id.strip()
-        listed = self.download_urls(repo_id, [only] if only else None)
-        try:
-            wanted, skipped = rules.select(listed, only)
-        except ValueError as exc:
-            raise DownloadError(str(exc)) from None
-        if only is not None and only not in listed:
-            raise NotFound(
-                _("{repo} has no file {file!r} on OpenXLab.").format(repo=repo_id, file=only)
-            )
-        if only is None and not wanted:
-            raise NotFound(
-                _("{repo} lists no weight/tokenizer/config files on OpenXLab.").format(repo=repo_id)
-            )
-        files = []
-        for path in wanted:
-            if check is not None:
-                check()
-            entry = listed[path]
-            sha = str(entry.get("hash") or "").lower()
-            expected = Expected(
-                size=self.size_of(entry["url"]), sha256=sha if SHA256_RE.match(sha) else None
-            )
-            files.append(RemoteFile(path=path, url=entry["url"], expected=expected))
-        return RepoPlan(
-            source=self.name,
-            repo_id=repo_id,
-            revision=revision,
-            commit=None,
-            endpoint=self.endpoint,
-            files=files,
-            skipped=skipped,
+    def list_repo(self, repo_id: str, revision: str, only: str | None) -> Listing:
+        """The signed links of every file, or of ``only`` alone."""
+        return Listing(repo_id, revision, self.download_urls(repo_id, [only] if only else None))
+
+    def not_listed(self, listing: Listing, only: str | None) -> str:
+        return _("{repo} has no file {file!r} on OpenXLab.").format(repo=listing.repo_id, file=only)
+
+    def nothing_fetched(self, listing: Listing) -> str:
+        return _("{repo} lists no weight/tokenizer/config files on OpenXLab.").format(
+            repo=listing.repo_id
         )
+
+    def describe(self, listing: Listing, path: str) -> RemoteFile:
+        """The signed link; its size from a one-byte GET, the ``hash`` when it is a sha256."""
+        entry = listing.files[path]
+        sha = str(entry.get("hash") or "").lower()
+        expected = Expected(
+            size=self.size_of(entry["url"]), sha256=sha if SHA256_RE.match(sha) else None
+        )
+        return RemoteFile(path=path, url=entry["url"], expected=expected)

@@ -15,11 +15,12 @@ import sys
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from PIL import Image, ImageDraw
+
+from tests.servers import LoopbackHTTP, QuietHandler
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -59,12 +60,7 @@ class State:
 
 
 def make_handler(state: State):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args) -> None:
-            pass
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:  # noqa: N802
             url = urlparse(self.path)
             q = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -139,26 +135,15 @@ def make_handler(state: State):
     return Handler
 
 
-class StandIns:
+class StandIns(LoopbackHTTP):
     """Both services on one loopback port; ``commons_url``/``openverse_url`` are what
     settings.json's ``image_sources`` takes."""
 
     def __init__(self, port: int = 0) -> None:
         self.state = State()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), make_handler(self.state))
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.commons_url = f"{self.base}/w/api.php"
-        self.openverse_url = f"{self.base}/v1/images/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> StandIns:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(make_handler(self.state), port)
+        self.commons_url = f"{self.url}/w/api.php"
+        self.openverse_url = f"{self.url}/v1/images/"
 
     def settings(self, **extra) -> dict:
         return {"commons_url": self.commons_url, "openverse_url": self.openverse_url, **extra}
