@@ -24,6 +24,7 @@ from demo_core.download.progress import fmt_bytes, fmt_duration
 from demo_core.i18n import _, ngettext
 from demo_core.jobs import Job
 from demo_core.specs import fmt_memory
+from demo_ui.language import fragment
 from demo_ui.prefs import get_pref, set_pref, workspace_id
 from demo_ui.resources import get_manager
 
@@ -356,7 +357,7 @@ def render_class_view() -> None:
     if flash:
         st.success(flash)
 
-    @st.fragment(run_every=5.0)
+    @fragment(run_every=5.0)
     def live() -> None:
         sessions_section()
         models_section()

@@ -10,6 +10,9 @@ language lives in a per-run ContextVar (demo_core.i18n), not in the process.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import streamlit as st
 
 from demo_core.i18n import LANGUAGE_NAMES, LANGUAGES, _, language_for_locale, set_language
@@ -36,6 +39,25 @@ def use_language() -> str:
         st.session_state[KEY] = lang
     set_language(lang)
     return lang
+
+
+def fragment(run_every: float | None = None) -> Callable[[Callable], Callable]:
+    """``st.fragment`` whose every run speaks this session's language.
+
+    Streamlit runs a fragment's own reruns (``run_every``, a widget inside it) in a fresh
+    context: the language :func:`use_language` set for the full run is not there, and
+    every string in it would come out in English. Pages make fragments only through this.
+    """
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def run(*args, **kwargs):
+            use_language()
+            return func(*args, **kwargs)
+
+        return st.fragment(run, run_every=run_every)
+
+    return decorate
 
 
 def mark_entry() -> None:

@@ -14,6 +14,7 @@ from demo_core.specs import SPECS
 from demo_core.xcomposer.export import markdown_text
 from demo_core.xcomposer.images import ImageError, ImageInput, load_image
 from demo_ui import widgets
+from demo_ui.language import fragment
 from demo_ui.widgets import kept
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
@@ -242,7 +243,7 @@ def show_job(job: Job, stop_key: str, *, plain: bool = False) -> None:
     the others only their label. ``plain``: show the text as text, one line per line,
     as the composition tab shows articles (not as Markdown, like a chat answer)."""
 
-    @st.fragment(run_every=POLL_S)
+    @fragment(run_every=POLL_S)
     def live() -> None:
         job.beat()
         if job.done:

@@ -28,6 +28,7 @@ from demo_core.serving import served_label, served_url
 from demo_core.specs import SPECS, fmt_memory
 from demo_ui import how_it_works
 from demo_ui.homework import homework_section
+from demo_ui.language import fragment
 from demo_ui.model_sources import source_columns
 from demo_ui.resources import get_manager
 from demo_ui.widgets import page_header
@@ -310,7 +311,7 @@ def jobs_section() -> None:
     running sends no timer (the browser drops the old ones on every full run).
     """
     poll = POLL_S if REGISTRY.running() else None
-    st.fragment(run_every=poll)(jobs_area)()
+    fragment(run_every=poll)(jobs_area)()
 
 
 def jobs_area() -> None:
