@@ -114,10 +114,15 @@ with st.sidebar:
         list(OFFLINE_PLUGINS),
         key=P + "plugins",
         help=_("Work without internet."),
+        placeholder=_("Choose plugins"),
     )
     keep(P + "online_plugins", [])
     plugins += st.multiselect(
-        _("Plugins (online)"), list(ONLINE_PLUGINS), key=P + "online_plugins", help=_(ONLINE_HELP)
+        _("Plugins (online)"),
+        list(ONLINE_PLUGINS),
+        key=P + "online_plugins",
+        help=_(ONLINE_HELP),
+        placeholder=_("Choose plugins"),
     )
     if is_first_generation_key(model_key):
         st.caption(
