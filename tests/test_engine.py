@@ -102,7 +102,9 @@ def test_cancel_stops_generate_thread(engine):
     assert not engine.busy
 
 
-def test_cancel_while_queued_never_runs(engine):
+def test_cancel_while_queued_never_runs(engine, monkeypatch):
+    # no stop token: the first reply must still be running when the second one queues
+    monkeypatch.setattr(engine.loaded, "stop_ids", [])
     first = engine.stream_chat(
         [{"role": "user", "content": "a"}], GenerationParams(max_new_tokens=400)
     )
