@@ -128,7 +128,7 @@ def test_data_libraries_work_inside(kernel):
         "try:\n    import sklearn\nexcept ImportError:\n    pass\n"
         "print(int(torch.ones(3).sum()), matplotlib.get_backend())"
     )
-    res = run(kernel, code, timeout_s=90)  # importing torch is slow on a busy machine
+    res = run(kernel, code, timeout_s=300)  # importing torch is slow on a busy machine
     assert res.ok, res.text()
     assert res.outputs[0].text.startswith("3 ")
 
