@@ -113,7 +113,7 @@ def sampling_controls(
         beams = 1
         if max_beams > 1:
             beams = pref_widget(
-                st.slider,
+                st.columns(3)[0].slider,
                 _("Beam size"),
                 f"{prefix}_beams",
                 1,

@@ -44,7 +44,15 @@ def direct_beams(engine, ids: list[int], params: GenerationParams) -> list[int]:
 
 def test_two_beams_give_transformers_beam_search_text(engine):
     gen = engine.stream_chat(MSGS, BEAMS2)
+    kinds = []
+    for kind, _value in gen.events():
+        if kind == "steps" and "steps" not in kinds:
+            # the speed is the search's: timed from its first step, not from the moment
+            # the text came (which gave 95,000 tok/s)
+            assert gen.stats.ttft_s is not None and gen.text == ""
+        kinds.append(kind)
     text = gen.result()
+    assert kinds.index("steps") < kinds.index("text")
     ids = engine.encode(engine.render_chat(MSGS))
     new = direct_beams(engine, ids, BEAMS2)
     keep = [t for t in new if t not in engine.loaded.stop_ids]

@@ -177,7 +177,10 @@ class Generation:
 
     def report_steps(self, n: int) -> None:
         """``n`` decoding steps done of a request whose text only comes at the end (beam
-        search): a sign of progress for the page, not text."""
+        search): a sign of progress for the page, not text. Its first step is the
+        search's first token, for the stats (its text comes only with the last)."""
+        if self.stats.ttft_s is None and self._t_start is not None:
+            self.stats.ttft_s = time.perf_counter() - self._t_start
         self.steps_done = n
         self._q.put(("steps", n))
 
