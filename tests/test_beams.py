@@ -29,9 +29,11 @@ def engine(tiny_model_dir):
     e.close()
 
 
-def direct_beams(engine, ids: list[int], params: GenerationParams) -> list[int]:
+def generate_direct(engine, params: GenerationParams, **inputs) -> list[int]:
+    """transformers' own ``generate(num_beams=N, do_sample=False)`` on the engine's model:
+    the new token ids (``inputs``: ``input_ids`` or ``inputs_embeds``...)."""
     out = engine.model.generate(
-        torch.tensor([ids]),
+        **inputs,
         max_new_tokens=params.max_new_tokens,
         do_sample=False,
         num_beams=params.num_beams,
@@ -39,7 +41,7 @@ def direct_beams(engine, ids: list[int], params: GenerationParams) -> list[int]:
         eos_token_id=engine.loaded.stop_ids,
         pad_token_id=engine.model.generation_config.pad_token_id,
     )
-    return out[0, len(ids) :].tolist()
+    return out[0, inputs["input_ids"].shape[1] if "input_ids" in inputs else 0 :].tolist()
 
 
 def test_two_beams_give_transformers_beam_search_text(engine):
@@ -54,7 +56,7 @@ def test_two_beams_give_transformers_beam_search_text(engine):
     text = gen.result()
     assert kinds.index("steps") < kinds.index("text")
     ids = engine.encode(engine.render_chat(MSGS))
-    new = direct_beams(engine, ids, BEAMS2)
+    new = generate_direct(engine, BEAMS2, input_ids=torch.tensor([ids]))
     keep = [t for t in new if t not in engine.loaded.stop_ids]
     assert text == engine.tokenizer.decode(keep, skip_special_tokens=True)
     # negative control: beam search is not greedy decoding on this model and prompt

@@ -10,6 +10,7 @@ import pytest
 
 from tests.browser import browser_page, running_app, screenshot
 from tests.test_browser_chat import _send, _stop, main, slow_random_model
+from tests.xcomposer.test_xcomposer_browser import composition_page, set_max_new_tokens
 
 pytestmark = pytest.mark.browser
 
@@ -55,22 +56,13 @@ def test_story_chat_with_two_beams(tmp_path):
 def test_compose_text_only_with_two_beams(tmp_path):
     from playwright.sync_api import expect
 
-    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
-    with (
-        running_app(tmp_path / "home", env) as url,
-        browser_page(viewport={"width": 1300, "height": 1600}) as page,
-    ):
-        page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
-        expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
+    with composition_page(tmp_path, 1300, 1600) as page:
         page.get_by_label("Instruction: a title, an outline, material to use").fill(
             "写一篇关于水墨画的短文"
         )
         page.get_by_text("Text only", exact=True).click()
         page.get_by_text("With meta", exact=True).click()
-        page.get_by_text("Generation settings").first.click()
-        max_new = page.get_by_label("Max new tokens", exact=True).first
-        max_new.fill("60")
-        max_new.press("Enter")
+        set_max_new_tokens(page, 60)
         _slide_to(page, "Beam size", 2)
         page.get_by_role("button", name=re.compile("Compose")).click()
         expect(page.get_by_text("Edit paragraph 1")).to_be_visible(timeout=180_000)

@@ -19,6 +19,7 @@ from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.engine import InterleavedPrompt
 from demo_core.xcomposer.images import load_image, pixels_for
 from demo_core.xcomposer.prompt import COMPOSE_META, COMPOSE_PLACEHOLDER, split_interleaved
+from tests.test_beams import generate_direct
 
 INSTRUCTION = "写一篇关于水墨画的文章"
 BEAMS2 = GenerationParams(max_new_tokens=24, do_sample=False, num_beams=2)
@@ -42,19 +43,6 @@ def original_ids(engine, text: str) -> list[int]:
     """``tokenizer(text)`` of the original: the release tokenizer adds one BOS (the tiny
     test tokenizer does not add it by itself, so it is put here)."""
     return [engine.tokenizer.bos_token_id, *engine.tokenizer(text, add_special_tokens=False)["input_ids"]]
-
-
-def generate_direct(engine, params: GenerationParams, **inputs) -> list[int]:
-    out = engine.model.generate(
-        **inputs,
-        max_new_tokens=params.max_new_tokens,
-        do_sample=False,
-        num_beams=params.num_beams,
-        repetition_penalty=params.repetition_penalty,
-        eos_token_id=engine.loaded.stop_ids,
-        pad_token_id=engine.model.generation_config.pad_token_id,
-    )
-    return out[0, inputs["input_ids"].shape[1] if "input_ids" in inputs else 0 :].tolist()
 
 
 def decoded(engine, ids: list[int]) -> str:
