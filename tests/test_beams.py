@@ -97,3 +97,10 @@ def test_seeded_beam_sampling_is_reproducible_and_leaves_the_generator(engine):
     assert torch.equal(torch.get_rng_state(), state)
     assert a == b
     assert a != engine.stream_chat(MSGS, replace(p, seed=6)).result()
+
+
+def test_how_it_works_says_why_a_beam_search_has_no_token_steps(engine):
+    gen = engine.stream_chat(MSGS, replace(BEAMS2, explain=True))
+    gen.result()
+    assert gen.trace is not None and gen.trace.parts  # the real prompt is still shown
+    assert gen.trace.token_steps() == [] and "best of 2 candidate" in gen.trace.note

@@ -453,6 +453,12 @@ class TransformersEngine:
             gen.trace.set_prompt(ids, getattr(self, "tokens_per_image", 0))
             if beams == 1:  # per-step picks of one sequence; beams have no such thing
                 kwargs.update(recording_kwargs(params, gen.trace, _DrawWith, self._token_text))
+            else:
+                gen.trace.note = _(
+                    "Beam search: the reply is the best of {n} candidate sequences, chosen "
+                    "at the end, so there is no single draw per token to show. Set the beams "
+                    "to 1 to see each token's probabilities."
+                ).format(n=beams)
         if self.decode != "eager":
             kwargs["cache_implementation"] = "static"
         stop_when = _StopWhen(gen.cancel_token, stream, report=beams > 1)
