@@ -72,7 +72,7 @@ class Composer:
             sources += [CustomSource(online)] if online is not None else []
         self.sources = list(sources)
         self.query = query
-        self.markers = replace(engine.markers, meta=COMPOSE_META if with_meta else "")
+        self.markers = replace(engine.markers, meta=COMPOSE_META) if with_meta else engine.markers
         self.notices: list[str] = []  # problems the image sources met, for the UI
 
     def _notice(self, message: str) -> None:
