@@ -503,8 +503,8 @@ class TransformersEngine:
 def _global_seed(seed: int | None, device: torch.device) -> Iterator[None]:
     """Beam *sampling* draws from torch's process-wide generator inside ``generate()``
     (no processor can take over its draws, as :func:`seeded_sampling` does for one
-    sequence): seed it for this call and give the previous state back afterwards, as the
-    original demo's ``set_random_seed`` did. The same seed gives the same beams as long as
+    sequence): seed it for this call, as the original demo's ``set_random_seed`` did, and
+    give the previous state back afterwards. The same seed gives the same beams as long as
     no other model samples unseeded at the same moment."""
     if seed is None:
         yield
