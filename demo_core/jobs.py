@@ -73,6 +73,7 @@ class JobStep:
     label: str
     text: str = ""
     done: bool = False
+    steps: int = 0  # decoding steps of a beam search, whose text only comes at its end
 
 
 class Job:
@@ -201,6 +202,8 @@ class Job:
                 self.position = int(value)  # type: ignore[call-overload]
             elif kind == "text":
                 step.text += str(value)
+            elif kind == "steps":
+                step.steps = int(value)  # type: ignore[call-overload]
             if progress is not None and time.monotonic() - saved >= every_s:
                 saved = time.monotonic()
                 try:

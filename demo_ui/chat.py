@@ -42,7 +42,7 @@ from demo_core.store import StoreError, get_store
 from demo_ui import how_it_works
 from demo_ui.chat_text import reply_markdown
 from demo_ui.prefs import get_pref, set_pref, workspace_id
-from demo_ui.widgets import forget, keep, open_engine
+from demo_ui.widgets import beams_note, forget, keep, open_engine
 
 REFRESH_S = 0.05
 
@@ -444,7 +444,10 @@ def live_reply(cfg: ChatConfig, job: Job) -> None:
                     status.empty()
             now = time.monotonic()
             if text != shown or now - drawn_at >= IDLE_S:  # drawing notices a Stop click
-                placeholder.markdown(reply_markdown(text) + " ▌" if text else "…")
+                beams = step.steps if step is not None and not text else 0
+                placeholder.markdown(
+                    reply_markdown(text) + " ▌" if text else beams_note(beams) if beams else "…"
+                )
                 shown, drawn_at = text, now
             time.sleep(REFRESH_S)
     how_it_works.remember(cfg.prefix, job.data.get("mid"), trace=job.data.get("trace"))

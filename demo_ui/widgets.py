@@ -19,6 +19,7 @@ from demo_core.specs import SPECS, resolve_path
 from demo_ui.classroom import follow_server_reset, presentation_toggle
 from demo_ui.language import entered_through_app, language_switch, use_language
 from demo_ui.navigation import leave_old_multipage_mode
+from demo_ui.prefs import get_pref, set_pref
 from demo_ui.resources import get_manager
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
@@ -232,7 +233,25 @@ _SAMPLING_HELP = {
         "At 1.0 your reply decodes together with other sessions' replies on the same model "
         "(faster when several people chat); any other value waits for the model alone."
     ),
+    "num_beams": i18n.N_(
+        "More than 1: beam search keeps that many candidate replies and gives the best. The "
+        "reply then appears when it is done, not word by word, and waits for the model "
+        "alone; Stop still works. Kept for your workspace."
+    ),
 }
+# sampling settings saved for the workspace (the others are kept for this browser session)
+_WORKSPACE_SAMPLING = {"num_beams"}
+
+
+def beams_note(n: int) -> str:
+    """What happens to a reply decoded with ``n`` beams (shown while it runs)."""
+    return ngettext(
+        "Beam search: {n} step done. The text appears when the search ends (it cannot "
+        "stream word by word).",
+        "Beam search: {n} steps done. The text appears when the search ends (it cannot "
+        "stream word by word).",
+        n,
+    ).format(n=n)
 
 
 def step_format(step: float) -> str:
@@ -251,6 +270,8 @@ def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> 
         for name, limit in SAMPLING_LIMITS.items():
             wkey = f"{prefix}_{name}"
             kind = int if limit.integer else float
+            if name in _WORKSPACE_SAMPLING and wkey not in st.session_state:
+                st.session_state[wkey] = get_pref(wkey, limit.clamp(getattr(d, name)))
             keep(wkey, limit.clamp(getattr(d, name)), fix=limit.clamp)
             values[name] = st.slider(
                 _(limit.label),
@@ -263,10 +284,14 @@ def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> 
                 args=(wkey,),
                 help=i18n._(_SAMPLING_HELP[name]) if name in _SAMPLING_HELP else None,
             )
+            if name in _WORKSPACE_SAMPLING:
+                set_pref(wkey, values[name])
         if st.button(_("Reset to defaults"), key=f"{prefix}_reset_sampling"):
             for name in values:
                 st.session_state.pop(f"{prefix}_{name}", None)
                 st.session_state.pop(f"_kept_{prefix}_{name}", None)
+                if name in _WORKSPACE_SAMPLING:
+                    set_pref(f"{prefix}_{name}", SAMPLING_LIMITS[name].clamp(getattr(d, name)))
             st.rerun()
     return GenerationParams(**{**d.to_dict(), **values, "do_sample": values["temperature"] > 0})
 

@@ -15,6 +15,7 @@ from demo_core.xcomposer.export import markdown_text
 from demo_core.xcomposer.images import ImageError, ImageInput, load_image
 from demo_ui import widgets
 from demo_ui.language import fragment
+from demo_ui.prefs import pref_widget
 from demo_ui.widgets import kept
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
@@ -45,12 +46,15 @@ def sampling_controls(
     *,
     seed: int | None = None,
     max_tokens_limit: int | None = None,
+    max_beams: int = 1,
 ) -> GenerationParams:
     """Generation settings in an expander, defaulting to the original demo's values.
 
     Not the shared ``widgets.sampling_controls``: XComposer needs a greedy switch that
     keeps the temperature, a seed (composition is reproducible by design) and token limits
-    typed as numbers. Every value is kept across pages like the shared ones."""
+    typed as numbers. Every value is kept across pages like the shared ones; the beam
+    size (``max_beams`` > 1 draws it: the original demos' "Beam Size (集束大小)", 1-6 in
+    composition, 1-5 in the chat) is saved for the workspace."""
     with st.expander(_("Generation settings")):
         do_sample = st.checkbox(
             _("Sampling"),
@@ -107,6 +111,23 @@ def sampling_controls(
             if seed is not None
             else None
         )
+        beams = 1
+        if max_beams > 1:
+            beams = pref_widget(
+                st.columns(3)[0].slider,
+                _("Beam size"),
+                f"{prefix}_beams",
+                1,
+                min_value=1,
+                max_value=max_beams,
+                step=1,
+                help=_(
+                    "As the original demo's Beam Size (集束大小): more than 1 keeps that many "
+                    "candidate texts and gives the best (in composition: the article; the "
+                    "image steps and edits use one). The text then appears when it is done, "
+                    "not word by word; Stop still works. Saved for your workspace."
+                ),
+            )
     return GenerationParams(
         max_new_tokens=int(max_new),
         temperature=float(temperature),
@@ -115,6 +136,7 @@ def sampling_controls(
         repetition_penalty=float(rep),
         do_sample=bool(do_sample),
         seed=int(chosen_seed) if chosen_seed is not None else None,
+        num_beams=int(beams),
     )
 
 
@@ -264,6 +286,8 @@ def show_job(job: Job, stop_key: str, *, plain: bool = False) -> None:
             if n in (0, len(steps) - 1) and step.text:
                 text = markdown_text(step.text).replace("\n", "  \n") if plain else step.text
                 st.markdown(text + ("" if step.done else "▌"))
+            elif step.steps and not step.done:
+                st.caption(widgets.beams_note(step.steps))
         if not steps:
             st.caption(f"⏳ {job.label}…")
 

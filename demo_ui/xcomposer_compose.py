@@ -22,6 +22,7 @@ from demo_core.xcomposer import tasks as T
 from demo_core.xcomposer.article import Article, EmptyText, Paragraph
 from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import markdown_text, to_html, to_zip
+from demo_ui.prefs import pref_widget
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
@@ -46,6 +47,7 @@ from demo_ui.xcomposer_sources import candidate_label, make_composer, show_credi
 
 P = "xc_cmp"
 JOB = f"{P}_job"  # the tab's background job (one at a time)
+META = f"{P}_meta"  # "With Meta": a workspace preference
 EXAMPLE = (
     "根据以下标题：“中国水墨画：流动的诗意与东方美学”，创作长文章，字数不少于800字。请结合以下文本素材：\n"
     "“水墨画是由水和墨调配成不同深浅的墨色所画出的画，是绘画的一种形式，更多时候，水墨画被视为中国传统绘画，"
@@ -99,7 +101,7 @@ def _composer(key: str) -> Composer | None:
     engine = load_engine(key)
     if engine is None:
         return None
-    return make_composer(engine)
+    return make_composer(engine, with_meta=bool(st.session_state.get(META, False)))
 
 
 def _compose(
@@ -283,7 +285,7 @@ def render_compose_tab() -> None:
     files = image_uploads(
         _("Reference images (optional; also offered as illustrations)"), f"{P}_files", f"{P}_files"
     )
-    c1, c2, c3 = st.columns([1, 1, 2])
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 2])
     image_num = c1.selectbox(
         _("Number of images"),
         NUM_CHOICES,
@@ -292,12 +294,31 @@ def render_compose_tab() -> None:
     )
     text_only = c2.checkbox(
         _("Text only"),
-        help=_("Write the article without looking for images."),
+        help=_(
+            "Write the article without looking for images: the original demo's LLM Only "
+            "(纯文本写作)."
+        ),
         **kept(f"{P}_text_only", False),
     )
-    sources_summary(c3)
+    pref_widget(
+        c3.checkbox,
+        _("With meta"),
+        META,
+        False,
+        help=_(
+            "As the original demo's With Meta (使用meta指令): every prompt starts with its "
+            "system prompt (\"You are an AI assistant whose name is InternLM-XComposer "
+            "(浦语·灵笔)…\"). Off, as there by default, the prompts have none. Saved for "
+            "your workspace."
+        ),
+    )
+    sources_summary(c4)
     params = sampling_controls(
-        P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED, max_tokens_limit=context_window(key)
+        P,
+        C.ARTICLE_DEFAULTS,
+        seed=C.DEFAULT_SEED,
+        max_tokens_limit=context_window(key),
+        max_beams=C.MAX_BEAMS,
     )
     job = running_job(JOB, _collect)
     persist_article()

@@ -120,7 +120,7 @@ def _pasted_images() -> None:
 def render_qa_tab() -> None:
     ss = _state()
     key = model_picker("xcomposer2-vl", P, _("Image Q&A model"))
-    params = how_it_works.flag(sampling_controls(P, QA_DEFAULTS))
+    params = how_it_works.flag(sampling_controls(P, QA_DEFAULTS, max_beams=5))
     job = running_job(JOB, _collect)  # a finished answer is already on its turn
 
     turns = _turns()

@@ -25,7 +25,7 @@ from demo_core.xcomposer.sources.config import (
     SourceSettings,
     generator_present,
 )
-from demo_ui.prefs import get_pref, set_pref
+from demo_ui.prefs import pref_widget
 from demo_ui.resources import get_manager
 
 P = "xc_src"
@@ -34,12 +34,7 @@ GENERATORS = [k for k, s in SPECS.items() if s.kind == "text2image"]
 
 def _pref_widget(widget, label: str, name: str, default, **kwargs):
     """A widget whose value is the user's preference ``name`` (default from settings)."""
-    key = f"{P}_{name}"
-    if key not in st.session_state:
-        st.session_state[key] = get_pref(key, default)
-    value = widget(label, key=key, **kwargs)
-    set_pref(key, value)
-    return value
+    return pref_widget(widget, label, f"{P}_{name}", default, **kwargs)
 
 
 def source_settings() -> SourceSettings:
@@ -131,12 +126,13 @@ def source_settings() -> SourceSettings:
     return cfg
 
 
-def make_composer(engine) -> Composer:
-    """A composer over the sources this user has on (the sidebar's choices)."""
+def make_composer(engine, with_meta: bool = False) -> Composer:
+    """A composer over the sources this user has on (the sidebar's choices);
+    ``with_meta``: the original's "With Meta" (a system turn before every prompt)."""
     cfg = st.session_state.get(f"_{P}_cfg") or SourceSettings.load()
     seed = int(st.session_state.get("xc_cmp_seed", 8909) or 8909)
     sources = cfg.build(load_library(), get_manager(), seed)
-    return Composer(engine, sources=sources, query=cfg.query)
+    return Composer(engine, sources=sources, query=cfg.query, with_meta=with_meta)
 
 
 def sources_summary(where) -> None:

@@ -31,6 +31,7 @@ KEEP_WORDS = {
     "bmp", "cpu", "cuda", "mps", "main", "master", "English",
     "OpenXLab", "ReAct", "ArxivSearch", "bubblewrap", "seccomp", "Wikimedia", "Commons",
     "Openverse", "id", "internlm", "git", "lfs", "bitsandbytes", "NF4", "SD", "Turbo",
+    "meta",  # the XComposer2 demo's own Chinese label: 使用meta指令
 }  # fmt: skip
 
 _REMOVE = [

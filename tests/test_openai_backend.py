@@ -11,6 +11,7 @@ import json
 import os
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -411,3 +412,15 @@ def test_manager_returns_openai_engine_without_loading_weights(studio_home):
     settings.update_model_settings("internlm2-chat-7b", base_url="")
     with pytest.raises(EngineError, match="base_url"):
         mgr.get("internlm2-chat-7b")
+
+
+def test_beam_search_is_refused_with_a_message_not_sampled():
+    """The OpenAI-compatible API has no beams: a request for them says so (before any
+    connection) instead of quietly sampling one sequence."""
+    engine = dead_engine(f"http://127.0.0.1:{free_port()}/v1")
+    gen = engine.stream_chat(CONVERSATIONS[0], replace(GREEDY, num_beams=2))
+    with pytest.raises(EngineError, match="Set Beams to 1"):
+        gen.result()
+    assert gen.stats.finish_reason == "error"
+    with pytest.raises(ModelUnavailable):  # one beam: the request is made (and fails here)
+        engine.stream_chat(CONVERSATIONS[0], GREEDY).result()

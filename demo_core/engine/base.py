@@ -48,6 +48,11 @@ class GenerationParams:
     do_sample: bool = True
     seed: int | None = None
     stop_words: tuple[str, ...] = ()
+    # Beam search (``generate(num_beams=N)``) when more than 1, as the XComposer2 demos
+    # offer it ("Beam Size (集束大小)"). The reply cannot stream token by token: the best
+    # beam is only known at the end, so its text arrives all at once; meanwhile the
+    # Generation reports decoding steps (``("steps", n)`` events) and Stop still works.
+    num_beams: int = 1
     # Record the real prompt and each token's distribution for the "How it works" panel
     # (``Generation.trace``); off, the request runs exactly as without it.
     explain: bool = False
@@ -90,6 +95,8 @@ SAMPLING_LIMITS: dict[str, SamplingLimit] = {
     "top_p": SamplingLimit(N_("Top-p"), 0.05, 1.0, 0.05),
     "top_k": SamplingLimit(N_("Top-k"), 1, 100, 1, integer=True),
     "repetition_penalty": SamplingLimit(N_("Repetition penalty"), 1.0, 1.5, 0.005),
+    # the XComposer2 chat demo's "Beam Size (集束大小)": 1-5, default 1
+    "num_beams": SamplingLimit(N_("Beams"), 1, 5, 1, integer=True),
 }
 
 
@@ -143,6 +150,7 @@ class Generation:
         self.text = ""
         self.error: EngineError | None = None
         self.queue_position: int = 0  # 0 = running; n = n requests ahead
+        self.steps_done: int = 0  # decoding steps of a beam search so far (report_steps)
         self._q: queue.Queue = queue.Queue()
         self._t0 = time.perf_counter()
         self._t_start: float | None = None
@@ -174,6 +182,15 @@ class Generation:
         if self.stats.ttft_s is None and self._t_start is not None:
             self.stats.ttft_s = time.perf_counter() - self._t_start
         self.stats.new_tokens += n
+
+    def report_steps(self, n: int) -> None:
+        """``n`` decoding steps done of a request whose text only comes at the end (beam
+        search): a sign of progress for the page, not text. Its first step is the
+        search's first token, for the stats (its text comes only with the last)."""
+        if self.stats.ttft_s is None and self._t_start is not None:
+            self.stats.ttft_s = time.perf_counter() - self._t_start
+        self.steps_done = n
+        self._q.put(("steps", n))
 
     def emit(self, delta: str) -> None:
         if delta:
@@ -211,7 +228,8 @@ class Generation:
     def events(
         self, timeout: float | None = None, idle_s: float | None = None
     ) -> Iterator[tuple[str, object]]:
-        """Yield ``("text", delta)`` and ``("position", n)`` events until the end.
+        """Yield ``("text", delta)``, ``("position", n)`` and ``("steps", n)`` events
+        until the end.
 
         ``timeout``: raise ``queue.Empty`` when nothing came for that long. ``idle_s``
         instead yields ``("idle", None)``, so a consumer waiting in line or for a slow

@@ -20,6 +20,8 @@ through the fair queue and runs ``model.generate`` as before), read from transfo
   (``torch.multinomial`` after ``torch.manual_seed`` at start), so a seed could not give the
   same text whatever else runs. Seeded requests keep their private generator
   (``local.seeded_sampling``).
+- **beam search** (``num_beams`` > 1): CB keeps one sequence per request and has no
+  beams; such a request runs ``generate(num_beams=N)`` alone.
 - **static / compiled decode modes**: those are ``generate()``'s static KV cache and
   ``torch.compile`` of ``model.forward``; CB has its own paged cache. An engine set to one of
   them does not batch at all.
@@ -145,8 +147,10 @@ def batch_blockers(params: GenerationParams) -> list[str]:
     reasons = [
         name
         for name, value in vars(params).items()
-        if name not in _BATCHED_FIELDS | {"repetition_penalty", "seed"} and value
+        if name not in _BATCHED_FIELDS | {"repetition_penalty", "seed", "num_beams"} and value
     ]
+    if params.num_beams > 1:  # generate()'s beam search; CB decodes one sequence each
+        reasons.append("beam search")
     if params.repetition_penalty != 1.0:
         reasons.append("repetition penalty")
     if params.seed is not None and params.do_sample and params.temperature > 0:

@@ -102,13 +102,22 @@ class _Stream(BaseStreamer):
 
 
 class _StopWhen(StoppingCriteria):
-    def __init__(self, cancel: CancelToken, stream: _Stream) -> None:
+    """Stop on the cancel flag or a stop word. ``report``: also tell the Generation how
+    many steps are done (beam search, whose text only comes at the end; its criteria are
+    asked once per step for all the candidate beams at once)."""
+
+    def __init__(self, cancel: CancelToken, stream: _Stream, report: bool = False) -> None:
         self.cancel = cancel
         self.stream = stream
+        self.report = report
+        self.steps = 0
         self._keep_going: torch.Tensor | None = None
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.Tensor:
         # called once per token: answer with a cached tensor, allocate only to stop
+        if self.report:
+            self.steps += 1
+            self.stream.gen.report_steps(self.steps)
         stop = self.cancel.cancelled or self.stream.hit_stop_word
         if (
             not stop
@@ -423,7 +432,9 @@ class TransformersEngine:
             eos_token_id=stop_ids,
             pad_token_id=self.model.generation_config.pad_token_id,
         )
-        if params.do_sample and params.temperature > 0 and params.seed is None:
+        sample = params.do_sample and params.temperature > 0
+        beams = max(1, int(params.num_beams))
+        if sample and (params.seed is None or beams > 1):
             kwargs.update(
                 do_sample=True,
                 temperature=params.temperature,
@@ -432,19 +443,34 @@ class TransformersEngine:
             )
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-            if params.do_sample and params.temperature > 0:  # seeded: our own generator
+            if sample:  # seeded: our own generator
                 kwargs["logits_processor"] = seeded_sampling(params, params.seed)  # type: ignore[arg-type]
+        if beams > 1:  # as the XComposer2 demos: generate(num_beams=N), sampling or not
+            kwargs["num_beams"] = beams
         if gen.trace is not None:  # the "How it works" panel is open (recorder.py)
             gen.trace.set_prompt(ids, getattr(self, "tokens_per_image", 0))
-            kwargs.update(recording_kwargs(params, gen.trace, _DrawWith, self._token_text))
+            if beams == 1:  # per-step picks of one sequence; beams have no such thing
+                kwargs.update(recording_kwargs(params, gen.trace, _DrawWith, self._token_text))
+            else:
+                gen.trace.note = _(
+                    "Beam search: the reply is the best of {n} candidate sequences, chosen "
+                    "at the end, so there is no single draw per token to show. Set the beams "
+                    "to 1 to see each token's probabilities."
+                ).format(n=beams)
         if self.decode != "eager":
             kwargs["cache_implementation"] = "static"
+        stop_when = _StopWhen(gen.cancel_token, stream, report=beams > 1)
         try:
-            with torch.inference_mode(), self._prompt_inputs(ids) as inputs:
+            with (
+                torch.inference_mode(),
+                _global_seed(params.seed if sample and beams > 1 else None, self.model.device),
+                self._prompt_inputs(ids) as inputs,
+            ):
                 out = self.model.generate(
                     **inputs,
-                    streamer=stream,
-                    stopping_criteria=StoppingCriteriaList([_StopWhen(gen.cancel_token, stream)]),
+                    # generate() refuses a streamer with beams: the text comes at the end
+                    streamer=stream if beams == 1 else None,
+                    stopping_criteria=StoppingCriteriaList([stop_when]),
                     **kwargs,
                 )
         except torch.OutOfMemoryError:
@@ -457,6 +483,11 @@ class TransformersEngine:
             )
         prompt_len = inputs["input_ids"].shape[1] if "input_ids" in inputs else 0
         new = out[0, prompt_len:].tolist()
+        if beams > 1:  # the best beam, up to its stop token (the rest is padding)
+            end = next((k for k, t in enumerate(new) if t in stop_ids), len(new) - 1)
+            new = new[: end + 1]
+            stream.push_ids(new)
+            stream.end()
         if gen.cancelled:
             return "cancelled", None
         if stream.hit_stop_word:
@@ -464,6 +495,22 @@ class TransformersEngine:
         if new and new[-1] in stop_ids:
             return "stop", None
         return "length", None
+
+
+@contextmanager
+def _global_seed(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Beam *sampling* draws from torch's process-wide generator inside ``generate()``
+    (no processor can take over its draws, as :func:`seeded_sampling` does for one
+    sequence): seed it for this call, as the original demo's ``set_random_seed`` did, and
+    give the previous state back afterwards. The same seed gives the same beams as long as
+    no other model samples unseeded at the same moment."""
+    if seed is None:
+        yield
+        return
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def _free_cuda() -> None:

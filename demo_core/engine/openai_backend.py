@@ -315,6 +315,21 @@ class OpenAIEngine:
         chat: bool,
     ) -> Generation:
         gen = Generation(cancel)
+        if params.num_beams > 1:
+            # The OpenAI API has no beams; LMDeploy's api_server neither (TurboMind and its
+            # PyTorch engine sample one sequence), and vLLM's use_beam_search is an extra
+            # field other servers reject: refuse rather than silently sample one sequence.
+            gen.finish(
+                "error",
+                EngineError(
+                    _(
+                        "beam search runs only in-process (transformers); this model is "
+                        "served over the OpenAI-compatible API, which has no beams. Set "
+                        "Beams to 1."
+                    )
+                ),
+            )
+            return gen
         if params.explain:
             gen.trace = Trace(
                 source="openai",

@@ -19,6 +19,7 @@ MAX_SECTIONS = 60
 MAX_IMAGES = 15
 DEFAULT_IMAGES = 6
 DEFAULT_SEED = 8909
+MAX_BEAMS = 6  # the original's "Beam Size (集束大小)" slider: 1-6, default 1
 AUTO = "auto"
 
 ARTICLE_DEFAULTS = GenerationParams(

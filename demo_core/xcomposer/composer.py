@@ -22,7 +22,7 @@ from demo_core.xcomposer.article import Article, ImageSlot
 from demo_core.xcomposer.images import ImageInput
 from demo_core.xcomposer.library import ImageLibrary
 from demo_core.xcomposer.online import OnlineImageSearch
-from demo_core.xcomposer.prompt import COMPOSE_PLACEHOLDER, split_interleaved
+from demo_core.xcomposer.prompt import COMPOSE_META, COMPOSE_PLACEHOLDER, split_interleaved
 from demo_core.xcomposer.sources import ImageSource, SearchRequest, gather
 from demo_core.xcomposer.sources.local import CustomSource, LibrarySource
 
@@ -44,7 +44,9 @@ class Step:
 
 
 def _step_params(params: GenerationParams, step: str, seed: int | None = None) -> GenerationParams:
-    return replace(params, max_new_tokens=C.STEP_TOKENS[step], seed=seed)
+    """The settings of a step after the article: as the original demo, its own token
+    budget and one beam (its "Beam Size" is the article's; the steps and edits sample)."""
+    return replace(params, max_new_tokens=C.STEP_TOKENS[step], seed=seed, num_beams=1)
 
 
 class Composer:
@@ -56,18 +58,21 @@ class Composer:
         *,
         sources: Sequence[ImageSource] | None = None,
         query: str = "en",
+        with_meta: bool = False,
     ) -> None:
         """``sources``: where candidates come from (see ``SourceSettings.build``); without
         it, ``library`` and ``online`` (your own service) are the sources -- none given:
         uploads only, and nothing touches the network. ``query``: "en" asks the model for
-        an English search phrase for the sources that want one, "caption" uses the caption."""
+        an English search phrase for the sources that want one, "caption" uses the caption.
+        ``with_meta``: the original's "With Meta (使用meta指令)": every prompt starts with
+        its system turn (:data:`COMPOSE_META`); off, as there by default, none has one."""
         self.engine = engine
         if sources is None:
             sources = [LibrarySource(library)] if library is not None else []
             sources += [CustomSource(online)] if online is not None else []
         self.sources = list(sources)
         self.query = query
-        self.markers = engine.markers
+        self.markers = replace(engine.markers, meta=COMPOSE_META) if with_meta else engine.markers
         self.notices: list[str] = []  # problems the image sources met, for the UI
 
     def _notice(self, message: str) -> None:

@@ -43,6 +43,8 @@ class ImageMask:
         """Called before each decoder forward: the prepared mask applies to the pass whose
         ``inputs_embeds`` it was made for (same batch and length), never to later steps."""
         mask = self.prepared
+        if mask is not None and embeds is not None and mask.shape[0] == 1 < embeds.shape[0]:
+            mask = mask.expand(embeds.shape[0], -1)  # beam search: the prompt once per beam
         if mask is not None and embeds is not None and tuple(embeds.shape[:2]) == tuple(mask.shape):
             self.active = mask
         else:

@@ -34,6 +34,18 @@ QA_META = (
     "effectively based on the provided image."
 )
 
+# The composition demo's ``meta_instruction``, as it is (its closing newline included),
+# sent as a system turn before every prompt when "With Meta (使用meta指令)" is on (off
+# by default there and here). Not the Q&A one: no images in its self-description.
+COMPOSE_META = (
+    "You are an AI assistant whose name is InternLM-XComposer (浦语·灵笔).\n"
+    "- InternLM-XComposer (浦语·灵笔) is a conversational language model that is developed by "
+    "Shanghai AI Laboratory (上海人工智能实验室). It is designed to be helpful, honest, and "
+    "harmless.\n"
+    "- InternLM-XComposer (浦语·灵笔) can understand and communicate fluently in the language "
+    "chosen by the user such as English and 中文.\n"
+)
+
 BosPolicy = Literal["each", "first"]
 Part = str | int  # text, or the index of an image
 
@@ -44,8 +56,12 @@ class PromptFormatError(EngineError):
 
 @dataclass(frozen=True)
 class Markers:
+    """How the turns of a prompt are spelled: the chat markers, and the system prompt
+    (``meta``) the composition demo puts before every user turn when asked to."""
+
     im_start: str
     im_end: str
+    meta: str = ""
 
 
 RELEASE_MARKERS = Markers("[UNUSED_TOKEN_146]", "[UNUSED_TOKEN_145]")
@@ -64,8 +80,11 @@ def detect_markers(tokenizer) -> Markers:
 
 def user_turn(text: str, markers: Markers) -> str:
     """``<|im_start|>user\\n{text}<|im_end|>\\n<|im_start|>assistant\\n`` -- the original
-    demos' ``text2instruction`` (no system prompt)."""
-    return f"{markers.im_start}user\n{text}{markers.im_end}\n{markers.im_start}assistant\n"
+    demos' ``text2instruction``; with ``markers.meta``, its "With Meta" form that starts
+    with ``<|im_start|>system\\n{meta}<|im_end|>\\n``."""
+    s, e = markers.im_start, markers.im_end
+    system = f"{s}system\n{markers.meta}{e}\n" if markers.meta else ""
+    return f"{system}{s}user\n{text}{e}\n{s}assistant\n"
 
 
 def render_chat(

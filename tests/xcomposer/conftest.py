@@ -32,5 +32,14 @@ def vl_engine(tiny_vl_dir):
 
 
 @pytest.fixture(scope="session")
+def compose_engine(tiny_compose_dir):
+    from demo_core.specs import ModelSpec
+    from demo_core.xcomposer.engine import load_xcomposer_engine
+
+    spec = ModelSpec("tiny-xcomposer2", "tiny", "xcomposer2", None, None, 1, ())
+    return load_xcomposer_engine(spec, tiny_compose_dir, torch.device("cpu"))
+
+
+@pytest.fixture(scope="session")
 def checkpoint(tiny_vl_dir) -> dict[str, torch.Tensor]:
     return torch.load(str(tiny_vl_dir / "pytorch_model.bin"), weights_only=True)

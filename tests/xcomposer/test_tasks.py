@@ -8,7 +8,6 @@ import time
 from dataclasses import replace
 
 import pytest
-import torch
 from PIL import Image
 
 from demo_core.engine.base import GenerationParams
@@ -51,15 +50,6 @@ def test_interrupted_article_is_kept_and_says_why(reason):
     assert set(article.texts) == {"line"}
     why = "Stopped" if reason == STOPPED else "Interrupted because the page was closed"
     assert job.notes == [("warning", f"{why}: the article below is what was written until then.")]
-
-
-@pytest.fixture(scope="module")
-def compose_engine(tiny_compose_dir):
-    from demo_core.specs import ModelSpec
-    from demo_core.xcomposer.engine import load_xcomposer_engine
-
-    spec = ModelSpec("tiny-xcomposer2", "tiny", "xcomposer2", None, None, 1, ())
-    return load_xcomposer_engine(spec, tiny_compose_dir, torch.device("cpu"))
 
 
 def _article_with_slot() -> Article:

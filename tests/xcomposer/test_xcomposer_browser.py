@@ -3,9 +3,11 @@ short article from uploaded images with the tiny random model and download the z
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -175,28 +177,43 @@ def test_a_closed_tab_cancels_its_job_an_open_idle_one_does_not(tmp_path):
         assert out.read_text() == "abandoned"
 
 
+@contextlib.contextmanager
+def composition_page(tmp_path: Path, width: int, height: int) -> Iterator:
+    """The XComposer2 page of a fresh app with the tiny models, in a ``width`` x
+    ``height`` window, once the tiny model's notice is shown."""
+    from playwright.sync_api import expect
+
+    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
+    with (
+        running_app(tmp_path / "home", env) as url,
+        browser_page(viewport={"width": width, "height": height}) as page,
+    ):
+        page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
+        expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
+        yield page
+
+
+def set_max_new_tokens(page, n: int) -> None:
+    """Open Generation settings and type ``n`` into Max new tokens."""
+    page.get_by_text("Generation settings").first.click()
+    max_new = page.get_by_label("Max new tokens", exact=True).first
+    max_new.fill(str(n))
+    max_new.press("Enter")
+    page.wait_for_timeout(500)
+
+
 def test_article_images_fit_a_phone_screen(tmp_path):
     """Article images were a fixed 480 px and were cut off on a 390 px wide screen."""
     from playwright.sync_api import expect
 
     wide = tmp_path / "wide_field.png"
     Image.new("RGB", (1200, 800), "orange").save(wide)
-    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
-    with (
-        running_app(tmp_path / "home", env) as url,
-        browser_page(viewport={"width": 390, "height": 844}) as page,
-    ):
-        page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
-        expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
+    with composition_page(tmp_path, 390, 844) as page:
         page.get_by_label("Instruction: a title, an outline, material to use").fill("A field.")
         uploader = page.get_by_test_id("stFileUploader").filter(has_text="Reference images")
         uploader.locator("input[type=file]").set_input_files([str(wide)])
         expect(page.get_by_text("wide_field.png").first).to_be_visible(timeout=30_000)
-        page.get_by_text("Generation settings").first.click()
-        max_new = page.get_by_label("Max new tokens", exact=True).first
-        max_new.fill("40")
-        max_new.press("Enter")
-        page.wait_for_timeout(500)
+        set_max_new_tokens(page, 40)
         page.get_by_role("button", name=re.compile("Compose")).click()
         expect(page.get_by_role("button", name=re.compile(r"Markdown \+ images"))).to_be_visible(
             timeout=120_000
