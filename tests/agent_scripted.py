@@ -84,12 +84,7 @@ class ScriptedEngine:
         return self.stream_text(self.render_chat(messages), params, cancel)
 
     def stream_text(
-        self,
-        prompt: str,
-        params: GenerationParams,
-        cancel: CancelToken | None = None,
-        *,
-        keep_special_tokens: bool = False,
+        self, prompt: str, params: GenerationParams, cancel: CancelToken | None = None
     ) -> Generation:
         self.prompts.append(prompt)
         self.params.append(params)
@@ -111,7 +106,7 @@ class ScriptedEngine:
             if isinstance(reply, Exception):
                 gen.finish("error", EngineError(str(reply)))
                 return
-            if not keep_special_tokens:
+            if not params.keep_special_tokens:
                 for s in SPECIALS:
                     text = text.replace(s, "")
             cut = find_stop_word(text, params.stop_words)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+from dataclasses import replace
 
 import pytest
 
@@ -125,7 +126,7 @@ def test_completion_legacy_logprobs():
     seen: list = []
     srv = SocketServer(recording(body, seen))
     try:
-        gen = engine(srv.base_url).stream_text("<s>raw", EXPLAIN, keep_special_tokens=True)
+        gen = engine(srv.base_url).stream_text("<s>raw", replace(EXPLAIN, keep_special_tokens=True))
         assert gen.result() == "A"
     finally:
         srv.close()

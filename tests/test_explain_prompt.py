@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 from safetensors.torch import save_file
@@ -99,7 +100,7 @@ def test_agent_tool_call_and_result_runs(real_vocab_engine):
         "```<|action_end|>\n<|im_end|>\n<|im_start|>environment name=<|interpreter|>\n1<|im_end|>\n"
         "<|im_start|>assistant\n"
     )
-    gen = e.stream_text(prompt, GREEDY, keep_special_tokens=True)
+    gen = e.stream_text(prompt, replace(GREEDY, keep_special_tokens=True))
     gen.result()
     assert gen.trace.prompt_ids == e.encode(prompt)
     segs = segments(gen.trace, _piece(e))

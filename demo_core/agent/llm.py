@@ -4,7 +4,8 @@ lagent's ``HFTransformer`` calls private generation APIs that transformers 5 rem
 and it loads a model of its own (the old demo loaded one 7B copy per browser tab). This
 adapter renders lagent's message list with ``INTERNLM2_META`` -- the exact prompt text
 InternLM2-chat was trained on, tool tokens included -- and streams it through the shared
-:class:`~demo_core.engine.base.ChatEngine` with ``keep_special_tokens=True`` so that
+:class:`~demo_core.engine.base.ChatEngine` with ``keep_special_tokens=True`` in its
+parameters so that
 ``<|action_start|><|interpreter|>`` survive decoding and lagent's parser can see them.
 """
 
@@ -65,7 +66,7 @@ class EngineLLM(BaseModel):
         return self.bos + self.template_parser(messages)
 
     def _params(self, prompt: str, **gen_params) -> GenerationParams:
-        p = GenerationParams(**self.params.to_dict())
+        p = GenerationParams(**{**self.params.to_dict(), "keep_special_tokens": True})
         for key in ("max_new_tokens", "temperature", "top_p", "top_k", "repetition_penalty"):
             if gen_params.get(key) is not None:
                 setattr(p, key, gen_params[key])
@@ -94,7 +95,7 @@ class EngineLLM(BaseModel):
             self.last_error = str(exc)
             yield ModelStatusCode.SESSION_OUT_OF_LIMIT, "", None
             return
-        gen = self.engine.stream_text(inputs, params, self.cancel, keep_special_tokens=True)
+        gen = self.engine.stream_text(inputs, params, self.cancel)
         self.last_trace = gen.trace
         text = ""
         try:

@@ -53,6 +53,9 @@ class GenerationParams:
     # beam is only known at the end, so its text arrives all at once; meanwhile the
     # Generation reports decoding steps (``("steps", n)`` events) and Stop still works.
     num_beams: int = 1
+    # The reply text keeps the model's special tokens (the agent reads InternLM2's
+    # ``<|action_start|>`` and friends itself); chats never show them.
+    keep_special_tokens: bool = False
     # Record the real prompt and each token's distribution for the "How it works" panel
     # (``Generation.trace``); off, the request runs exactly as without it.
     explain: bool = False
@@ -305,12 +308,7 @@ class ChatEngine(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def stream_text(
-        self,
-        prompt: str,
-        params: GenerationParams,
-        cancel: CancelToken | None = None,
-        *,
-        keep_special_tokens: bool = False,
+        self, prompt: str, params: GenerationParams, cancel: CancelToken | None = None
     ) -> Generation:
         """Continue raw prompt text (the agent renders its own protocol)."""
 

@@ -139,7 +139,15 @@ class BatchSettings:
 
 # the settings the batch decoder honours per request; any other one that is set (e.g. a
 # logits recorder for the "how it works" panel) sends the request to generate() alone
-_BATCHED_FIELDS = {"max_new_tokens", "temperature", "top_p", "top_k", "do_sample", "stop_words"}
+_BATCHED_FIELDS = {
+    "max_new_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "do_sample",
+    "stop_words",
+    "keep_special_tokens",
+}
 
 
 def batch_blockers(params: GenerationParams) -> list[str]:

@@ -311,23 +311,18 @@ class TransformersEngine:
         their text could split it into other tokens)."""
         gen = Generation(cancel)
         gen.stats.prompt_tokens = len(ids)
-        return self._start(gen, list(ids), params, False)
+        return self._start(gen, list(ids), params)
 
     def stream_text(
-        self,
-        prompt: str,
-        params: GenerationParams,
-        cancel: CancelToken | None = None,
-        *,
-        keep_special_tokens: bool = False,
+        self, prompt: str, params: GenerationParams, cancel: CancelToken | None = None
     ) -> Generation:
         gen = Generation(cancel)
         ids = self.encode(prompt)
         gen.stats.prompt_tokens = len(ids)
-        return self._start(gen, ids, params, keep_special_tokens)
+        return self._start(gen, ids, params)
 
     def _start(
-        self, gen: Generation, prompt: object, params: GenerationParams, keep_special: bool
+        self, gen: Generation, prompt: object, params: GenerationParams
     ) -> Generation:
         """Queue ``prompt`` (token ids, or whatever :meth:`_prompt_inputs` of a subclass
         understands) on a worker thread."""
@@ -336,7 +331,7 @@ class TransformersEngine:
         ACTIVITY.add(self.info.key, gen)  # the Class view's queue length and cancel
         worker = threading.Thread(  # in a copy of the caller's context: errors in its language
             target=contextvars.copy_context().run,
-            args=(self._run, gen, prompt, params, keep_special),
+            args=(self._run, gen, prompt, params),
             daemon=True,
             name="generate",
         )
@@ -351,7 +346,7 @@ class TransformersEngine:
         yield {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
 
     def _run(
-        self, gen: Generation, ids: list[int], params: GenerationParams, keep_special: bool
+        self, gen: Generation, ids: list[int], params: GenerationParams
     ) -> None:
         weight = self._batch_weight(ids, params)
         try:
@@ -364,10 +359,10 @@ class TransformersEngine:
         try:
             gen.started()
             if weight is not None:
-                reason, error = self._generate_batched(gen, ids, params, keep_special)
+                reason, error = self._generate_batched(gen, ids, params)
             else:
                 job = self._executor.submit(
-                    contextvars.copy_context().run, self._generate, gen, ids, params, keep_special
+                    contextvars.copy_context().run, self._generate, gen, ids, params
                 )
                 reason, error = job.result()
         except Exception as exc:  # never let a worker die silently
@@ -376,8 +371,10 @@ class TransformersEngine:
             self.queue.release(ticket)
         gen.finish(reason, error)
 
-    def _stream_for(self, gen: Generation, params: GenerationParams, keep_special: bool) -> _Stream:
-        skip = set(self.loaded.stop_ids) | (set() if keep_special else self._special_ids)
+    def _stream_for(self, gen: Generation, params: GenerationParams) -> _Stream:
+        skip = set(self.loaded.stop_ids) | (
+            set() if params.keep_special_tokens else self._special_ids
+        )
         decoder = IncrementalDecoder(
             lambda t: self.tokenizer.decode(
                 t, skip_special_tokens=False, clean_up_tokenization_spaces=False
@@ -387,11 +384,11 @@ class TransformersEngine:
         return _Stream(gen, decoder, params.stop_words)
 
     def _generate_batched(
-        self, gen: Generation, ids: list[int], params: GenerationParams, keep_special: bool
+        self, gen: Generation, ids: list[int], params: GenerationParams
     ) -> tuple[str, EngineError | None]:
         """Decode in the shared batch; Stop takes only this request out of it."""
         assert self.batcher is not None
-        stream = self._stream_for(gen, params, keep_special)
+        stream = self._stream_for(gen, params)
         lock = threading.Lock()  # the manager thread's deltas vs our final flush
         done = threading.Event()
         outcome: list = ["error", EngineError(_("generation ended without a result"))]
@@ -422,10 +419,10 @@ class TransformersEngine:
         return ("cancelled", None) if gen.cancelled and error is None else (reason, error)
 
     def _generate(
-        self, gen: Generation, ids: list[int], params: GenerationParams, keep_special: bool
+        self, gen: Generation, ids: list[int], params: GenerationParams
     ) -> tuple[str, EngineError | None]:
         stop_ids = self.loaded.stop_ids
-        stream = self._stream_for(gen, params, keep_special)
+        stream = self._stream_for(gen, params)
         kwargs: dict = dict(
             max_new_tokens=max(1, params.max_new_tokens),
             repetition_penalty=params.repetition_penalty,

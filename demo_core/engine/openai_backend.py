@@ -239,12 +239,7 @@ class OpenAIEngine:
         return self.stream_chat(messages, params, cancel)
 
     def stream_text(
-        self,
-        prompt: str,
-        params: GenerationParams,
-        cancel: CancelToken | None = None,
-        *,
-        keep_special_tokens: bool = False,
+        self, prompt: str, params: GenerationParams, cancel: CancelToken | None = None
     ) -> Generation:
         """Continue raw prompt text through ``/v1/completions``.
 
@@ -253,7 +248,8 @@ class OpenAIEngine:
         """
         if prompt.startswith(BOS):
             prompt = prompt[len(BOS) :]
-        body = self._sampling(params, params.max_new_tokens, keep_special=keep_special_tokens)
+        keep = params.keep_special_tokens
+        body = self._sampling(params, params.max_new_tokens, keep_special=keep)
         body["prompt"] = prompt
         if params.explain:  # the completions API's (legacy) logprobs: the top-n count
             body["logprobs"] = TOP_LOGPROBS

@@ -132,9 +132,9 @@ class XComposerEngine(TransformersEngine):
         gen.stats.prompt_tokens = n
         if not pils:  # plain text: the InternLM2 path, token ids
             ids = [t for p in tokens for t in p]  # type: ignore[union-attr]
-            return self._start(gen, ids, params, False)
+            return self._start(gen, ids, params)
         prompt = InterleavedPrompt(tokens, pixels_for(pils, self.img_size))
-        gen = self._start(gen, prompt, params, False)
+        gen = self._start(gen, prompt, params)
         if gen.trace is not None:  # "How it works": name the image spans' placeholder
             gen.trace.placeholder = placeholder
         return gen
