@@ -30,12 +30,20 @@ def browser_language() -> str:
     return language_for_locale(locale)
 
 
-def use_language() -> str:
-    """Choose and set this run's language; returns it."""
+def chosen_language() -> str:
+    """This session's language (read only: the switch's value, the workspace's, the
+    browser's)."""
     lang = st.session_state.get(KEY)
-    if lang not in LANGUAGES:
-        remembered = get_pref("language")
-        lang = remembered if remembered in LANGUAGES else browser_language()
+    if lang in LANGUAGES:
+        return lang
+    remembered = get_pref("language")
+    return remembered if remembered in LANGUAGES else browser_language()
+
+
+def use_language() -> str:
+    """Choose and set this run's language (the switch starts from it); returns it."""
+    lang = chosen_language()
+    if st.session_state.get(KEY) != lang:
         st.session_state[KEY] = lang
     set_language(lang)
     return lang
@@ -52,7 +60,7 @@ def fragment(run_every: float | None = None) -> Callable[[Callable], Callable]:
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def run(*args, **kwargs):
-            use_language()
+            set_language(chosen_language())  # the switch is drawn already: read, never write
             return func(*args, **kwargs)
 
         return st.fragment(run, run_every=run_every)
