@@ -24,7 +24,7 @@ from typing import Protocol
 from demo_core.xcomposer.images import ImageInput
 from demo_core.xcomposer.sources.http import COOLDOWNS, SourceError
 
-__all__ = ["ImageSource", "SearchRequest", "SourceError", "gather"]
+__all__ = ["ImageSource", "SearchRequest", "Source", "SourceError", "gather"]
 
 CANDIDATES = 4  # A/B/C/D, as in the original
 
@@ -51,6 +51,15 @@ class ImageSource(Protocol):
     wants_query: bool  # searched with the short (English) phrase rather than the caption
 
     def find(self, request: SearchRequest) -> list[ImageInput]: ...
+
+
+class Source:
+    """What an :class:`ImageSource` is unless it says otherwise: it finds pictures (it does
+    not draw them) without sending anything to another machine, searched with the caption."""
+
+    online = False
+    generates = False
+    wants_query = False
 
 
 def _ask(source: ImageSource, request: SearchRequest) -> tuple[list[ImageInput], str | None]:
