@@ -17,7 +17,6 @@ Greedy, repetition penalty 1.0 (a request with a penalty runs alone: see
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -172,26 +171,16 @@ def format_table(result: dict) -> str:
 
 
 def main() -> None:
+    from benchmarks._common import arguments, build_model
     from demo_core.internlm2.loader import load_internlm2
-    from demo_core.internlm2.tiny import build_tiny_internlm2
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--hidden", type=int, default=1024)
-    ap.add_argument("--layers", type=int, default=16)
+    ap = arguments(hidden=1024, layers=16, tokens=64, runs=4)
     ap.add_argument("--sessions", type=int, nargs="+", default=[8])
-    ap.add_argument("--tokens", type=int, default=64)
-    ap.add_argument("--runs", type=int, default=4)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = build_tiny_internlm2(
-            Path(tmp) / "model",
-            hidden_size=args.hidden,
-            intermediate_size=args.hidden * 11 // 4,
-            num_hidden_layers=args.layers,
-            num_attention_heads=max(4, args.hidden // 64),
-            num_key_value_heads=2,
-            max_position_embeddings=4096,
+        folder = build_model(
+            Path(tmp) / "model", args.hidden, args.layers, max_position_embeddings=4096
         )
         result = compare(load_internlm2(folder), args.sessions, args.tokens, args.runs)
     result["config"] = {k: str(v) for k, v in vars(args).items()}

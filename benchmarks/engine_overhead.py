@@ -11,7 +11,6 @@ transformers' `from_pretrained` of the same weights exported to the Llama layout
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -23,20 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import arguments, build_model  # noqa: E402
+
 
 def build(dest: Path, hidden: int, layers: int, fmt: str = "safetensors") -> Path:
-    from demo_core.internlm2.tiny import build_tiny_internlm2
-
-    return build_tiny_internlm2(
-        dest,
-        hidden_size=hidden,
-        intermediate_size=hidden * 11 // 4,
-        num_hidden_layers=layers,
-        num_attention_heads=max(4, hidden // 64),
-        num_key_value_heads=2,
-        weights_format=fmt,
-        max_position_embeddings=4096,
-    )
+    return build_model(dest, hidden, layers, weights_format=fmt, max_position_embeddings=4096)
 
 
 def speed(folder: Path, tokens: int, runs: int) -> dict:
@@ -164,15 +154,9 @@ def load_vs_transformers(folder: Path, llama: Path, runs: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--hidden", type=int, default=512)
-    ap.add_argument("--layers", type=int, default=8)
-    ap.add_argument("--tokens", type=int, default=128)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--rss-hidden", type=int, default=1024)
-    ap.add_argument("--rss-layers", type=int, default=16)
-    ap.add_argument("--load-runs", type=int, default=5)
-    args = ap.parse_args()
+    args = arguments(
+        hidden=512, layers=8, tokens=128, runs=5, rss_hidden=1024, rss_layers=16, load_runs=5
+    ).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = build(Path(tmp) / "speed", args.hidden, args.layers)
         result = {"speed": speed(folder, args.tokens, args.runs)}

@@ -12,7 +12,6 @@ it -- the same prompt and settings, interleaved run by run, in one process.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -25,6 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import arguments, model_shape  # noqa: E402
+
 REAL_TOKENIZER = ROOT.parent / "shared" / "fixtures" / "internlm2-tokenizer"
 
 
@@ -38,14 +40,7 @@ def build(dest: Path, hidden: int, layers: int) -> tuple[Path, int]:
         tiny_config,
     )
 
-    shape = dict(
-        hidden_size=hidden,
-        intermediate_size=hidden * 11 // 4,
-        num_hidden_layers=layers,
-        num_attention_heads=max(4, hidden // 64),
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-    )
+    shape = model_shape(hidden, layers, max_position_embeddings=4096)
     if not (REAL_TOKENIZER / "tokenizer.model").is_file():
         folder = build_tiny_internlm2(dest, **shape)
         return folder, json.loads((folder / "config.json").read_text())["vocab_size"]
@@ -117,12 +112,9 @@ def measure(folder: Path, tokens: int, runs: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--hidden", type=int, default=512)
-    ap.add_argument("--layers", type=int, default=8)
-    ap.add_argument("--tokens", type=int, default=128)
-    ap.add_argument("--runs", type=int, default=7)
-    args = ap.parse_args()
+    args = arguments(
+        __doc__.split("\n\n")[0], hidden=512, layers=8, tokens=128, runs=7
+    ).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder, vocab = build(Path(tmp) / "model", args.hidden, args.layers)
         result = measure(folder, args.tokens, args.runs)

@@ -60,11 +60,9 @@ class Shape:
     vision: dict | None = None  # CLIP tower config for XComposer2, None for InternLM2
     img_size: int = 490
 
-    def config(self, vocab: int | None = None) -> dict:
-        from demo_core.internlm2.tiny import tiny_config
-
-        return tiny_config(
-            vocab or self.vocab,
+    def sizes(self) -> dict:
+        """The language model's sizes, as tiny_config and tiny_xcomposer_config take them."""
+        return dict(
             hidden_size=self.hidden,
             intermediate_size=self.intermediate,
             num_hidden_layers=self.layers,
@@ -72,6 +70,11 @@ class Shape:
             num_key_value_heads=self.kv_heads,
             max_position_embeddings=self.max_positions,
         )
+
+    def config(self, vocab: int | None = None) -> dict:
+        from demo_core.internlm2.tiny import tiny_config
+
+        return tiny_config(vocab or self.vocab, **self.sizes())
 
 
 def _clip_l() -> dict:
@@ -199,16 +202,7 @@ def write_checkpoint(
         real = s.hidden >= 1024
         lora_r = DEFAULT_LORA_R if real else 8
         cfg = tiny_xcomposer_config(
-            s.vocab,
-            "vl",
-            lora_r=lora_r,
-            lora_alpha=float(lora_r),
-            hidden_size=s.hidden,
-            intermediate_size=s.intermediate,
-            num_hidden_layers=s.layers,
-            num_attention_heads=s.heads,
-            num_key_value_heads=s.kv_heads,
-            max_position_embeddings=s.max_positions,
+            s.vocab, "vl", lora_r=lora_r, lora_alpha=float(lora_r), **s.sizes()
         )
         cfg.update(img_size=s.img_size, max_length=4096, vision_config=s.vision)
         if real:  # as the release ships it: CLIP-L and PLoRA 256/256 are the loader's defaults

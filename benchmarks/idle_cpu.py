@@ -12,7 +12,6 @@ share of one core each server used, and their ratio.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import arguments  # noqa: E402
 from tests.browser import app_process, browser_pages  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -73,10 +73,7 @@ def measure(seconds: float, settle: float) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--seconds", type=float, default=30.0)
-    ap.add_argument("--settle", type=float, default=10.0)
-    args = ap.parse_args()
+    args = arguments(__doc__, seconds=30.0, settle=10.0).parse_args()
     r = measure(args.seconds, args.settle)
     print(json.dumps(r, indent=2))
     for label in ("no_tab", "one_tab"):

@@ -14,7 +14,6 @@ decode, drawing), the rest is XComposer2.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -25,13 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SOURCES = {
-    "library": {"library": True, "commons": False, "openverse": False, "generate": False},
-    "commons": {"library": False, "commons": True, "openverse": False, "generate": False},
-    "openverse": {"library": False, "commons": False, "openverse": True, "generate": False},
-    "generate": {"library": False, "commons": False, "openverse": False, "generate": True},
-    "all": {"library": True, "commons": True, "openverse": True, "generate": True},
-}
+from benchmarks._common import arguments  # noqa: E402
 
 
 class Timed:
@@ -51,10 +44,7 @@ class Timed:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--images", type=int, default=6)
-    args = ap.parse_args()
+    args = arguments(runs=3, images=6).parse_args()
 
     import torch
 
@@ -65,10 +55,9 @@ def main() -> None:
     from demo_core.xcomposer.composer import Composer
     from demo_core.xcomposer.engine import load_xcomposer_engine
     from demo_core.xcomposer.library import load_library
-    from demo_core.xcomposer.sources.config import SourceSettings
     from demo_core.xcomposer.sources.http import COOLDOWNS
     from demo_core.xcomposer.tiny import build_tiny_xcomposer2
-    from tests.xcomposer.standins import StandIns, picture
+    from tests.xcomposer.standins import SOURCES, StandIns, picture
 
     tmp = Path(tempfile.mkdtemp(prefix="illustrate-bench-"))
     import os
@@ -91,15 +80,9 @@ def main() -> None:
     filled: dict[str, int] = {}
     with StandIns() as standins:
         for _ in range(args.runs):
-            for name, flags in SOURCES.items():
+            for name in SOURCES:
                 COOLDOWNS.clear()
-                cfg = replace(
-                    SourceSettings(),
-                    **flags,
-                    generate_model="tiny-sd",
-                    commons_url=standins.commons_url,
-                    openverse_url=standins.openverse_url,
-                )
+                cfg = standins.source_settings(name)
                 clock = [0.0]
                 sources = [Timed(s, clock) for s in cfg.build(library, manager)]
                 composer = Composer(engine, sources=sources, query=cfg.query)

@@ -10,7 +10,6 @@ it (``DEMO_STUDIO_NO_BWRAP=1`` + consent). Medians and their ratios.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -20,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks._common import arguments  # noqa: E402
 
 
 def one(sandboxed: bool, base: Path, cells: int) -> tuple[float, float]:
@@ -49,10 +50,7 @@ def one(sandboxed: bool, base: Path, cells: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--cells", type=int, default=20)
-    args = ap.parse_args()
+    args = arguments(runs=5, cells=20).parse_args()
     base = Path(tempfile.mkdtemp(prefix="sandbox-bench-"))
     rows: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
     for _ in range(args.runs):

@@ -16,7 +16,6 @@ job done). Runs are interleaved; medians.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._common import arguments, build_model  # noqa: E402
 from demo_core.chat_reply import start_reply  # noqa: E402
 from demo_core.engine.base import EngineInfo, GenerationParams  # noqa: E402
 from demo_core.jobs import Job  # noqa: E402
@@ -47,16 +47,8 @@ def watch(job: Job) -> tuple[float, float]:
 def speed(tmp: Path, hidden: int, layers: int, tokens: int, runs: int) -> dict:
     from demo_core.engine.local import TransformersEngine
     from demo_core.internlm2.loader import load_internlm2
-    from demo_core.internlm2.tiny import build_tiny_internlm2
 
-    folder = build_tiny_internlm2(
-        tmp / "model",
-        hidden_size=hidden,
-        intermediate_size=hidden * 11 // 4,
-        num_hidden_layers=layers,
-        num_attention_heads=max(4, hidden // 64),
-        num_key_value_heads=2,
-    )
+    folder = build_model(tmp / "model", hidden, layers)
     engine = TransformersEngine(
         load_internlm2(folder), EngineInfo("bench", "bench", "transformers", context_window=4096)
     )
@@ -163,12 +155,7 @@ def size_per_1000(tmp: Path) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--hidden", type=int, default=512)
-    ap.add_argument("--layers", type=int, default=8)
-    ap.add_argument("--tokens", type=int, default=384)
-    ap.add_argument("--runs", type=int, default=5)
-    args = ap.parse_args()
+    args = arguments(hidden=512, layers=8, tokens=384, runs=5).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = {
             **speed(Path(tmp), args.hidden, args.layers, args.tokens, args.runs),

@@ -14,7 +14,6 @@ the reply's text grows in the page (a MutationObserver). Reports:
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import statistics
@@ -26,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from demo_core.internlm2.tiny import build_tiny_internlm2  # noqa: E402
+from benchmarks._common import arguments, build_model  # noqa: E402
 from tests.browser import browser_page, running_app  # noqa: E402
 
 WATCH = """
@@ -52,14 +51,7 @@ WATCH = """
 def measure(hidden: int, layers: int, replies: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        build_tiny_internlm2(
-            home / "tiny-internlm2",
-            hidden_size=hidden,
-            intermediate_size=hidden * 11 // 4,
-            num_hidden_layers=layers,
-            num_attention_heads=max(4, hidden // 64),
-            num_key_value_heads=2,
-        )
+        build_model(home / "tiny-internlm2", hidden, layers)
         t0 = time.perf_counter()
         with running_app(home) as url:
             t_health = time.perf_counter() - t0
@@ -101,11 +93,7 @@ def measure(hidden: int, layers: int, replies: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--hidden", type=int, default=512)
-    ap.add_argument("--layers", type=int, default=8)
-    ap.add_argument("--replies", type=int, default=3)
-    args = ap.parse_args()
+    args = arguments(hidden=512, layers=8, replies=3).parse_args()
     print(json.dumps(measure(args.hidden, args.layers, args.replies), indent=2))
 
 

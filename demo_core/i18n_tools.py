@@ -11,6 +11,7 @@ commands, run with this project's settings so nobody has to remember the flags.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from demo_core.i18n import DOMAIN, LANGUAGES, LOCALE_DIR, compile_catalog, po_path
@@ -58,24 +59,31 @@ def compile_all() -> None:
         compile_catalog(po, po.with_suffix(".mo"))
 
 
+def read_catalog(path: Path):
+    """A .po or .pot file as Babel's ``Catalog``."""
+    from babel.messages.pofile import read_po
+
+    with path.open("rb") as f:
+        return read_po(f)
+
+
+def messages(catalog) -> Iterator[tuple[tuple[str, ...], tuple[str, ...], bool]]:
+    """Each message of ``catalog`` (the header left out): its msgids (the singular, and
+    the plural where it has one), its translations, and whether they are fuzzy."""
+    for m in catalog:
+        if m.id:
+            ids = m.id if isinstance(m.id, tuple) else (m.id,)
+            strings = m.string if isinstance(m.string, tuple) else (m.string,)
+            yield ids, strings, m.fuzzy
+
+
 def missing(lang: str = "zh_CN") -> list[str]:
     """msgids of ``lang``'s catalog with no (or a fuzzy) translation, and those of the
     template that the catalog does not have at all."""
-    from babel.messages.pofile import read_po
-
-    with po_path(lang).open("rb") as f:
-        catalog = read_po(f)
-    out = []
-    for msg in catalog:
-        if not msg.id:
-            continue
-        strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
-        if msg.fuzzy or not all(strings):
-            out.append(msg.id if isinstance(msg.id, str) else msg.id[0])
+    catalog = read_catalog(po_path(lang))
+    out = [ids[0] for ids, strings, fuzzy in messages(catalog) if fuzzy or not all(strings)]
     if POT.is_file():
-        with POT.open("rb") as f:
-            template = read_po(f)
-        out += [m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id and m.id not in catalog]
+        out += [ids[0] for ids, _s, _f in messages(read_catalog(POT)) if ids[0] not in catalog]
     return out
 
 

@@ -95,24 +95,21 @@ def _alternatives(cfg: ChatConfig, turn: Turn, busy: bool) -> None:
     n = len(turn.alternatives)
     if n < 2:
         return
+
+    def flip(label: str, name: str, hint: str, step: int) -> None:
+        st.button(
+            label,
+            key=f"{cfg.prefix}_{name}_{turn.id}",
+            help=hint,
+            disabled=busy,
+            on_click=_on_flip,
+            args=(cfg, turn, step),
+        )
+
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        st.button(
-            "◀",
-            key=f"{cfg.prefix}_prev_{turn.id}",
-            help=_("Previous version"),
-            disabled=busy,
-            on_click=_on_flip,
-            args=(cfg, turn, -1),
-        )
+        flip("◀", "prev", _("Previous version"), -1)
         st.caption(f"{turn.alt_index + 1}/{n}")
-        st.button(
-            "▶",
-            key=f"{cfg.prefix}_next_{turn.id}",
-            help=_("Next version"),
-            disabled=busy,
-            on_click=_on_flip,
-            args=(cfg, turn, 1),
-        )
+        flip("▶", "next", _("Next version"), 1)
 
 
 def render_turn(cfg: ChatConfig, turn: Turn, *, last: bool = False, busy: bool = False) -> None:
@@ -462,24 +459,32 @@ def controls(cfg: ChatConfig, conv: Conversation, replying: bool = False) -> Non
     columns stacked into a screenful on a phone). While a reply streams the exports are
     off (they would miss it); Regenerate stops it and keeps it as an alternative; New
     chat leaves it running in its own conversation (in the history)."""
-    with st.container(horizontal=True, gap="small"):
+
+    def button(label: str, icon: str, name: str, hint: str, on_click) -> None:
         st.button(
-            _("Regenerate"),
-            icon="🔄",
-            key=f"{cfg.prefix}_regen",
-            help=_("Answer the last message again (the earlier answers are kept: ◀ ▶)."),
+            label,
+            icon=icon,
+            key=f"{cfg.prefix}_{name}",
+            help=hint,
             disabled=not conv.turns,
-            on_click=_on_regenerate,
+            on_click=on_click,
             args=(cfg,),
         )
-        st.button(
+
+    with st.container(horizontal=True, gap="small"):
+        button(
+            _("Regenerate"),
+            "🔄",
+            "regen",
+            _("Answer the last message again (the earlier answers are kept: ◀ ▶)."),
+            _on_regenerate,
+        )
+        button(
             _("New chat"),
-            icon="➕",
-            key=f"{cfg.prefix}_clear",
-            help=_("Start a new conversation; this one stays in the history."),
-            disabled=not conv.turns,
-            on_click=_on_new_chat,
-            args=(cfg,),
+            "➕",
+            "clear",
+            _("Start a new conversation; this one stays in the history."),
+            _on_new_chat,
         )
         with st.popover(
             _("Export"),

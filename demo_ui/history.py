@@ -7,6 +7,7 @@ export. Everything goes through the workspace store.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import streamlit as st
@@ -14,6 +15,7 @@ import streamlit as st
 from demo_core.conversation import ConversationFileError, from_json, store_conversation
 from demo_core.i18n import _
 from demo_core.store import StoreError, get_store
+from demo_ui import undo
 from demo_ui.prefs import workspace_id
 
 MAX_LISTED = 30
@@ -42,23 +44,13 @@ def _rename(cfg, cid: str) -> None:
 def _delete(cfg, cid: str, title: str) -> None:
     from demo_ui.chat import current_cid
 
-    try:
-        get_store().delete_conversation(cid)
-    except StoreError:
-        return
-    st.session_state[f"{cfg.prefix}_hist_deleted"] = (cid, title)
-    if current_cid(cfg) == cid:
+    removed = undo.delete(_deleted(cfg), cid, title, get_store().delete_conversation)
+    if removed and current_cid(cfg) == cid:
         _open(cfg, None)
 
 
-def _undo(cfg) -> None:
-    deleted = st.session_state.pop(f"{cfg.prefix}_hist_deleted", None)
-    if deleted:
-        try:
-            get_store().restore_conversation(deleted[0])
-        except StoreError:
-            return
-        _open(cfg, deleted[0])
+def _deleted(cfg) -> str:
+    return f"{cfg.prefix}_hist_deleted"
 
 
 def _import(cfg) -> None:
@@ -94,11 +86,13 @@ def history_panel(cfg) -> None:
             args=(cfg, None),
             width="stretch",
         )
-        deleted = st.session_state.get(f"{cfg.prefix}_hist_deleted")
-        if deleted:
-            c1, c2 = st.columns([3, 2], vertical_alignment="center")
-            c1.caption(_("Deleted “{title}”.").format(title=deleted[1]))
-            c2.button(_("Undo"), key=f"{cfg.prefix}_hist_undo", on_click=_undo, args=(cfg,))
+        undo.undo_row(
+            _deleted(cfg),
+            f"{cfg.prefix}_hist_undo",
+            store.restore_conversation,
+            functools.partial(_open, cfg),
+            [3, 2],
+        )
         query = st.text_input(
             _("Search"),
             key=f"{cfg.prefix}_hist_query",

@@ -18,7 +18,7 @@ hover, a probability colour per reply token whose alternatives open on click (CS
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import streamlit as st
@@ -439,10 +439,7 @@ def step_mode(engine, start_ids: Sequence[int], params: GenerationParams, key: s
 
 
 # -- panels -----------------------------------------------------------------------------------
-VIEWS = (N_("Prompt"), N_("Probabilities"), N_("Step mode"), N_("Code"))
-
-
-def _view(key: str, views: Sequence[str] = VIEWS) -> str:
+def _view(key: str, views: Sequence[str]) -> str:
     choice = st.segmented_control(
         _("Show"),
         list(views),
@@ -461,6 +458,22 @@ def _loaded_engine(model_key: str):
     return manager.get(model_key) if manager.is_loaded(model_key) else None
 
 
+def _show(key: str, views: dict[str, Callable[[], None]]) -> None:
+    """A panel's view picker over ``views`` (a marked label → what draws that view), then the
+    chosen view."""
+    views[_view(key, tuple(views))]()
+
+
+def _code(model_key: str, snippet: Callable[[str], str], caption: str) -> None:
+    """The "Code" view: ``snippet`` of the loaded model's local folder, or why there is none."""
+    engine = _loaded_engine(model_key)
+    path = engine.info.extra.get("path") if engine is not None else None
+    if not path:
+        st.info(_("This model runs on a server: there is no local folder to load."))
+        return
+    code_view(snippet(path), caption)
+
+
 def _pick_reply(found: list, key: str, what: str) -> tuple:
     if len(found) == 1:
         return found[0]
@@ -471,15 +484,32 @@ def _pick_reply(found: list, key: str, what: str) -> tuple:
     return found[i]
 
 
-def _reply_trace(scope: str, turns: Sequence[object], empty: str, what: str) -> tuple | None:
-    """The panel's heading, then the chosen reply's ``(position, trace, generation)``; None,
-    with the ``empty`` hint, while no reply of ``turns`` was recorded."""
-    st.markdown("#### " + _("🔍 How it works"))
-    found = _traces(scope, turns)
-    if not found:
-        st.caption(empty)
-        return None
-    return _pick_reply(found, f"hiw_{scope}_reply", what)
+def _reply_panel(
+    scope: str,
+    turns: Sequence[object],
+    empty: str,
+    what: str,
+    views: Callable[[int, Trace, str], dict[str, Callable[[], None]]],
+) -> None:
+    """A panel over recorded replies (chat, Q&A): the heading, the chosen reply of ``turns``
+    (``what`` labels each, ``empty`` is the hint while none was recorded), then its views:
+    "Prompt" and "Probabilities" of its trace, then ``views(position, trace, key)``."""
+    key = f"hiw_{scope}"
+    with st.container(border=True, key=f"{key}_panel"):
+        st.markdown("#### " + _("🔍 How it works"))
+        found = _traces(scope, turns)
+        if not found:
+            st.caption(empty)
+            return
+        pos, trace, _gen = _pick_reply(found, f"{key}_reply", what)
+        _show(
+            key,
+            {
+                N_("Prompt"): lambda: prompt_view(trace),
+                N_("Probabilities"): lambda: probabilities_view(trace, key),
+                **views(pos, trace, key),
+            },
+        )
 
 
 def chat_panel(
@@ -490,50 +520,38 @@ def chat_panel(
         return
     from demo_core.explain.snippets import chat_snippet
 
-    key = f"hiw_{scope}"
-    with st.container(border=True, key=f"{key}_panel"):
-        picked = _reply_trace(
-            scope,
-            turns,
-            _(
-                "Send a message: the prompt the model reads, the probability of each token "
-                "and the code behind the reply appear here."
-            ),
-            _("message {n}"),
-        )
-        if picked is None:
-            return
-        pos, trace, _gen = picked
-        view = _view(key)
-        if view == "Prompt":
-            prompt_view(trace)
-        elif view == "Probabilities":
-            probabilities_view(trace, key)
-        elif view == "Step mode":
+    params = replace(params, explain=False)
+
+    def views(_pos: int, trace: Trace, key: str) -> dict[str, Callable[[], None]]:
+        def step() -> None:
             engine = _loaded_engine(model_key)
             if engine is None:
                 st.info(_("Load the model (send a message) to use step mode."))
             else:
-                step_mode(engine, trace.prompt_ids, replace(params, explain=False), key)
-        else:
-            engine = _loaded_engine(model_key)
-            path = engine.info.extra.get("path") if engine is not None else None
-            if not path:
-                st.info(_("This model runs on a server: there is no local folder to load."))
-                return
+                step_mode(engine, trace.prompt_ids, params, key)
+
+        def snippet(path: str) -> str:
             dropped = left_out(trace)
             kept = [m for m in trace.messages if not any(m is d for d in dropped)]
-            code_view(
-                chat_snippet(path, kept, replace(params, explain=False)),
-                _(
-                    "This reply from a terminal: save as chat.py in the app's folder and run "
-                    "`.venv/bin/python chat.py`. With sampling off (temperature 0) it prints "
-                    "exactly the page's reply."
-                ),
-            )
+            return chat_snippet(path, kept, params)
 
+        caption = _(
+            "This reply from a terminal: save as chat.py in the app's folder and run "
+            "`.venv/bin/python chat.py`. With sampling off (temperature 0) it prints "
+            "exactly the page's reply."
+        )
+        return {N_("Step mode"): step, N_("Code"): lambda: _code(model_key, snippet, caption)}
 
-AGENT_VIEWS = (N_("Loop"), N_("Prompt"), N_("Probabilities"), N_("Code"))
+    _reply_panel(
+        scope,
+        turns,
+        _(
+            "Send a message: the prompt the model reads, the probability of each token "
+            "and the code behind the reply appear here."
+        ),
+        _("message {n}"),
+        views,
+    )
 
 
 def agent_panel(turns: Sequence[object], model_key: str, settings) -> None:
@@ -556,8 +574,8 @@ def agent_panel(turns: Sequence[object], model_key: str, settings) -> None:
             )
             return
         turn = turns[-1]
-        view = _view(key, AGENT_VIEWS)
-        if view == "Loop":
+
+        def loop() -> None:
             st.caption(
                 _(
                     "Each model call either asks for a tool (its code runs, the result goes "
@@ -566,7 +584,8 @@ def agent_panel(turns: Sequence[object], model_key: str, settings) -> None:
             )
             st.graphviz_chart(loop_dot(turn), width="stretch")
             st.dataframe(loop_rows(turn), hide_index=True, width="stretch")
-        elif view in ("Prompt", "Probabilities"):
+
+        def call(view: Callable[[Trace, str], None]) -> None:
             traces = getattr(turn, "traces", {})
             if not traces:
                 st.info(_("Turn the panel on before asking: then every model call is recorded."))
@@ -579,35 +598,33 @@ def agent_panel(turns: Sequence[object], model_key: str, settings) -> None:
                 format_func=lambda n: _("call {n}").format(n=n + 1),
                 key=f"{key}_call",
             )
-            if view == "Prompt":
-                prompt_view(traces[i])
-            else:
-                probabilities_view(traces[i], f"{key}_{i}")
-        else:
-            engine = _loaded_engine(model_key)
-            path = engine.info.extra.get("path") if engine is not None else None
-            if not path:
-                st.info(_("This model runs on a server: there is no local folder to load."))
-                return
-            code_view(
-                agent_snippet(
-                    path,
-                    turn.question,
-                    replace(settings.params, explain=False),
-                    settings.meta_prompt,
-                    settings.interpreter_prompt,
-                    settings.max_turns,
-                    settings.interpreter,
-                ),
-                _(
-                    "lagent's agent loop on the same model, from a terminal: save as agent.py "
-                    "in the app's folder and run `.venv/bin/python agent.py`. Its interpreter is "
-                    "lagent's own Jupyter kernel, without this page's sandbox."
-                ),
+            view(traces[i], f"{key}_{i}")
+
+        def snippet(path: str) -> str:
+            return agent_snippet(
+                path,
+                turn.question,
+                replace(settings.params, explain=False),
+                settings.meta_prompt,
+                settings.interpreter_prompt,
+                settings.max_turns,
+                settings.interpreter,
             )
 
-
-QA_VIEWS = (N_("Prompt"), N_("Probabilities"), N_("Code"))
+        caption = _(
+            "lagent's agent loop on the same model, from a terminal: save as agent.py "
+            "in the app's folder and run `.venv/bin/python agent.py`. Its interpreter is "
+            "lagent's own Jupyter kernel, without this page's sandbox."
+        )
+        _show(
+            key,
+            {
+                N_("Loop"): loop,
+                N_("Prompt"): lambda: call(lambda trace, _key: prompt_view(trace)),
+                N_("Probabilities"): lambda: call(probabilities_view),
+                N_("Code"): lambda: _code(model_key, snippet, caption),
+            },
+        )
 
 
 def qa_panel(scope: str, turns: Sequence[object], model_key: str, params: GenerationParams) -> None:
@@ -617,46 +634,32 @@ def qa_panel(scope: str, turns: Sequence[object], model_key: str, params: Genera
         return
     from demo_core.explain.snippets import qa_snippet
 
-    key = f"hiw_{scope}"
-    with st.container(border=True, key=f"{key}_panel"):
-        picked = _reply_trace(
-            scope,
-            turns,
-            _(
-                "Ask about an image: the prompt with its image tokens, the probability of "
-                "each answer token and the code behind it appear here."
-            ),
-            _("question {n}"),
+    params = replace(params, explain=False)
+
+    def views(pos: int, _trace: Trace, _key: str) -> dict[str, Callable[[], None]]:
+        turn = turns[pos]
+
+        def snippet(path: str) -> str:
+            images = [img.name for img in turn.images]
+            return qa_snippet(model_key, path, turn.question, images, params)
+
+        caption = _(
+            "XComposer2's steps from a terminal: save the pictures under the names "
+            "below next to qa.py in the app's folder and run `.venv/bin/python qa.py` "
+            "(it asks this question alone, without the earlier turns)."
         )
-        if picked is None:
-            return
-        pos, trace, _gen = picked
-        view = _view(key, QA_VIEWS)
-        if view == "Prompt":
-            prompt_view(trace)
-        elif view == "Probabilities":
-            probabilities_view(trace, key)
-        else:
-            engine = _loaded_engine(model_key)
-            path = engine.info.extra.get("path") if engine is not None else None
-            if not path:
-                st.info(_("This model runs on a server: there is no local folder to load."))
-                return
-            turn = turns[pos]
-            code_view(
-                qa_snippet(
-                    model_key,
-                    path,
-                    turn.question,
-                    [img.name for img in turn.images],
-                    replace(params, explain=False),
-                ),
-                _(
-                    "XComposer2's steps from a terminal: save the pictures under the names "
-                    "below next to qa.py in the app's folder and run `.venv/bin/python qa.py` "
-                    "(it asks this question alone, without the earlier turns)."
-                ),
-            )
+        return {N_("Code"): lambda: _code(model_key, snippet, caption)}
+
+    _reply_panel(
+        scope,
+        turns,
+        _(
+            "Ask about an image: the prompt with its image tokens, the probability of "
+            "each answer token and the code behind it appear here."
+        ),
+        _("question {n}"),
+        views,
+    )
 
 
 def download_panel(

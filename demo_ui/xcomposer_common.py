@@ -61,23 +61,14 @@ def sampling_controls(
             help=_("Off: always the most likely token (greedy)."),
             **kept(f"{prefix}_sample", defaults.do_sample),
         )
+
+        def slider(column, label: str, top: float, name: str, value: float) -> float:
+            kept_value = kept(f"{prefix}_{name}", value)
+            return column.slider(label, 0.05, top, step=0.05, disabled=not do_sample, **kept_value)
+
         c1, c2, c3 = st.columns(3)
-        temperature = c1.slider(
-            _("Temperature"),
-            0.05,
-            2.0,
-            step=0.05,
-            disabled=not do_sample,
-            **kept(f"{prefix}_temp", float(defaults.temperature)),
-        )
-        top_p = c2.slider(
-            _("Top-p"),
-            0.05,
-            1.0,
-            step=0.05,
-            disabled=not do_sample,
-            **kept(f"{prefix}_top_p", float(defaults.top_p)),
-        )
+        temperature = slider(c1, _("Temperature"), 2.0, "temp", float(defaults.temperature))
+        top_p = slider(c2, _("Top-p"), 1.0, "top_p", float(defaults.top_p))
         top_k = c3.number_input(
             _("Top-k"), 1, 500, disabled=not do_sample, **kept(f"{prefix}_top_k", int(defaults.top_k))
         )
@@ -220,40 +211,58 @@ def session_alive_probe() -> Callable[[], bool] | None:
     return lambda: runtime.is_active_session(session_id) is True
 
 
-def current_job(slot: str) -> Job | None:
-    """The job in ``slot`` (running or finished, not yet collected); a sign of life."""
-    job = st.session_state.get(slot)
-    if job is not None:
-        job.beat()
-    return job
+@dataclass(frozen=True)
+class JobSlot:
+    """A tab's background job, one at a time: kept in the session under ``{prefix}_job``,
+    with its Stop button ``{prefix}_stop``; ``collect`` takes a finished (or replaced)
+    job's result and messages into the tab's state, so nothing it made is lost."""
 
+    prefix: str
+    collect: Callable[[Job], None]
 
-def running_job(slot: str, collect: Callable[[Job], None]) -> Job | None:
-    """The job in ``slot`` while it runs; a finished one is handed to ``collect`` and
-    the slot emptied."""
-    job = current_job(slot)
-    if job is not None and job.done:
-        st.session_state.pop(slot, None)
-        collect(job)
-        return None
-    return job
+    @property
+    def key(self) -> str:
+        return f"{self.prefix}_job"
 
+    def current(self) -> Job | None:
+        """The job (running or finished, not yet collected); a sign of life."""
+        job = st.session_state.get(self.key)
+        if job is not None:
+            job.beat()
+        return job
 
-def stop_job(slot: str, collect: Callable[[Job], None]) -> None:
-    """Stop the job in ``slot`` (as replaced), wait for it, and hand its partial result
-    to ``collect`` so nothing it made is lost."""
-    old = st.session_state.pop(slot, None)
-    if old is not None:
-        old.stop(REPLACED)
-        old.wait(30)
-        collect(old)
+    def running(self) -> Job | None:
+        """The job while it runs; a finished one is collected and the slot emptied."""
+        job = self.current()
+        if job is not None and job.done:
+            st.session_state.pop(self.key, None)
+            self.collect(job)
+            return None
+        return job
 
+    def stop(self) -> None:
+        """Stop the job (as replaced), wait for it, and collect its partial result."""
+        old = st.session_state.pop(self.key, None)
+        if old is not None:
+            old.stop(REPLACED)
+            old.wait(30)
+            self.collect(old)
 
-def start_job(slot: str, job: Job, collect: Callable[[Job], None]) -> Job:
-    """Start ``job`` in ``slot``, replacing (:func:`stop_job`) one still running there."""
-    stop_job(slot, collect)
-    st.session_state[slot] = job.start()
-    return job
+    def discard(self) -> None:
+        """Stop the job without collecting it: what it makes is not wanted any more."""
+        old = st.session_state.pop(self.key, None)
+        if old is not None:
+            old.stop()
+
+    def start(self, job: Job) -> Job:
+        """Start ``job`` here, replacing (:meth:`stop`) one still running."""
+        self.stop()
+        st.session_state[self.key] = job.start()
+        return job
+
+    def show(self, job: Job, *, plain: bool = False) -> None:
+        """The running ``job``'s live view (:func:`show_job`) with this slot's Stop button."""
+        show_job(job, f"{self.prefix}_stop", plain=plain)
 
 
 def show_job(job: Job, stop_key: str, *, plain: bool = False) -> None:

@@ -26,15 +26,13 @@ from demo_ui.prefs import pref_widget
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
+    JobSlot,
     context_window,
     image_uploads,
     model_picker,
     read_uploads,
-    running_job,
     sampling_controls,
     session_alive_probe,
-    show_job,
-    start_job,
 )
 from demo_ui.xcomposer_edits import edit_expander, proposal_ready_note
 from demo_ui.xcomposer_saved import (
@@ -46,7 +44,6 @@ from demo_ui.xcomposer_saved import (
 from demo_ui.xcomposer_sources import candidate_label, make_composer, show_credit, sources_summary
 
 P = "xc_cmp"
-JOB = f"{P}_job"  # the tab's background job (one at a time)
 META = f"{P}_meta"  # "With Meta": a workspace preference
 EXAMPLE = (
     "根据以下标题：“中国水墨画：流动的诗意与东方美学”，创作长文章，字数不少于800字。请结合以下文本素材：\n"
@@ -88,12 +85,15 @@ def _collect(job: Job) -> None:
         proposal_ready_note(_article(), uid, _note)
 
 
+JOB = JobSlot(P, _collect)  # the tab's background job (one at a time)
+
+
 def _start(job: Job) -> None:
     st.session_state[f"{P}_notes"] = []
     article = _article()
     if article is not None and job.kind in ("illustrate", "add_image", "repick"):
         article.forget_undo()  # the model is about to change it
-    start_job(JOB, job, _collect)
+    JOB.start(job)
     st.rerun()
 
 
@@ -320,14 +320,14 @@ def render_compose_tab() -> None:
         max_tokens_limit=context_window(key),
         max_beams=C.MAX_BEAMS,
     )
-    job = running_job(JOB, _collect)
+    job = JOB.running()
     persist_article()
     saved_articles_panel(busy=job is not None)
     go = st.button("📝 " + _("Compose"), type="primary", key=f"{P}_go")
     if go:
         _compose(key, instruction, files, image_num, text_only, params)
     if job is not None:
-        show_job(job, f"{P}_stop", plain=True)
+        JOB.show(job, plain=True)
     _show_notes()
 
     article = _article()

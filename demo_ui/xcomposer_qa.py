@@ -25,20 +25,16 @@ from demo_ui import how_it_works
 from demo_ui.paste import paste_box
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
+    JobSlot,
     forget_uploads,
     image_uploads,
     model_picker,
     read_uploads,
-    running_job,
     sampling_controls,
     session_alive_probe,
-    show_job,
-    start_job,
-    stop_job,
 )
 
 P = "xc_qa"  # session-state prefix
-JOB = f"{P}_job"  # the answer being written (one at a time)
 
 
 def _state() -> dict:
@@ -75,6 +71,9 @@ def _collect(job: Job) -> None:
         turn.error = job.error
 
 
+JOB = JobSlot(P, _collect)  # the answer being written (one at a time)
+
+
 def _ask(key: str, turn: QATurn, params: GenerationParams, *, clear_inputs: bool) -> None:
     """Make ``turn`` part of the conversation at once and answer it in the background;
     the input widgets are emptied on the next run (they are already drawn in this one)."""
@@ -86,7 +85,7 @@ def _ask(key: str, turn: QATurn, params: GenerationParams, *, clear_inputs: bool
     else:
         history = list(_turns())
         _turns().append(turn)
-        start_job(JOB, T.answer_job(engine, history, turn, params, session_alive_probe()), _collect)
+        JOB.start(T.answer_job(engine, history, turn, params, session_alive_probe()))
     if clear_inputs:
         ss[f"{P}_clear_question"] = True
         ss[f"{P}_uploads_gen"] += 1
@@ -121,14 +120,14 @@ def render_qa_tab() -> None:
     ss = _state()
     key = model_picker("xcomposer2-vl", P, _("Image Q&A model"))
     params = how_it_works.flag(sampling_controls(P, QA_DEFAULTS, max_beams=5))
-    job = running_job(JOB, _collect)  # a finished answer is already on its turn
+    job = JOB.running()  # a finished answer is already on its turn
 
     turns = _turns()
     for turn in turns:
         if job is not None and turn is job.data.get("turn"):
             _show_turn(QATurn(turn.question, turn.images))
             with st.chat_message("assistant"):
-                show_job(job, f"{P}_stop")
+                JOB.show(job)
         else:
             _show_turn(turn)
     how_it_works.qa_panel(P, turns, key, params)
@@ -136,9 +135,7 @@ def render_qa_tab() -> None:
     row = st.container(horizontal=True)  # buttons as wide as their labels (columns cut them)
     regenerate = row.button("🔄 " + _("Regenerate"), key=f"{P}_regen", disabled=not turns)
     if row.button("🗑 " + _("Clear conversation"), key=f"{P}_clear", disabled=not turns):
-        if job is not None:
-            job.stop()
-        ss.pop(JOB, None)
+        JOB.discard()
         ss[f"{P}_turns"] = []
         st.rerun()
 
@@ -162,7 +159,7 @@ def render_qa_tab() -> None:
     asked = st.button(_("Ask"), type="primary", key=f"{P}_ask")
 
     if regenerate and _turns():
-        stop_job(JOB, _collect)
+        JOB.stop()
         last = _turns().pop()
         _ask(key, QATurn(last.question, last.images), params, clear_inputs=False)
     elif asked:
@@ -182,7 +179,7 @@ def render_qa_tab() -> None:
         except PromptFormatError as exc:
             st.error(str(exc))
             return
-        stop_job(JOB, _collect)  # a new question replaces the one being answered (kept, marked)
+        JOB.stop()  # a new question replaces the one being answered (kept, marked)
         _ask(key, turn, params, clear_inputs=True)
     if SPECS[key].is_random and not _turns():
         st.caption(_("Tip: the tiny random model answers with noise; it is here to try the page."))

@@ -12,10 +12,12 @@ import streamlit as st
 from demo_core.i18n import _
 from demo_core.store import StoreError, get_store, new_id
 from demo_core.xcomposer import saved
+from demo_ui import undo
 from demo_ui.prefs import get_pref, set_pref, workspace_id
 
 P = "xc_cmp"
 ARTICLE, DOC, FP = f"{P}_article", f"{P}_doc", f"{P}_saved_fp"
+DELETED = f"{P}_deleted_doc"
 PREF = "xcomposer_article"
 
 
@@ -76,37 +78,18 @@ def _duplicate(did: str) -> None:
 
 
 def _delete(did: str, title: str) -> None:
-    try:
-        get_store().delete_doc(did)
-    except StoreError:
-        return
     ss = st.session_state
-    ss[f"{P}_deleted_doc"] = (did, title)
-    if ss.get(DOC) == did:
+    if undo.delete(DELETED, did, title, get_store().delete_doc) and ss.get(DOC) == did:
         ss.pop(ARTICLE, None)
         ss[DOC], ss[FP] = None, None
         set_pref(PREF, None)
-
-
-def _undo() -> None:
-    deleted = st.session_state.pop(f"{P}_deleted_doc", None)
-    if deleted:
-        try:
-            get_store().restore_doc(deleted[0])
-        except StoreError:
-            return
-        _open(deleted[0])
 
 
 def saved_articles_panel(busy: bool) -> None:
     docs = get_store().docs(workspace_id(), saved.KIND)
     current = st.session_state.get(DOC)
     with st.expander(_("🗂 Saved articles ({n})").format(n=len(docs))):
-        deleted = st.session_state.get(f"{P}_deleted_doc")
-        if deleted:
-            c1, c2 = st.columns([4, 1], vertical_alignment="center")
-            c1.caption(_("Deleted “{title}”.").format(title=deleted[1]))
-            c2.button(_("Undo"), key=f"{P}_doc_undo", on_click=_undo)
+        undo.undo_row(DELETED, f"{P}_doc_undo", get_store().restore_doc, _open, [4, 1])
         if not docs:
             st.caption(_("Composed articles are saved here as you edit them."))
         for d in docs:
@@ -118,30 +101,17 @@ def saved_articles_panel(busy: bool) -> None:
                 + (d["title"] or _("Untitled"))
                 + f"  \n:gray[{time.strftime('%m-%d %H:%M', time.localtime(d['updated']))}]"
             )
-            c2.button(
-                "",
-                icon=":material/open_in_new:",
-                key=f"{P}_doc_open_{did}",
-                help=_("Open"),
-                disabled=mine or busy,
-                on_click=_open,
-                args=(did,),
-            )
-            c3.button(
-                "",
-                icon=":material/content_copy:",
-                key=f"{P}_doc_dup_{did}",
-                help=_("Duplicate"),
-                disabled=busy,
-                on_click=_duplicate,
-                args=(did,),
-            )
-            c4.button(
-                "",
-                icon=":material/delete:",
-                key=f"{P}_doc_del_{did}",
-                help=_("Delete"),
-                disabled=busy,
-                on_click=_delete,
-                args=(did, d["title"]),
-            )
+            for column, icon, name, hint, off, on_click, args in [
+                (c2, "open_in_new", "open", _("Open"), mine or busy, _open, (did,)),
+                (c3, "content_copy", "dup", _("Duplicate"), busy, _duplicate, (did,)),
+                (c4, "delete", "del", _("Delete"), busy, _delete, (did, d["title"])),
+            ]:
+                column.button(
+                    "",
+                    icon=f":material/{icon}:",
+                    key=f"{P}_doc_{name}_{did}",
+                    help=hint,
+                    disabled=off,
+                    on_click=on_click,
+                    args=args,
+                )

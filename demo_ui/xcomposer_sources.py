@@ -49,24 +49,14 @@ def source_settings() -> SourceSettings:
             base.library,
             help=_("Pictures in {folder}, matched by caption.").format(folder=library_dir()),
         )
-        commons = _pref_widget(
-            st.checkbox,
-            _("Wikimedia Commons (online)"),
-            "commons",
-            base.commons,
-            help=_("Openly licensed pictures; the search phrase is sent to {url}.").format(
-                url=base.commons_url
-            ),
-        )
-        openverse = _pref_widget(
-            st.checkbox,
-            _("Openverse (online)"),
-            "openverse",
-            base.openverse,
-            help=_("Openly licensed pictures; the search phrase is sent to {url}.").format(
-                url=base.openverse_url
-            ),
-        )
+
+        def online(label: str, name: str, default: bool, url: str) -> bool:
+            """An openly licensed collection searched on the internet, at ``url``."""
+            hint = _("Openly licensed pictures; the search phrase is sent to {url}.")
+            return _pref_widget(st.checkbox, label, name, default, help=hint.format(url=url))
+
+        commons = online(_("Wikimedia Commons (online)"), "commons", base.commons, base.commons_url)
+        openverse = online(_("Openverse (online)"), "openverse", base.openverse, base.openverse_url)
         custom = base.custom
         if base.custom_search is not None:
             custom = _pref_widget(

@@ -10,7 +10,11 @@ import pytest
 
 from tests.browser import browser_page, running_app, screenshot
 from tests.test_browser_chat import _send, _stop, main, slow_random_model
-from tests.xcomposer.test_xcomposer_browser import composition_page, set_max_new_tokens
+from tests.xcomposer.test_xcomposer_browser import (
+    open_composition,
+    set_max_new_tokens,
+    xcomposer_app,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +60,8 @@ def test_story_chat_with_two_beams(tmp_path):
 def test_compose_text_only_with_two_beams(tmp_path):
     from playwright.sync_api import expect
 
-    with composition_page(tmp_path, 1300, 1600) as page:
+    with xcomposer_app(tmp_path, viewport={"width": 1300, "height": 1600}) as (url, page):
+        open_composition(page, url)
         page.get_by_label("Instruction: a title, an outline, material to use").fill(
             "写一篇关于水墨画的短文"
         )

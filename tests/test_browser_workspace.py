@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -80,52 +81,51 @@ def test_chat_survives_reload_and_restart_and_stays_private(tmp_path):
         app.stop()
 
 
-def test_reload_mid_stream_finds_the_complete_reply(tmp_path):
+@contextmanager
+def _mid_stream(tmp_path, message: str):
+    """A fresh home with a slow model, one browser on its story chat, ``message`` sent and its
+    reply streaming: yields ``(home, app, page)``; the server stops afterwards."""
     home = tmp_path / "home"
     slow_random_model(home)
     app = AppProcess(home).start()
     try:
         with browser_pages(1) as (page,):
             page.goto(f"{app.url}/Story_Chat")
-            _send(page, "keep streaming")
+            _send(page, message)
             page.get_by_text("▌").wait_for(timeout=120_000)
-            page.reload()  # the tab is gone; the reply goes on
-            main(page).get_by_text("keep streaming").wait_for()
-            _reply_done(page, timeout=300_000)
-            caption = main(page).get_by_text("tok/s").first.inner_text()
-            assert "stopped" not in caption and "interrupted" not in caption
-            assert "stop token" in caption or "token limit" in caption
-            assert main(page).get_by_test_id("stChatMessage").count() == 2
-            screenshot(page, "workspace-reload-mid-stream")
-        _wait_db(home, "SELECT 1 FROM messages WHERE role='assistant' AND status='done'")
+            yield home, app, page
     finally:
         app.stop()
+
+
+def test_reload_mid_stream_finds_the_complete_reply(tmp_path):
+    with _mid_stream(tmp_path, "keep streaming") as (home, _app, page):
+        page.reload()  # the tab is gone; the reply goes on
+        main(page).get_by_text("keep streaming").wait_for()
+        _reply_done(page, timeout=300_000)
+        caption = main(page).get_by_text("tok/s").first.inner_text()
+        assert "stopped" not in caption and "interrupted" not in caption
+        assert "stop token" in caption or "token limit" in caption
+        assert main(page).get_by_test_id("stChatMessage").count() == 2
+        screenshot(page, "workspace-reload-mid-stream")
+        _wait_db(home, "SELECT 1 FROM messages WHERE role='assistant' AND status='done'")
 
 
 def test_sigkill_mid_stream_keeps_every_message_and_the_partial_reply(tmp_path):
-    home = tmp_path / "home"
-    slow_random_model(home)
-    app = AppProcess(home).start()
-    try:
-        with browser_pages(1) as (page,):
-            page.goto(f"{app.url}/Story_Chat")
-            _send(page, "before the crash")
-            page.get_by_text("▌").wait_for(timeout=120_000)
-            _wait_db(  # at least one flush of the reply is in the file
-                home,
-                "SELECT 1 FROM messages WHERE status='streaming' AND length(content) > 0",
-            )
-            url = page.url
-            app.kill()
-            app.start()
-            page.goto(url)
-            main(page).get_by_text("before the crash").wait_for()
-            main(page).get_by_text("cut off").wait_for()
-            assert main(page).get_by_test_id("stChatMessage").count() == 2
-            assert len(main(page).get_by_test_id("stChatMessage").nth(1).inner_text()) > 20
-            screenshot(page, "workspace-after-sigkill")
-    finally:
-        app.stop()
+    with _mid_stream(tmp_path, "before the crash") as (home, app, page):
+        _wait_db(  # at least one flush of the reply is in the file
+            home,
+            "SELECT 1 FROM messages WHERE status='streaming' AND length(content) > 0",
+        )
+        url = page.url
+        app.kill()
+        app.start()
+        page.goto(url)
+        main(page).get_by_text("before the crash").wait_for()
+        main(page).get_by_text("cut off").wait_for()
+        assert main(page).get_by_test_id("stChatMessage").count() == 2
+        assert len(main(page).get_by_test_id("stChatMessage").nth(1).inner_text()) > 20
+        screenshot(page, "workspace-after-sigkill")
 
 
 def test_regenerate_and_edit_keep_the_old_versions(tmp_path):

@@ -11,29 +11,17 @@ import zipfile
 
 import pytest
 
-from tests.browser import browser_pages, running_app, screenshot
+from tests.browser import browser_pages, running_app, screenshot, send, wait_idle
 
 pytestmark = pytest.mark.browser
 
 ROOT_FONT = "() => getComputedStyle(document.documentElement).fontSize"
 
 
-def _send(page, text: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")
-    box.fill(text)
-    box.press("Enter")
-
-
-def _wait_idle(page) -> None:
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
-    )
-
-
 def _chat_and_wait(page, url: str, text: str) -> None:
     page.goto(f"{url}/Story_Chat")
     page.get_by_text("Story chat").first.wait_for()
-    _send(page, text)
+    send(page, text)
     page.get_by_text(text).first.wait_for()
     page.get_by_text("tok/s").first.wait_for(timeout=400_000)  # the reply is complete
 
@@ -72,7 +60,7 @@ def test_class_view_presentation_and_resets_with_two_browsers(tmp_path):
         student.get_by_test_id("stSidebar").get_by_text("Class").click()
         export = student.get_by_role("button", name=re.compile("Download this browser's work"))
         expect(export).to_be_enabled(timeout=60_000)
-        _wait_idle(student)  # a rerun while the download starts would cancel it
+        wait_idle(student)  # a rerun while the download starts would cancel it
         with student.expect_download(timeout=60_000) as info:
             export.click()
         target = tmp_path / "workspace.zip"

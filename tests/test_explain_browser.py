@@ -8,7 +8,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.browser import ARTIFACTS, browser_page, running_app
+from tests.browser import ARTIFACTS, browser_page, running_app, send, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(1500)]
 
@@ -18,28 +18,16 @@ def _shot(locator, name: str) -> None:
     locator.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
-def _send(page, text: str) -> None:
-    box = page.get_by_test_id("stChatInputTextArea")
-    box.fill(text)
-    box.press("Enter")
-
-
-def _idle(page) -> None:
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
-    )
-
-
 def _choose(page, selectbox, option: str) -> None:
     """Pick ``option``; a rerun that lands while the list is open closes it: open again."""
     from playwright.sync_api import Error as PlaywrightError
 
     for _ in range(5):
-        _idle(page)
+        wait_idle(page)
         selectbox.click()
         try:
             page.get_by_role("option", name=option).click(timeout=5_000)
-            _idle(page)
+            wait_idle(page)
             return
         except PlaywrightError:
             page.keyboard.press("Escape")
@@ -49,7 +37,7 @@ def _choose(page, selectbox, option: str) -> None:
 def _go(page, label: str) -> None:
     """Another page of the same session (the preference lives in the session)."""
     page.get_by_test_id("stSidebar").get_by_role("link", name=label).click()
-    _idle(page)
+    wait_idle(page)
 
 
 @pytest.mark.xfail(
@@ -65,14 +53,14 @@ def test_panel_on_every_demo(tmp_path):
         toggle = page.get_by_test_id("stSidebar").get_by_text("How it works")
         toggle.wait_for(timeout=180_000)
         toggle.click()
-        _idle(page)
+        wait_idle(page)
 
         # -- story chat: prompt, probabilities (click a token), step mode, code --------
-        _send(page, "Write a story about the sea")
+        send(page, "Write a story about the sea")
         panel = page.locator(".st-key-hiw_story_panel")
         panel.get_by_text("tokens go into the model").wait_for(timeout=120_000)
         panel.locator(".hiw-sp").first.wait_for()
-        _idle(page)
+        wait_idle(page)
         assert panel.locator(".hiw-sp", has_text="<|im_start|>").count() == 3
         _shot(panel, "hiw_story_prompt")
         panel.get_by_role("radio", name="Probabilities").click()
@@ -90,7 +78,7 @@ def test_panel_on_every_demo(tmp_path):
         panel.get_by_role("button", name="▶ Next token").click()
         panel.get_by_text("Step 3", exact=True).wait_for(timeout=60_000)
         panel.locator("[data-testid=stVegaLiteChart]").first.wait_for(timeout=60_000)
-        _idle(page)
+        wait_idle(page)
         _shot(panel, "hiw_story_step")
         panel.get_by_role("radio", name="Code").click()
         panel.get_by_text("load_internlm2").first.wait_for()
@@ -98,7 +86,7 @@ def test_panel_on_every_demo(tmp_path):
 
         # -- Bajie: the persona prompt as the model reads it ---------------------------
         _go(page, "Bajie role-play")
-        _send(page, "你好")
+        send(page, "你好")
         panel = page.locator("[class*='st-key-hiw_'][class*='_panel']")
         panel.get_by_text("tokens go into the model").wait_for(timeout=120_000)
         panel.locator(".hiw-box", has_text="猪八戒").wait_for()  # the persona, as tokens
@@ -109,11 +97,11 @@ def test_panel_on_every_demo(tmp_path):
         sidebar = page.get_by_test_id("stSidebar")
         _choose(page, sidebar.get_by_test_id("stSelectbox").first, "Tiny random InternLM2")
         sidebar.get_by_text("Data analysis (Python interpreter)").click()  # no tool: one call
-        _idle(page)
-        _send(page, "What is 2 + 3?")
+        wait_idle(page)
+        send(page, "What is 2 + 3?")
         panel = page.locator(".st-key-hiw_agent_panel")
         panel.locator("[data-testid=stGraphVizChart] svg").wait_for(timeout=300_000)
-        _idle(page)
+        wait_idle(page)
         assert "Model call 1" in panel.inner_text()
         _shot(panel, "hiw_agent_loop")
         panel.get_by_role("radio", name="Prompt").click()
@@ -133,15 +121,15 @@ def test_panel_on_every_demo(tmp_path):
         max_new = page.locator(".st-key-xc_qa_max_new input")
         max_new.fill("24")
         max_new.press("Enter")
-        _idle(page)
+        wait_idle(page)
         assert max_new.input_value() == "24"
         qa.locator("input[type=file]").set_input_files(str(png))
         qa.get_by_text("red.png").first.wait_for(timeout=120_000)  # the upload arrived
-        _idle(page)  # and its rerun is over before the question is typed
+        wait_idle(page)  # and its rerun is over before the question is typed
         question = page.locator(".st-key-xc_qa_question textarea")
         question.fill("What colour is it?")
         question.press("Control+Enter")  # commit the text area's value
-        _idle(page)
+        wait_idle(page)
         qa.get_by_role("button", name="Ask").click()
         panel = page.locator(".st-key-hiw_xc_qa_panel")
         try:
@@ -150,5 +138,5 @@ def test_panel_on_every_demo(tmp_path):
             page.screenshot(path=str(ARTIFACTS / "hiw_xcomposer_failed.png"), full_page=True)
             raise
         assert "<ImageHere>" in panel.locator(".hiw-img").first.inner_text()
-        _idle(page)
+        wait_idle(page)
         _shot(panel, "hiw_xcomposer_prompt")

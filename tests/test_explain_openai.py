@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import math
 import socket
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
-from demo_core.engine.base import GenerationParams
+from demo_core.engine.base import Generation, GenerationParams
 from demo_core.engine.openai_backend import NO_LOGPROBS, OpenAIConfig, OpenAIEngine
 from tests.servers import SocketServer, read_request
 
@@ -60,6 +61,19 @@ def _body(raw: bytes) -> dict:
     return json.loads(raw.split(b"\r\n\r\n", 1)[1])
 
 
+def served(body: bytes, call: Callable[[OpenAIEngine], Generation]) -> tuple[Generation, str, dict]:
+    """``call`` an engine whose server is a stand-in answering ``body``: the generation,
+    its text and the JSON the engine sent."""
+    seen: list = []
+    srv = SocketServer(recording(body, seen))
+    try:
+        gen = call(engine(srv.base_url))
+        text = gen.result()
+    finally:
+        srv.close()
+    return gen, text, _body(seen[0])
+
+
 def test_chat_logprobs_become_the_token_steps():
     body = (
         chat_chunk("Hel", math.log(0.6), [("Hel", math.log(0.6)), ("Hi", math.log(0.3))])
@@ -67,14 +81,8 @@ def test_chat_logprobs_become_the_token_steps():
         + chat_chunk(None, finish="stop")
         + b"data: [DONE]\n\n"
     )
-    seen: list = []
-    srv = SocketServer(recording(body, seen))
-    try:
-        gen = engine(srv.base_url).stream_chat(MSGS, EXPLAIN)
-        assert gen.result() == "Hello"
-    finally:
-        srv.close()
-    sent = _body(seen[0])
+    gen, text, sent = served(body, lambda e: e.stream_chat(MSGS, EXPLAIN))
+    assert text == "Hello"
     assert sent["logprobs"] is True and sent["top_logprobs"] == 10
     steps = gen.trace.token_steps()
     assert [s.text for s in steps] == ["Hel", "lo"]
@@ -87,17 +95,12 @@ def test_chat_logprobs_become_the_token_steps():
 def test_no_logprobs_says_so_and_off_asks_for_none():
     body = chat_chunk("Hi") + chat_chunk(None, finish="stop") + b"data: [DONE]\n\n"
     for params in (EXPLAIN, GenerationParams(max_new_tokens=8, do_sample=False)):
-        seen: list = []
-        srv = SocketServer(recording(body, seen))
-        try:
-            gen = engine(srv.base_url).stream_chat(MSGS, params)
-            assert gen.result() == "Hi"
-        finally:
-            srv.close()
+        gen, text, sent = served(body, lambda e, params=params: e.stream_chat(MSGS, params))
+        assert text == "Hi"
         if params.explain:
             assert gen.trace.token_steps() == [] and gen.trace.note == NO_LOGPROBS
         else:
-            assert gen.trace is None and "logprobs" not in _body(seen[0])
+            assert gen.trace is None and "logprobs" not in sent
 
 
 def test_completion_legacy_logprobs():
@@ -123,14 +126,11 @@ def test_completion_legacy_logprobs():
         + sse({"choices": [{"index": 0, "text": "", "finish_reason": "stop"}]})
         + b"data: [DONE]\n\n"
     )
-    seen: list = []
-    srv = SocketServer(recording(body, seen))
-    try:
-        gen = engine(srv.base_url).stream_text("<s>raw", replace(EXPLAIN, keep_special_tokens=True))
-        assert gen.result() == "A"
-    finally:
-        srv.close()
-    assert _body(seen[0])["logprobs"] == 10
+    gen, text, sent = served(
+        body, lambda e: e.stream_text("<s>raw", replace(EXPLAIN, keep_special_tokens=True))
+    )
+    assert text == "A"
+    assert sent["logprobs"] == 10
     (step,) = gen.trace.token_steps()
     assert step.text == "A" and step.prob == pytest.approx(0.5)
     assert [a.text for a in step.top] == ["A", "B"]

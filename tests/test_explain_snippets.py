@@ -21,12 +21,21 @@ ROOT = Path(__file__).resolve().parents[1]
 GREEDY = GenerationParams(max_new_tokens=20, do_sample=False, repetition_penalty=1.005)
 
 
-def run_snippet(code: str, tmp_path: Path, name: str = "snippet.py", timeout: float = 300) -> str:
+def run_snippet(
+    code: str,
+    tmp_path: Path,
+    name: str = "snippet.py",
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+) -> str:
+    """Run ``code`` as the panel says (saved as ``name``, this venv's Python, from the app's
+    folder; ``env`` instead of this process's environment); its output."""
     path = tmp_path / name
     path.write_text(code)
     done = subprocess.run(
         [sys.executable, str(path)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -116,17 +125,7 @@ def test_download_snippet_fetches_from_the_endpoint(tiny_model_dir, tmp_path, fi
         code = download_snippet(repo, str(dest), hub.url, filename)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE"))}
         env.update(HF_HOME=str(tmp_path / "hf-home"), NO_PROXY="127.0.0.1")
-        path = tmp_path / "download.py"
-        path.write_text(code)
-        done = subprocess.run(
-            [sys.executable, str(path)],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
+        run_snippet(code, tmp_path, "download.py", timeout=120, env=env)
         assert hub.requests(contains="/resolve/")  # it really asked the stand-in
     names = [filename] if filename else [p.name for p in tiny_model_dir.iterdir() if p.is_file()]
     for name in names:

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from demo_core import i18n
 from demo_core.i18n import _, ngettext, set_language
-from demo_core.i18n_tools import missing
+from demo_core.i18n_tools import messages, missing, read_catalog
 from tests.conftest import ROOT
 from tests.i18n_check import english_left, keep_names, untranslated
 
@@ -105,17 +105,14 @@ def test_zh_catalog_is_complete():
 def test_catalogs_are_in_step_with_the_code(tmp_path):
     """Every string the code marks is in the catalogs (else run the update command)."""
     from babel.messages.frontend import CommandLineInterface
-    from babel.messages.pofile import read_po
 
     pot = tmp_path / "now.pot"
     CommandLineInterface().run(
         ["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "N_", "-o", str(pot), str(ROOT)]
     )
-    with pot.open("rb") as f:
-        now = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    now = {ids[0] for ids, _s, _f in messages(read_catalog(pot))}
     for lang in i18n.LANGUAGES:
-        with i18n.po_path(lang).open("rb") as f:
-            have = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+        have = {ids[0] for ids, _s, _f in messages(read_catalog(i18n.po_path(lang)))}
         new = sorted(now - have)
         assert not new, (
             f"{lang} catalog misses strings the code now uses; run "
@@ -124,17 +121,10 @@ def test_catalogs_are_in_step_with_the_code(tmp_path):
 
 
 def test_translations_keep_their_placeholders():
-    from babel.messages.pofile import read_po
-
     fields = re.compile(r"\{[a-z_]*\}")
-    with i18n.po_path("zh_CN").open("rb") as f:
-        catalog = read_po(f)
     wrong = []
-    for m in catalog:
-        if not m.id:
-            continue
-        ids = m.id if isinstance(m.id, tuple) else (m.id,)
-        for text in m.string if isinstance(m.string, tuple) else (m.string,):
+    for ids, strings, _fuzzy in messages(read_catalog(i18n.po_path("zh_CN"))):
+        for text in strings:
             if sorted(fields.findall(text)) not in [sorted(fields.findall(i)) for i in ids]:
                 wrong.append((ids[0], text))
     assert not wrong

@@ -38,6 +38,21 @@ def _sampling_kwargs(params: GenerationParams, indent: str = "    ") -> str:
     return "\n".join(indent + line for line in lines)
 
 
+def _params_code(params: GenerationParams, indent: str = "", extra: Sequence[str] = ()) -> str:
+    """``GenerationParams(...)`` with the page's values (and ``extra`` fields), as code whose
+    first line goes after text at ``indent``."""
+    fields = [
+        f"max_new_tokens={int(params.max_new_tokens)!r},",
+        f"temperature={params.temperature!r},",
+        f"top_p={params.top_p!r},",
+        f"top_k={params.top_k!r},",
+        f"repetition_penalty={params.repetition_penalty!r},",
+        f"do_sample={bool(params.do_sample)!r},",
+        *extra,
+    ]
+    return "GenerationParams(\n" + "".join(f"{indent}    {f}\n" for f in fields) + f"{indent})"
+
+
 def _seed_note(params: GenerationParams) -> str:
     if params.do_sample and params.temperature > 0:
         return (
@@ -160,15 +175,7 @@ engine = TransformersEngine(
 )
 llm = EngineLLM(
     engine,
-    GenerationParams(
-        max_new_tokens={int(params.max_new_tokens)!r},
-        temperature={params.temperature!r},
-        top_p={params.top_p!r},
-        top_k={params.top_k!r},
-        repetition_penalty={params.repetition_penalty!r},
-        do_sample={bool(params.do_sample)!r},
-        stop_words=("<|im_end|>",),
-    ),
+    {_params_code(params, "    ", ['stop_words=("<|im_end|>",),'])},
 )
 agent = Internlm2Agent(
     llm=llm,
@@ -219,13 +226,6 @@ prompt, _ = build_prompt([], turn, engine.markers)
 print(prompt)  # each <ImageHere> becomes {{engine.tokens_per_image}} image embeddings
 
 # 3. generate: text tokens and image embeddings spliced into one sequence
-params = GenerationParams(
-    max_new_tokens={int(params.max_new_tokens)!r},
-    temperature={params.temperature!r},
-    top_p={params.top_p!r},
-    top_k={params.top_k!r},
-    repetition_penalty={params.repetition_penalty!r},
-    do_sample={bool(params.do_sample)!r},
-)
+params = {_params_code(params)}
 print(ask(engine, [], turn, params).result())
 """

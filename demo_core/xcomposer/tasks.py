@@ -31,6 +31,19 @@ def _raise(gen: Generation) -> None:
         raise gen.error
 
 
+def _cut(job: Job, what: str) -> bool:
+    """Whether ``job`` was stopped; if so, ``what`` (a message with ``{why}``) is noted."""
+    if job.cancelled:
+        job.note("warning", what.format(why=job.why))
+    return job.cancelled
+
+
+def _nothing(job: Job, hint: str) -> None:
+    """The note for a generation that gave nothing usable: why it was stopped, or ``hint``."""
+    if not _cut(job, _("{why} before the model wrote anything.")):
+        job.note("warning", hint)
+
+
 def _illustrate(
     job: Job,
     composer: Composer,
@@ -38,7 +51,8 @@ def _illustrate(
     refs: Sequence[ImageInput],
     image_num: int | str,
     params: GenerationParams,
-) -> None:
+) -> Article:
+    """Add ``image_num`` images to ``article`` (in place), noting what went wrong; returns it."""
     try:
         for step in composer.illustrate(article, refs, image_num, params, job.cancel_token):
             job.stream(step.gen, step.label)
@@ -46,12 +60,8 @@ def _illustrate(
         job.note("error", _("Adding images stopped: {error}").format(error=exc))
     for note in composer.notices:
         job.note("warning", note)
-    if job.cancelled:
-        job.note(
-            "warning",
-            _("{why} while adding images: the images chosen so far are kept.").format(why=job.why),
-        )
-        return
+    if _cut(job, _("{why} while adding images: the images chosen so far are kept.")):
+        return article
     missing = [i + 1 for i, p in enumerate(article.paragraphs) if p.image and not p.image.image]
     if missing:
         job.note(
@@ -64,6 +74,7 @@ def _illustrate(
                 len(missing),
             ).format(numbers=", ".join(map(str, missing)), folder=library_dir()),
         )
+    return article
 
 
 def article_cap_note(asked: int, room: int, composer: Composer, text_only: bool) -> str:
@@ -111,21 +122,13 @@ def compose_job(
         _raise(gen)
         texts = C.split_paragraphs(gen.text)
         if not texts:
-            if job.cancelled:
-                job.note("warning", _("{why} before the model wrote anything.").format(why=job.why))
-            else:
-                job.note("warning", _("The model wrote nothing usable; try again with another seed."))
+            _nothing(job, _("The model wrote nothing usable; try again with another seed."))
             return None
         article = Article.from_texts(instruction, texts)
         job.result = article  # the page may show it while images are being added
-        if job.cancelled:
-            job.note(
-                "warning",
-                _("{why}: the article below is what was written until then.").format(why=job.why),
-            )
-        elif not text_only:
-            _illustrate(job, composer, article, refs, image_num, params)
-        return article
+        if _cut(job, _("{why}: the article below is what was written until then.")) or text_only:
+            return article
+        return _illustrate(job, composer, article, refs, image_num, params)
 
     return Job("write", _("Writing the article"), work, alive=alive)
 
@@ -141,8 +144,7 @@ def illustrate_job(
     """Add images to an article that has none (e.g. one written with Text only)."""
 
     def work(job: Job) -> Article:
-        _illustrate(job, composer, article, refs, image_num, params)
-        return article
+        return _illustrate(job, composer, article, refs, image_num, params)
 
     return Job("illustrate", _("Adding images"), work, alive=alive)
 
@@ -167,16 +169,9 @@ def edit_job(
         _raise(gen)
         text = C.clean_edit(gen.text)
         if not text:
-            if job.cancelled:
-                job.note("warning", _("{why} before the model wrote anything.").format(why=job.why))
-            else:
-                job.note("warning", _("The model returned no text; try again."))
+            _nothing(job, _("The model returned no text; try again."))
             return None
-        if job.cancelled:
-            job.note(
-                "warning",
-                _("{why}: the proposal holds what was written until then.").format(why=job.why),
-            )
+        _cut(job, _("{why}: the proposal holds what was written until then."))
         return uid, kind, text
 
     return Job("edit", label, work, alive=alive)
@@ -196,11 +191,9 @@ def _fill(
     for note in composer.notices:
         job.note("warning", note)
     slot = article.paragraphs[article.index_of(uid)].image
-    if job.cancelled:
-        job.note(
-            "warning", _("{why}: the first candidate is used; pick another below.").format(why=job.why)
-        )
-    elif slot is not None and not slot.image:
+    if _cut(job, _("{why}: the first candidate is used; pick another below.")):
+        return
+    if slot is not None and not slot.image:
         job.note(
             "info",
             _(
@@ -228,18 +221,11 @@ def add_image_job(
         )
         _raise(gen)
         if job.cancelled and not gen.text.strip():
-            job.note(
-                "warning",
-                _("{why} before a caption was written; no image was added.").format(why=job.why),
-            )
+            _cut(job, _("{why} before a caption was written; no image was added."))
             return
         caption = C.parse_caption(gen.text, article.paragraphs[i].text)
         article.set_slot(i, ImageSlot(caption=caption))
-        if job.cancelled:
-            job.note(
-                "warning",
-                _("{why}: the caption is kept; press Re-pick to find images.").format(why=job.why),
-            )
+        if _cut(job, _("{why}: the caption is kept; press Re-pick to find images.")):
             return
         _fill(job, composer, article, uid, refs, params)
 

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import zlib
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -23,6 +24,12 @@ from PIL import Image, ImageDraw
 from tests.servers import LoopbackHTTP, QuietHandler
 
 FIXTURES = Path(__file__).parent / "fixtures"
+PICTURE_SOURCES = ("library", "commons", "openverse", "generate")
+# each picture source alone, then all of them: the switches of SourceSettings
+SOURCES = {
+    **{name: {s: s == name for s in PICTURE_SOURCES} for name in PICTURE_SOURCES},
+    "all": dict.fromkeys(PICTURE_SOURCES, True),
+}
 
 
 def fixture(name: str, base: str) -> bytes:
@@ -147,6 +154,19 @@ class StandIns(LoopbackHTTP):
 
     def settings(self, **extra) -> dict:
         return {"commons_url": self.commons_url, "openverse_url": self.openverse_url, **extra}
+
+    def source_settings(self, which: str):
+        """``SourceSettings`` with the sources of ``SOURCES[which]`` on: Commons and
+        Openverse are these stand-ins, pictures are drawn by tiny-sd."""
+        from demo_core.xcomposer.sources.config import SourceSettings
+
+        return replace(
+            SourceSettings(),
+            **SOURCES[which],
+            generate_model="tiny-sd",
+            commons_url=self.commons_url,
+            openverse_url=self.openverse_url,
+        )
 
 
 if __name__ == "__main__":

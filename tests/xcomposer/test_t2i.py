@@ -21,7 +21,7 @@ from demo_core.xcomposer.library import load_library
 from demo_core.xcomposer.sources.config import SourceSettings
 from demo_core.xcomposer.sources.http import COOLDOWNS
 from demo_core.xcomposer.t2i import build_tiny_sd, is_diffusers_folder, load_t2i
-from tests.xcomposer.standins import StandIns, picture
+from tests.xcomposer.standins import SOURCES, StandIns, picture
 
 
 @pytest.fixture(scope="module")
@@ -104,25 +104,10 @@ def world(studio_home, tmp_path):
 
 
 PARAMS = replace(GenerationParams(), max_new_tokens=8, do_sample=False, seed=8909)
-SOURCES = {
-    "library": {"library": True, "commons": False, "openverse": False, "generate": False},
-    "commons": {"library": False, "commons": True, "openverse": False, "generate": False},
-    "openverse": {"library": False, "commons": False, "openverse": True, "generate": False},
-    "generate": {"library": False, "commons": False, "openverse": False, "generate": True},
-    "all": {"library": True, "commons": True, "openverse": True, "generate": True},
-}
-
-
 @pytest.mark.parametrize("which", list(SOURCES))
 def test_every_slot_gets_a_picture(compose_engine, world, which):
     standins, library, manager = world
-    cfg = replace(
-        SourceSettings(),
-        **SOURCES[which],
-        generate_model="tiny-sd",
-        commons_url=standins.commons_url,
-        openverse_url=standins.openverse_url,
-    )
+    cfg = standins.source_settings(which)
     composer = Composer(compose_engine, sources=cfg.build(library, manager), query=cfg.query)
     article = Article.from_texts(
         "山水", ["mountain peaks", "a river", "the city", "night", "end", "x"]

@@ -3,11 +3,11 @@ short article from uploaded images with the tiny random model and download the z
 
 from __future__ import annotations
 
-import contextlib
 import io
 import re
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,28 +23,56 @@ def _png(path: Path, color: str) -> Path:
     return path
 
 
+@contextmanager
+def xcomposer_app(tmp_path, **context_options) -> Iterator[tuple[str, object]]:
+    """A fresh app on the tiny models (on the CPU) and a browser page: ``(url, page)``."""
+    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
+    with running_app(tmp_path / "home", env) as url, browser_page(**context_options) as page:
+        yield url, page
+
+
+def open_composition(page, url: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
+    expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
+
+
+def _open_qa(page, url: str) -> None:
+    page.goto(f"{url}/XComposer2")
+    page.get_by_role("tab", name=re.compile("Image Q&A")).click()
+    page.get_by_test_id("pasteImageBox").wait_for()
+
+
+def _compose(page, instruction: str, references: list[Path], max_new_tokens: int) -> None:
+    """Type ``instruction``, upload ``references``, set Max new tokens and press Compose."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("Instruction: a title, an outline, material to use").fill(instruction)
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="Reference images")
+    uploader.locator("input[type=file]").set_input_files([str(p) for p in references])
+    expect(page.get_by_text(references[-1].name).first).to_be_visible(timeout=30_000)
+    set_max_new_tokens(page, max_new_tokens)
+    page.get_by_role("button", name=re.compile("Compose")).click()
+
+
+def set_max_new_tokens(page, n: int) -> None:
+    """Open Generation settings and type ``n`` into Max new tokens."""
+    page.get_by_text("Generation settings").first.click()
+    max_new = page.get_by_label("Max new tokens", exact=True).first
+    max_new.fill(str(n))
+    max_new.press("Enter")
+    page.wait_for_timeout(500)
+
+
 def test_compose_from_uploads_and_download_zip(tmp_path):
     from playwright.sync_api import expect
 
     images = [_png(tmp_path / "red_sun.png", "red"), _png(tmp_path / "blue_sea.png", "blue")]
-    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
-    with (
-        running_app(tmp_path / "home", env) as url,
-        browser_page(viewport={"width": 1300, "height": 1800}, accept_downloads=True) as page,
-    ):
-        page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
-        expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
-        box = page.get_by_label("Instruction: a title, an outline, material to use")
-        box.fill("Write a short article about the sun and the sea.")
-        uploader = page.get_by_test_id("stFileUploader").filter(has_text="Reference images")
-        uploader.locator("input[type=file]").set_input_files([str(p) for p in images])
-        expect(page.get_by_text("blue_sea.png").first).to_be_visible(timeout=30_000)
-        page.get_by_text("Generation settings").first.click()
-        max_new = page.get_by_label("Max new tokens", exact=True).first
-        max_new.fill("60")
-        max_new.press("Enter")
-        page.wait_for_timeout(500)
-        page.get_by_role("button", name=re.compile("Compose")).click()
+    viewport = {"width": 1300, "height": 1800}
+    with xcomposer_app(tmp_path, viewport=viewport, accept_downloads=True) as (url, page):
+        open_composition(page, url)
+        _compose(page, "Write a short article about the sun and the sea.", images, 60)
         zip_button = page.get_by_role("button", name=re.compile(r"Markdown \+ images"))
         expect(zip_button).to_be_visible(timeout=120_000)
         expect(page.get_by_text("Edit paragraph 1")).to_be_visible()
@@ -86,11 +114,8 @@ def test_paste_an_image_and_ask(tmp_path):
 
     buf = io.BytesIO()
     Image.new("RGB", (40, 30), "purple").save(buf, format="PNG")
-    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
-    with running_app(tmp_path / "home", env) as url, browser_page() as page:
-        page.goto(f"{url}/XComposer2")
-        page.get_by_role("tab", name=re.compile("Image Q&A")).click()
-        page.get_by_test_id("pasteImageBox").wait_for()
+    with xcomposer_app(tmp_path) as (url, page):
+        _open_qa(page, url)
         page.evaluate(PASTE_PNG, base64.b64encode(buf.getvalue()).decode())
         expect(page.get_by_text("pasted-1.png").first).to_be_visible(timeout=30_000)
         page.get_by_role("textbox", name="Your question").fill("What colour is this?")
@@ -137,11 +162,8 @@ def test_pasting_several_images_at_once_keeps_them_all(tmp_path):
         buf = io.BytesIO()
         Image.new("RGB", (30, 20), color).save(buf, format="PNG")
         files.append([base64.b64encode(buf.getvalue()).decode(), f"{color}.png", "image/png"])
-    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
-    with running_app(tmp_path / "home", env) as url, browser_page() as page:
-        page.goto(f"{url}/XComposer2")
-        page.get_by_role("tab", name=re.compile("Image Q&A")).click()
-        page.get_by_test_id("pasteImageBox").wait_for()
+    with xcomposer_app(tmp_path) as (url, page):
+        _open_qa(page, url)
         page.evaluate(PASTE_MANY, files)
         for n in (1, 2, 3):
             expect(page.get_by_text(f"pasted-{n}").first).to_be_visible(timeout=30_000)
@@ -177,44 +199,15 @@ def test_a_closed_tab_cancels_its_job_an_open_idle_one_does_not(tmp_path):
         assert out.read_text() == "abandoned"
 
 
-@contextlib.contextmanager
-def composition_page(tmp_path: Path, width: int, height: int) -> Iterator:
-    """The XComposer2 page of a fresh app with the tiny models, in a ``width`` x
-    ``height`` window, once the tiny model's notice is shown."""
-    from playwright.sync_api import expect
-
-    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
-    with (
-        running_app(tmp_path / "home", env) as url,
-        browser_page(viewport={"width": width, "height": height}) as page,
-    ):
-        page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
-        expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
-        yield page
-
-
-def set_max_new_tokens(page, n: int) -> None:
-    """Open Generation settings and type ``n`` into Max new tokens."""
-    page.get_by_text("Generation settings").first.click()
-    max_new = page.get_by_label("Max new tokens", exact=True).first
-    max_new.fill(str(n))
-    max_new.press("Enter")
-    page.wait_for_timeout(500)
-
-
 def test_article_images_fit_a_phone_screen(tmp_path):
     """Article images were a fixed 480 px and were cut off on a 390 px wide screen."""
     from playwright.sync_api import expect
 
     wide = tmp_path / "wide_field.png"
     Image.new("RGB", (1200, 800), "orange").save(wide)
-    with composition_page(tmp_path, 390, 844) as page:
-        page.get_by_label("Instruction: a title, an outline, material to use").fill("A field.")
-        uploader = page.get_by_test_id("stFileUploader").filter(has_text="Reference images")
-        uploader.locator("input[type=file]").set_input_files([str(wide)])
-        expect(page.get_by_text("wide_field.png").first).to_be_visible(timeout=30_000)
-        set_max_new_tokens(page, 40)
-        page.get_by_role("button", name=re.compile("Compose")).click()
+    with xcomposer_app(tmp_path, viewport={"width": 390, "height": 844}) as (url, page):
+        open_composition(page, url)
+        _compose(page, "A field.", [wide], 40)
         expect(page.get_by_role("button", name=re.compile(r"Markdown \+ images"))).to_be_visible(
             timeout=120_000
         )
@@ -234,13 +227,8 @@ def test_compose_with_defaults_then_edit_keeps_the_proposal_in_view(tmp_path):
     edit panel stays open with the proposal and its Accept/Discard buttons."""
     from playwright.sync_api import expect
 
-    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
-    with (
-        running_app(tmp_path / "home", env) as url,
-        browser_page(viewport={"width": 1300, "height": 1800}) as page,
-    ):
-        page.goto(f"{url}/XComposer2", wait_until="domcontentloaded")
-        expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
+    with xcomposer_app(tmp_path, viewport={"width": 1300, "height": 1800}) as (url, page):
+        open_composition(page, url)
         page.get_by_role("button", name=re.compile("Compose")).click()
         expect(page.get_by_text("Edit paragraph 1")).to_be_visible(timeout=240_000)
         expect(

@@ -42,13 +42,19 @@ def settle(at: AppTest, timeout: float = 120) -> AppTest:
     raise AssertionError("the page kept starting jobs")
 
 
-def _qa_ask(at: AppTest, question: str, files=None) -> AppTest:
+def _press(at: AppTest, prefix: str, button: str, max_new_tokens: int) -> AppTest:
+    """On the tab of ``prefix``: a short Max new tokens, then ``button``; the page once the
+    job it started is collected."""
+    at.number_input(key=f"{prefix}_max_new").set_value(max_new_tokens)
+    at.button(key=f"{prefix}_{button}").click()
+    return settle(at.run())
+
+
+def _qa_ask(at: AppTest, question: str, files=None, max_new_tokens: int = 6) -> AppTest:
     if files is not None:
         at.file_uploader(key="xc_qa_files_0").set_value(files)
     at.text_area(key="xc_qa_question").set_value(question)
-    at.number_input(key="xc_qa_max_new").set_value(6)
-    at.button(key="xc_qa_ask").click()
-    return settle(at.run())
+    return _press(at, "xc_qa", "ask", max_new_tokens)
 
 
 def test_page_opens_with_random_models_labelled(app):
@@ -97,9 +103,7 @@ def _compose(at: AppTest, files=None, text_only=False, num=2, instruction="写�
         at.file_uploader(key="xc_cmp_files").set_value(files)
     at.selectbox(key="xc_cmp_num").set_value(num)
     at.checkbox(key="xc_cmp_text_only").set_value(text_only)
-    at.number_input(key="xc_cmp_max_new").set_value(60)
-    at.button(key="xc_cmp_go").click()
-    return settle(at.run())
+    return _press(at, "xc_cmp", "go", 60)
 
 
 def test_compose_with_uploaded_images_then_export(app):
@@ -402,10 +406,7 @@ def test_uploaded_images_survive_a_visit_to_another_page(app):
     assert not at.exception, at.exception
     kept = [c.value for c in at.caption if c.value.startswith("📎 Kept")]
     assert any("ref.png" in c for c in kept) and any("q.png" in c for c in kept), kept
-    at.text_area(key="xc_qa_question").set_value("What is it?")
-    at.number_input(key="xc_qa_max_new").set_value(4)
-    at.button(key="xc_qa_ask").click()
-    settle(at.run())
+    at = _qa_ask(at, "What is it?", max_new_tokens=4)
     (turn,) = at.session_state["xc_qa_turns"]
     assert [i.name for i in turn.images] == ["q.png"]
     assert not any("q.png" in c.value for c in at.caption if c.value.startswith("📎 Kept"))

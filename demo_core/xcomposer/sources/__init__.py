@@ -24,7 +24,7 @@ from typing import Protocol
 from demo_core.xcomposer.images import ImageInput
 from demo_core.xcomposer.sources.http import COOLDOWNS, SourceError
 
-__all__ = ["ImageSource", "SearchRequest", "SourceError", "gather"]
+__all__ = ["ImageSource", "SearchRequest", "Source", "SourceError", "gather"]
 
 CANDIDATES = 4  # A/B/C/D, as in the original
 
@@ -57,6 +57,15 @@ def _labelled(label: str, text: str) -> str:
     """``text`` said as coming from ``label``; a source's own errors already name it
     ("Wikimedia Commons: cannot connect …"), and saying it twice reads as a stutter."""
     return text if text.startswith(f"{label}:") else f"{label}: {text}"
+
+
+class Source:
+    """What an :class:`ImageSource` is unless it says otherwise: it finds pictures (it does
+    not draw them) without sending anything to another machine, searched with the caption."""
+
+    online = False
+    generates = False
+    wants_query = False
 
 
 def _ask(source: ImageSource, request: SearchRequest) -> tuple[list[ImageInput], str | None]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from demo_core.xcomposer.credit import Credit
 from demo_core.xcomposer.images import ImageError, ImageInput, load_image
-from demo_core.xcomposer.sources import http
+from demo_core.xcomposer.sources import Source, http
 from demo_core.xcomposer.sources.http import SourceError
 
 
@@ -22,7 +22,7 @@ class Hit:
 
 
 @dataclass
-class OnlineSource:
+class OnlineSource(Source):
     """A search API that answers a query with :class:`Hit` s (subclasses parse)."""
 
     base_url: str
@@ -31,7 +31,6 @@ class OnlineSource:
     name = "online"
     label = "online"
     online = True
-    generates = False
     wants_query = True
 
     def url(self, params: dict[str, str | int]) -> str:

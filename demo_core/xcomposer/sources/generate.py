@@ -17,14 +17,14 @@ from demo_core.i18n import _
 from demo_core.specs import get_spec
 from demo_core.xcomposer.credit import Credit
 from demo_core.xcomposer.images import ImageInput, load_image
+from demo_core.xcomposer.sources import Source
 from demo_core.xcomposer.sources.http import SourceError
 
 MAX_PER_SLOT = 2  # drawing is the slow source: at most this many candidates per slot
 
 
-class GeneratedSource:
+class GeneratedSource(Source):
     name = "generate"
-    online = False
     generates = True
     wants_query = True  # SD-Turbo's text encoder was trained on English captions
 

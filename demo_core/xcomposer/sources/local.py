@@ -10,10 +10,11 @@ from demo_core.xcomposer.credit import Credit
 from demo_core.xcomposer.images import ImageError, ImageInput
 from demo_core.xcomposer.library import ImageLibrary
 from demo_core.xcomposer.online import OnlineImageSearch, OnlineSearchError
+from demo_core.xcomposer.sources import Source
 from demo_core.xcomposer.sources.http import SourceError
 
 
-class LibrarySource:
+class LibrarySource(Source):
     """The library's best matches for the caption, topped up with matches for the
     paragraph text -- the offline matching the composer always did -- and then, when
     fewer than ``k`` share a word with either, with pictures not used yet (in name
@@ -21,9 +22,6 @@ class LibrarySource:
     pictures to choose from (the model picks among them) rather than staying empty."""
 
     name = "library"
-    online = False
-    generates = False
-    wants_query = False
 
     def __init__(self, library: ImageLibrary) -> None:
         self.library = library
@@ -57,13 +55,11 @@ class LibrarySource:
         return images
 
 
-class CustomSource:
+class CustomSource(Source):
     """Your own retrieval service (the original demo's idea), queried with the caption."""
 
     name = "custom"
     online = True
-    generates = False
-    wants_query = False
 
     def __init__(self, search: OnlineImageSearch) -> None:
         self.search = search
