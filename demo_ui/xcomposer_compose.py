@@ -22,6 +22,7 @@ from demo_core.xcomposer import tasks as T
 from demo_core.xcomposer.article import Article, EmptyText, Paragraph
 from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import markdown_text, to_html, to_zip
+from demo_ui import how_it_works
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
@@ -75,6 +76,7 @@ def _collect(job: Job) -> None:
     if job.kind == "write" and isinstance(job.result, Article):
         new_article()  # a new saved article: the one edited before is kept in the list
         st.session_state[f"{P}_article"] = job.result
+        how_it_works.remember(P, job.result, trace=job.data.get("trace"))
         st.session_state[f"{P}_refs"] = job.data.get("refs", [])
     elif job.kind == "edit" and job.result:
         uid, kind, text = job.result
@@ -296,8 +298,10 @@ def render_compose_tab() -> None:
         **kept(f"{P}_text_only", False),
     )
     sources_summary(c3)
-    params = sampling_controls(
-        P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED, max_tokens_limit=context_window(key)
+    params = how_it_works.flag(
+        sampling_controls(
+            P, C.ARTICLE_DEFAULTS, seed=C.DEFAULT_SEED, max_tokens_limit=context_window(key)
+        )
     )
     job = JOB.running()
     persist_article()
@@ -308,6 +312,7 @@ def render_compose_tab() -> None:
     if job is not None:
         JOB.show(job, plain=True)
     _show_notes()
+    how_it_works.compose_panel(P, None if job is not None else _article())
 
     article = _article()
     if article is None or (job is not None and job.kind == "write"):
