@@ -164,3 +164,26 @@ def test_class_page_asks_for_the_code_before_the_levers_appear(studio_home, monk
     at.button(key="class_lock").click()
     at.run()
     assert "class_reset_all" not in _keys(at)
+
+
+def test_start_sh_prints_the_teacher_code_before_the_server_starts(tmp_path):
+    """./start.sh runs ``python -m demo_core.classroom`` before ``streamlit run``: it makes
+    the code on the first start and prints the same one on every start."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert "-m demo_core.classroom" in (root / "start.sh").read_text()
+    env = {**os.environ, "DEMO_STUDIO_HOME": str(tmp_path)}
+    env.pop("DEMO_STUDIO_TEACHER_CODE", None)
+    said = [
+        subprocess.run(
+            [sys.executable, "-m", "demo_core.classroom"],
+            cwd=root, env=env, capture_output=True, text=True, check=True,
+        ).stderr
+        for _ in range(2)
+    ]
+    code = (tmp_path / "teacher-code.txt").read_text().strip()
+    assert said[0] == said[1] and f"Teacher code for the Class page: {code}" in said[0]
