@@ -40,21 +40,28 @@ def _go(page, label: str) -> None:
     wait_idle(page)
 
 
-def _press(page, button, started) -> None:
-    """Click ``button`` until ``started`` shows (its request began). A click that lands
-    while the rerun of the previous input is still being drawn can be dropped by the
-    page (the question stayed in its box and nothing was asked): click again."""
+def _press(page, act, started) -> None:
+    """``act()`` (a click, a send) until ``started`` shows (its request began). An input
+    that lands while the rerun of the previous one is still being drawn can be dropped
+    by the page (the question stayed in its box and nothing was asked): do it again."""
     from playwright.sync_api import Error as PlaywrightError
 
     for _ in range(3):
         wait_idle(page)
-        button.click()
+        act()
         try:
             started.first.wait_for(timeout=60_000)
             return
         except PlaywrightError:
             continue
     raise AssertionError("the request never started")
+
+
+def _send(page, text: str) -> None:
+    """Send ``text`` once the page is idle, again if it never shows as a message (a chat
+    input sent while the page's previous run is still being drawn can be dropped)."""
+    sent = page.get_by_test_id("stChatMessage").filter(has_text=text)
+    _press(page, lambda: send(page, text), sent)
 
 
 def _short_answers(page, tab, prefix: str) -> None:
@@ -113,7 +120,7 @@ def test_panel_on_every_demo(tmp_path):
 
         # -- Bajie: the persona prompt as the model reads it ---------------------------
         _go(page, "Bajie role-play")
-        send(page, "你好")
+        _send(page, "你好")
         panel = page.locator("[class*='st-key-hiw_'][class*='_panel']")
         panel.get_by_text("tokens go into the model").wait_for(timeout=120_000)
         panel.locator(".hiw-box", has_text="猪八戒").wait_for()  # the persona, as tokens
@@ -125,7 +132,7 @@ def test_panel_on_every_demo(tmp_path):
         _choose(page, sidebar.get_by_test_id("stSelectbox").first, "Tiny random InternLM2")
         sidebar.get_by_text("Data analysis (Python interpreter)").click()  # no tool: one call
         wait_idle(page)
-        send(page, "What is 2 + 3?")
+        _send(page, "What is 2 + 3?")
         panel = page.locator(".st-key-hiw_agent_panel")
         panel.locator("[data-testid=stGraphVizChart] svg").wait_for(timeout=300_000)
         wait_idle(page)
@@ -147,12 +154,12 @@ def test_panel_on_every_demo(tmp_path):
         _short_answers(page, compose, "xc_cmp")
         compose.get_by_text("Text only").click()  # the article alone: no image search after it
         wait_idle(page)
-        compose.locator("input[type=file]").set_input_files(str(png))
-        compose.get_by_text("red.png").first.wait_for(timeout=120_000)
+        upload = compose.locator("input[type=file]")
+        _press(page, lambda: upload.set_input_files(str(png)), compose.get_by_text("red.png"))
         wait_idle(page)
         panel = page.locator(".st-key-hiw_xc_cmp_panel")
         writing = page.get_by_text("Writing the article").or_(panel.locator(".hiw-img"))
-        _press(page, compose.get_by_role("button", name="Compose"), writing)
+        _press(page, compose.get_by_role("button", name="Compose").click, writing)
         panel.locator(".hiw-img").first.wait_for(timeout=600_000)
         assert "<image>" in panel.locator(".hiw-img").first.inner_text()
         wait_idle(page)
@@ -172,7 +179,7 @@ def test_panel_on_every_demo(tmp_path):
         question = page.locator(".st-key-xc_qa_question textarea")
         question.fill("What colour is it?")
         asked = page.get_by_test_id("stChatMessage").filter(has_text="What colour is it?")
-        _press(page, qa.get_by_role("button", name="Ask"), asked)
+        _press(page, qa.get_by_role("button", name="Ask").click, asked)
         panel = page.locator(".st-key-hiw_xc_qa_panel")
         try:
             panel.locator(".hiw-img").first.wait_for(timeout=600_000)
