@@ -41,6 +41,7 @@ fi
 
 case "$mode" in
   app)
+    "$VPY" -m demo_core.classroom  # the Class page's teacher code (made on the first start)
     exec .venv/bin/streamlit run app.py ;;
   test)
     .venv/bin/ruff check .

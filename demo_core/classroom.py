@@ -18,7 +18,12 @@ store, issue 12, registers its own). ``reset_everything`` runs them for every wo
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import secrets
 import statistics
+import sys
 import threading
 import time
 from collections import deque
@@ -26,7 +31,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from demo_core import settings
 from demo_core.engine.base import Generation
+from demo_core.i18n import _, language_from_environment, set_language
 
 RECENT = 8  # finished generations kept per model, for its tokens/s
 
@@ -243,3 +250,89 @@ def reset_everything(registry, downloads) -> ServerReset:
     with _epoch_lock:
         _epoch += 1
     return out
+
+
+# -- the teacher code ----------------------------------------------------------------
+# The cancel and reset levers of the Class view act on every browser, so they wait for
+# the teacher code; the figures are for everyone. The code is $DEMO_STUDIO_TEACHER_CODE,
+# or one generated at the first start, kept in $DEMO_STUDIO_HOME and printed on the
+# server's console (./start.sh prints it before the server starts).
+CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # nothing that reads as another (0/o, 1/l)
+_code_lock = threading.Lock()
+
+
+def _normal(code: str) -> str:
+    return "".join(code.split()).casefold()
+
+
+def teacher_code(announce: Callable[[str], None] | None = None) -> str:
+    """The teacher code: the environment's, else the stored one, else a new one (stored,
+    and said through ``announce``, by default on stderr, so the console shows it)."""
+    given = os.environ.get(settings.TEACHER_CODE_ENV, "").strip()
+    if given:
+        return given
+    path = settings.teacher_code_file()
+    with _code_lock:
+        try:
+            stored = path.read_text(encoding="utf-8").strip()
+        except OSError:
+            stored = ""
+        if stored:
+            return stored
+        raw = "".join(secrets.choice(CODE_ALPHABET) for _n in range(8))
+        code = f"{raw[:4]}-{raw[4:]}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(code + "\n")
+    (announce or _announce)(code)
+    return code
+
+
+def code_notice(code: str | None = None) -> str:
+    """The console line that tells the teacher the code (or where it is set)."""
+    if os.environ.get(settings.TEACHER_CODE_ENV, "").strip():
+        return _("Teacher code for the Class page: set by {env}.").format(
+            env=settings.TEACHER_CODE_ENV
+        )
+    return _("Teacher code for the Class page: {code} (kept in {path})").format(
+        code=code or teacher_code(lambda _code: None), path=settings.teacher_code_file()
+    )
+
+
+def _announce(code: str) -> None:
+    print(code_notice(code), file=sys.stderr, flush=True)
+
+
+def teacher_token(code: str) -> str:
+    """What a workspace remembers once its browser gave the right code: a digest, so the
+    code itself is not stored with the workspace and a new code locks every browser."""
+    return hashlib.sha256(("demo-studio-teacher:" + _normal(code)).encode()).hexdigest()
+
+
+def is_teacher_code(text: str | None) -> bool:
+    return bool(text and text.strip()) and hmac.compare_digest(
+        teacher_token(text or ""), teacher_token(teacher_code())
+    )
+
+
+def is_teacher_token(token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(str(token), teacher_token(teacher_code()))
+
+
+def main() -> int:
+    """``python -m demo_core.classroom``: print the teacher code line (making the code
+    if there is none yet), as ./start.sh does before it starts the server."""
+    import argparse
+
+    set_language(language_from_environment())  # the terminal's LANG / LANGUAGE
+    argparse.ArgumentParser(
+        prog="python -m demo_core.classroom",
+        description=_("Print the Class page's teacher code (made on the first run)."),
+    ).parse_args()
+    print(code_notice(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

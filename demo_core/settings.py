@@ -8,6 +8,9 @@ and tests point it at a temp dir. ``settings.json`` holds per-model overrides, e
                 "internlm2-chat-1_8b": {"backend": "openai",
                                          "base_url": "http://127.0.0.1:23333/v1"}},
      "gpu_budget_gb": 70}
+
+The Class page's teacher code comes from ``$DEMO_STUDIO_TEACHER_CODE``, or else is
+generated once and kept in ``teacher-code.txt`` beside it (:func:`teacher_code_file`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,15 @@ def models_dir() -> Path:
 
 def settings_file() -> Path:
     return home() / "settings.json"
+
+
+TEACHER_CODE_ENV = "DEMO_STUDIO_TEACHER_CODE"  # the Class page's teacher code, if set
+
+
+def teacher_code_file() -> Path:
+    """Where the generated teacher code is kept when ``$DEMO_STUDIO_TEACHER_CODE`` is
+    unset (delete it for a new code at the next start)."""
+    return home() / "teacher-code.txt"
 
 
 class SettingsError(RuntimeError):

@@ -353,6 +353,10 @@ def _on_flip(cfg: ChatConfig, turn: Turn, step: int) -> None:
 
 
 def _on_stop(job: Job) -> None:
+    """Stop the reply running where ``job`` ran when the click arrives (a newer one in the
+    same conversation, if the page moved on since the button was drawn)."""
+    if job.workspace and job.slot:
+        job = JOBS.get(job.workspace, job.slot) or job
     job.stop()
     job.wait(STOP_WAIT_S)  # its end is saved before this run draws the conversation
 

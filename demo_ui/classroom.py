@@ -30,6 +30,45 @@ from demo_ui.resources import get_manager
 
 SEEN_EPOCH = "_class_reset_epoch"
 PRESENTATION = "presentation_mode"
+TEACHER = "class_teacher"  # pref: the teacher code's digest, once this browser gave it
+
+
+# -- the teacher code -------------------------------------------------------------------
+def is_teacher() -> bool:
+    """Whether this workspace gave the teacher code (the cancel and reset levers act on
+    every browser: students see the figures only)."""
+    return classroom.is_teacher_token(get_pref(TEACHER))
+
+
+def _unlock() -> None:
+    code = st.session_state.get("class_code", "")
+    st.session_state["class_code"] = ""
+    if classroom.is_teacher_code(code):
+        set_pref(TEACHER, classroom.teacher_token(code))
+        st.session_state["class_flash"] = _("Teacher tools unlocked for this browser.")
+    else:
+        st.session_state["class_code_wrong"] = True
+
+
+def teacher_section() -> None:
+    """The code form for a student's browser, or a Lock button for the teacher's."""
+    if is_teacher():
+        if st.button(_("Lock teacher tools"), icon=":material/lock:", key="class_lock"):
+            set_pref(TEACHER, None)
+            st.rerun()
+        return
+    st.subheader(_("Teacher tools"))
+    st.caption(
+        _(
+            "Cancelling other people's work and resetting everything need the teacher code: "
+            "the server prints it when it starts (./start.sh), or it is set with {env}."
+        ).format(env="DEMO_STUDIO_TEACHER_CODE")
+    )
+    with st.form("class_code_form", border=False):
+        st.text_input(_("Teacher code"), type="password", key="class_code")
+        st.form_submit_button(_("Unlock"), icon=":material/lock_open:", on_click=_unlock)
+    if st.session_state.pop("class_code_wrong", False):
+        st.error(_("That is not the teacher code."))
 
 
 # -- sessions -----------------------------------------------------------------------
@@ -39,7 +78,10 @@ def live_session_count() -> int:
 
     if not Runtime.exists():
         return 1
-    return len(Runtime.instance()._session_mgr.list_active_sessions())  # noqa: SLF001
+    try:
+        return len(Runtime.instance()._session_mgr.list_active_sessions())  # noqa: SLF001
+    except AttributeError:  # AppTest's stand-in runtime has no session manager
+        return 1
 
 
 # -- presentation mode ---------------------------------------------------------------
@@ -247,7 +289,9 @@ def reset_server_section() -> None:
             from demo_ui.agent_view import get_kernel_registry
 
             done = classroom.reset_everything(get_kernel_registry(), DOWNLOADS)
+            token = get_pref(TEACHER)
             reset_this_browser()
+            set_pref(TEACHER, token)  # the teacher's browser stays the teacher's
             st.session_state["class_flash"] = _(
                 "Reset: {g} answer(s) stopped, {k} kernel(s) stopped, {d} download(s) cancelled."
             ).format(
@@ -263,7 +307,7 @@ def sessions_section() -> None:
     st.caption(_("Tabs open on this server now; a count, not who they are."))
 
 
-def models_section() -> None:
+def models_section(teacher: bool) -> None:
     st.subheader(_("Models"))
     lines = classroom.model_lines(get_manager())
     if not lines:
@@ -292,7 +336,7 @@ def models_section() -> None:
                     )
                 )
             )
-            if right.button(
+            if teacher and right.button(
                 _("Cancel all"),
                 key=f"class_cancel_{line.key}",
                 disabled=not (line.running or line.waiting),
@@ -303,7 +347,7 @@ def models_section() -> None:
                 st.rerun()
 
 
-def kernels_section() -> None:
+def kernels_section(teacher: bool) -> None:
     from demo_ui.agent_view import get_kernel_registry
 
     st.subheader(_("Agent kernels"))
@@ -323,6 +367,8 @@ def kernels_section() -> None:
         if k.restarts:
             parts.append(_("restarted {n}×").format(n=k.restarts))
         left.markdown(" · ".join(parts))
+        if not teacher:
+            continue
         if mid.button(_("Interrupt"), key=f"class_int_{k.session}", disabled=not k.busy):
             for sid, kernel in registry.sessions():
                 if sid == k.session:
@@ -334,7 +380,7 @@ def kernels_section() -> None:
             st.rerun()
 
 
-def downloads_section() -> None:
+def downloads_section(teacher: bool) -> None:
     st.subheader(_("Downloads"))
     running = DOWNLOADS.running()
     if not running:
@@ -347,7 +393,7 @@ def downloads_section() -> None:
             f"#{view.id} · {view.request.repo_id} · {fmt_bytes(snap.done)} / "
             f"{fmt_bytes(snap.total)} · {fmt_bytes(snap.speed)}/s"
         )
-        if right.button(_("Cancel"), key=f"class_dl_{view.id}"):
+        if teacher and right.button(_("Cancel"), key=f"class_dl_{view.id}"):
             job.cancel()
             st.rerun()
 
@@ -359,12 +405,16 @@ def render_class_view() -> None:
 
     @fragment(run_every=5.0)
     def live() -> None:
+        teacher = is_teacher()
         sessions_section()
-        models_section()
-        kernels_section()
-        downloads_section()
+        models_section(teacher)
+        kernels_section(teacher)
+        downloads_section(teacher)
 
+    classroom.teacher_code()  # made (and printed on the console) on the first visit
     live()
     st.divider()
     reset_browser_section()
-    reset_server_section()
+    if is_teacher():
+        reset_server_section()
+    teacher_section()

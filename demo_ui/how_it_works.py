@@ -662,6 +662,23 @@ def qa_panel(scope: str, turns: Sequence[object], model_key: str, params: Genera
     )
 
 
+def compose_panel(scope: str, article: object) -> None:
+    """The panel under XComposer2's composition: the article request's prompt (its text
+    tokens and each reference image's span) and the probability of each article token."""
+    if not is_open():
+        return
+    _reply_panel(
+        scope,
+        [article] if article is not None else [],
+        _(
+            "Compose an article: the prompt the model reads, with its image tokens, and "
+            "the probability of each token it wrote appear here."
+        ),
+        _("article {n}"),
+        lambda _pos, _trace, _key: {},
+    )
+
+
 def download_panel(
     model: str,
     hf_repo: str | None,

@@ -262,11 +262,24 @@ class JobSlot:
 
     def show(self, job: Job, *, plain: bool = False) -> None:
         """The running ``job``'s live view (:func:`show_job`) with this slot's Stop button."""
-        show_job(job, f"{self.prefix}_stop", plain=plain)
+        show_job(job, f"{self.prefix}_stop", slot=self.key, plain=plain)
 
 
-def show_job(job: Job, stop_key: str, *, plain: bool = False) -> None:
-    """The live view of a running job: its steps as they stream and a Stop button.
+def stop_current(slot: str) -> None:
+    """Stop's callback: stop the job that is in ``slot`` when the click arrives.
+
+    Not the job the button was drawn for: a click can reach the server after the page
+    moved on (Stop, then a new question at once, then Stop on the button still drawn),
+    and a callback bound to the old, finished job did nothing -- the new answer went on
+    and the next question reported it as "interrupted by a new request"."""
+    job = st.session_state.get(slot)
+    if job is not None:
+        job.stop()
+
+
+def show_job(job: Job, stop_key: str, *, slot: str, plain: bool = False) -> None:
+    """The live view of the job running in ``slot``: its steps as they stream and a
+    Stop button (:func:`stop_current`).
 
     A fragment polls the job every ``POLL_S`` seconds (each poll is a sign of life for
     the job's watchdog) and reruns the whole page once the job is over, so the result is
@@ -279,7 +292,7 @@ def show_job(job: Job, stop_key: str, *, plain: bool = False) -> None:
         job.beat()
         if job.done:
             st.rerun()
-        st.button("⏹ " + _("Stop"), key=stop_key, on_click=job.stop)
+        st.button("⏹ " + _("Stop"), key=stop_key, on_click=stop_current, args=(slot,))
         if job.position:
             st.info(
                 ngettext(

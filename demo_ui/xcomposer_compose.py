@@ -22,6 +22,7 @@ from demo_core.xcomposer import tasks as T
 from demo_core.xcomposer.article import Article, EmptyText, Paragraph
 from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import markdown_text, to_html, to_zip
+from demo_ui import how_it_works
 from demo_ui.prefs import pref_widget
 from demo_ui.widgets import forget, kept, load_engine, show_images
 from demo_ui.xcomposer_common import (
@@ -77,6 +78,7 @@ def _collect(job: Job) -> None:
     if job.kind == "write" and isinstance(job.result, Article):
         new_article()  # a new saved article: the one edited before is kept in the list
         st.session_state[f"{P}_article"] = job.result
+        how_it_works.remember(P, job.result, trace=job.data.get("trace"))
         st.session_state[f"{P}_refs"] = job.data.get("refs", [])
     elif job.kind == "edit" and job.result:
         uid, kind, text = job.result
@@ -313,12 +315,14 @@ def render_compose_tab() -> None:
         ),
     )
     sources_summary(c4)
-    params = sampling_controls(
-        P,
-        C.ARTICLE_DEFAULTS,
-        seed=C.DEFAULT_SEED,
-        max_tokens_limit=context_window(key),
-        max_beams=C.MAX_BEAMS,
+    params = how_it_works.flag(
+        sampling_controls(
+            P,
+            C.ARTICLE_DEFAULTS,
+            seed=C.DEFAULT_SEED,
+            max_tokens_limit=context_window(key),
+            max_beams=C.MAX_BEAMS,
+        )
     )
     job = JOB.running()
     persist_article()
@@ -329,6 +333,7 @@ def render_compose_tab() -> None:
     if job is not None:
         JOB.show(job, plain=True)
     _show_notes()
+    how_it_works.compose_panel(P, None if job is not None else _article())
 
     article = _article()
     if article is None or (job is not None and job.kind == "write"):

@@ -287,3 +287,24 @@ def test_history_new_chat_resume_rename_search_delete_undo_import(story):
     for bad in ("not json", '{"turns": "x"}', '{"turns": [{"role": "system"}]}'):
         with pytest.raises(ConversationFileError):
             from_json(bad)
+
+
+def test_stop_stops_the_reply_running_in_the_conversation_when_the_click_arrives():
+    """A Stop click handled after a newer reply started in the same conversation (the
+    button was drawn for the one before) stops the newer one: before, it stopped nothing
+    and the next message reported that reply as "interrupted by a new request"."""
+    import time
+
+    from demo_core.jobs import JOBS, Job
+    from demo_ui.chat import _on_stop
+
+    def until_stopped(job: Job) -> None:
+        while not job.cancelled:
+            time.sleep(0.02)
+
+    old = JOBS.start("ws-stop", "chat:c1", Job("chat", "old", lambda job: None))
+    assert old.wait(10)
+    newer = JOBS.start("ws-stop", "chat:c1", Job("chat", "newer", until_stopped))
+    _on_stop(old)
+    assert newer.wait(10) and newer.end_reason == "stopped"
+    JOBS.pop("ws-stop", "chat:c1")

@@ -1,7 +1,8 @@
 """The teacher's tools in a real server, with a teacher and a student in two browser
 contexts at once: the Class view counts sessions and shows the model at work, presentation
 mode is per browser and remembered across pages, "Reset this browser" offers the export and
-clears only that browser, and the confirmed server-wide reset clears every tab."""
+clears only that browser, the cancel and reset levers wait for the teacher code (printed on
+the server's console), and the confirmed server-wide reset clears every tab."""
 
 from __future__ import annotations
 
@@ -76,9 +77,33 @@ def test_class_view_presentation_and_resets_with_two_browsers(tmp_path):
         student.get_by_text("Story chat").first.wait_for()
         expect(student.get_by_text("Tell me about the moon")).to_have_count(0, timeout=30_000)
 
-        # -- the server-wide reset, confirmed, clears the other browser too -----------
+        # -- the levers wait for the teacher code: the student sees figures only -------
         _chat_and_wait(student, url, "And about the sun")
+        student.get_by_test_id("stSidebar").get_by_text("Class").click()
+        expect(student.get_by_text(re.compile("Tiny random InternLM2"))).to_be_visible(
+            timeout=60_000
+        )
+        expect(student.get_by_role("button", name="Cancel all")).to_have_count(0)
+        expect(student.get_by_role("button", name=re.compile("Reset everything"))).to_have_count(0)
+        student.get_by_label("Teacher code").fill("zzzz-zzzz")
+        student.get_by_role("button", name="Unlock").click()
+        expect(student.get_by_text("That is not the teacher code.")).to_be_visible()
+        expect(student.get_by_role("button", name=re.compile("Reset everything"))).to_have_count(0)
+        screenshot(student, "class-student-locked")
+        port = url.rsplit(":", 1)[1]
+        code = (tmp_path / "home" / "teacher-code.txt").read_text().strip()
+        console = (tmp_path / f"streamlit-{port}.log").read_text()
+        assert f"Teacher code for the Class page: {code}" in console  # said on the console
         teacher.goto(f"{url}/Class")
+        expect(teacher.get_by_role("button", name="Cancel all")).to_have_count(0, timeout=60_000)
+        teacher.get_by_label("Teacher code").fill(code)
+        teacher.get_by_role("button", name="Unlock").click()
+        expect(teacher.get_by_text("Teacher tools unlocked for this browser.")).to_be_visible()
+        expect(teacher.get_by_role("button", name="Cancel all")).to_be_visible()
+        teacher.reload()  # remembered by this browser's workspace
+        expect(teacher.get_by_role("button", name="Cancel all")).to_be_visible(timeout=60_000)
+
+        # -- the server-wide reset, confirmed, clears the other browser too -----------
         teacher.get_by_role("button", name=re.compile("Reset everything…")).click()
         now = teacher.get_by_role("button", name="Reset everything now")
         expect(now).to_be_disabled()

@@ -109,3 +109,81 @@ def test_resetting_a_workspace_deletes_what_the_store_holds_for_it_only(studio_h
 
     assert classroom.reset_workspace_data(None) == []
     assert store.conversation(theirs) is None
+
+
+def test_teacher_code_is_made_once_kept_private_and_the_environment_wins(studio_home, monkeypatch):
+    from demo_core import settings
+
+    monkeypatch.delenv(settings.TEACHER_CODE_ENV, raising=False)
+    said = []
+    code = classroom.teacher_code(said.append)
+    assert said == [code] and len(code) == 9  # "abcd-efgh": said once, when it was made
+    path = settings.teacher_code_file()
+    assert path.parent == studio_home and path.read_text().strip() == code
+    assert path.stat().st_mode & 0o077 == 0  # only the server's user can read it
+    assert classroom.teacher_code(said.append) == code and said == [code]  # kept
+    assert classroom.is_teacher_code(f"  {code.upper()} ")  # as typed from the console
+    assert not classroom.is_teacher_code("") and not classroom.is_teacher_code("abcd-efgh")
+    assert classroom.is_teacher_token(classroom.teacher_token(code))
+    assert not classroom.is_teacher_token(None)
+    assert code in classroom.code_notice()
+    monkeypatch.setenv(settings.TEACHER_CODE_ENV, "owl 42")
+    assert classroom.teacher_code() == "owl 42" and classroom.is_teacher_code("owl 42")
+    assert not classroom.is_teacher_code(code)  # the old browser token no longer unlocks
+    assert "owl 42" not in classroom.code_notice()
+
+
+def _class_page():
+    from tests.conftest import open_page
+
+    at = open_page("6_Class.py")
+    assert not at.exception, at.exception
+    return at
+
+
+def _keys(at) -> set:
+    return {b.key for b in at.button} | {b.key for b in at.get("form_submit_button")}
+
+
+def test_class_page_asks_for_the_code_before_the_levers_appear(studio_home, monkeypatch):
+    monkeypatch.setenv("DEMO_STUDIO_TEACHER_CODE", "kite-7734")
+    at = _class_page()
+    assert at.metric[0].label == "Connected browser sessions"  # the figures: for everyone
+    assert "class_reset_all" not in _keys(at) and "class_reset_me" in _keys(at)
+    at.text_input(key="class_code").set_value("kite-0000")
+    at.get("form_submit_button")[0].click()
+    at.run()
+    assert "class_reset_all" not in _keys(at)
+    assert any(e.value == "That is not the teacher code." for e in at.error)
+    at.text_input(key="class_code").set_value("kite-7734")
+    at.get("form_submit_button")[0].click()
+    at.run()
+    assert "class_reset_all" in _keys(at) and "class_lock" in _keys(at)
+    at.run()  # remembered by the workspace: still unlocked on the next run
+    assert "class_reset_all" in _keys(at)
+    at.button(key="class_lock").click()
+    at.run()
+    assert "class_reset_all" not in _keys(at)
+
+
+def test_start_sh_prints_the_teacher_code_before_the_server_starts(tmp_path):
+    """./start.sh runs ``python -m demo_core.classroom`` before ``streamlit run``: it makes
+    the code on the first start and prints the same one on every start."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    assert "-m demo_core.classroom" in (root / "start.sh").read_text()
+    env = {**os.environ, "DEMO_STUDIO_HOME": str(tmp_path)}
+    env.pop("DEMO_STUDIO_TEACHER_CODE", None)
+    said = [
+        subprocess.run(
+            [sys.executable, "-m", "demo_core.classroom"],
+            cwd=root, env=env, capture_output=True, text=True, check=True,
+        ).stderr
+        for _ in range(2)
+    ]
+    code = (tmp_path / "teacher-code.txt").read_text().strip()
+    assert said[0] == said[1] and f"Teacher code for the Class page: {code}" in said[0]

@@ -119,6 +119,7 @@ def compose_job(
             composer.write(instruction, refs, write_params, job.cancel_token),
             _("Writing the article"),
         )
+        job.data["trace"] = gen.trace  # recorded while the "How it works" panel is open
         _raise(gen)
         texts = C.split_paragraphs(gen.text)
         if not texts:

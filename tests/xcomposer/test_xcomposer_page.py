@@ -450,3 +450,31 @@ def test_edited_article_survives_a_new_session_and_a_compose(app):
     # reopen it from the list
     again.button(key=f"xc_cmp_doc_open_{first_doc}").click().run()
     assert [p.text for p in again.session_state["xc_cmp_article"].paragraphs] == edited
+
+
+def _until_stopped(job) -> None:
+    import time
+
+    while not job.cancelled:
+        time.sleep(0.02)
+
+
+def test_stop_stops_the_job_running_when_the_click_arrives(app, endless_compose_model):
+    """Stop, a new request at once, then Stop again: the second click can reach the
+    server before the page has drawn the new job's button. It stopped the old, finished
+    job, so the new one went on and the next request reported it as "interrupted by a
+    new request" though the user had stopped it (issue 14)."""
+    from demo_core.jobs import Job
+
+    at = _start_long_article(app)
+    first = at.session_state["xc_cmp_job"]
+    _wait(lambda: first.current is not None)
+    # the page moved on: the first job is over and a new one runs in its place, while
+    # the Stop button the browser shows is still the one drawn for the first
+    first.stop()
+    assert first.wait(10)
+    newer = Job("write", "Writing the article", _until_stopped).start()
+    at.session_state["xc_cmp_job"] = newer
+    at.button(key="xc_cmp_stop").click()
+    at.run()
+    assert newer.wait(10) and newer.end_reason == "stopped"
