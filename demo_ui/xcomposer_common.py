@@ -54,7 +54,7 @@ def sampling_controls(
         do_sample = st.checkbox(
             _("Sampling"),
             help=_("Off: always the most likely token (greedy)."),
-            **kept(f"{prefix}_sample", defaults.do_sample),
+            **kept(f"{prefix}_sample", defaults.do_sample, saved=True),
         )
         c1, c2, c3 = st.columns(3)
         temperature = c1.slider(
@@ -63,7 +63,7 @@ def sampling_controls(
             2.0,
             step=0.05,
             disabled=not do_sample,
-            **kept(f"{prefix}_temp", float(defaults.temperature)),
+            **kept(f"{prefix}_temp", float(defaults.temperature), saved=True),
         )
         top_p = c2.slider(
             _("Top-p"),
@@ -71,10 +71,14 @@ def sampling_controls(
             1.0,
             step=0.05,
             disabled=not do_sample,
-            **kept(f"{prefix}_top_p", float(defaults.top_p)),
+            **kept(f"{prefix}_top_p", float(defaults.top_p), saved=True),
         )
         top_k = c3.number_input(
-            _("Top-k"), 1, 500, disabled=not do_sample, **kept(f"{prefix}_top_k", int(defaults.top_k))
+            _("Top-k"),
+            1,
+            500,
+            disabled=not do_sample,
+            **kept(f"{prefix}_top_k", int(defaults.top_k), saved=True),
         )
         c4, c5, c6 = st.columns(3)
         rep = c4.number_input(
@@ -83,14 +87,11 @@ def sampling_controls(
             2.0,
             step=0.001,
             format="%.3f",
-            **kept(f"{prefix}_rep", float(defaults.repetition_penalty)),
+            **kept(f"{prefix}_rep", float(defaults.repetition_penalty), saved=True),
         )
         window = max_tokens_limit
         max_tokens_limit = max_tokens_limit or 4096
         limit_key = f"{prefix}_max_new"
-        for k in (limit_key, f"_kept_{limit_key}"):  # a value kept from a larger model
-            if int(st.session_state.get(k, 0)) > max_tokens_limit:
-                st.session_state[k] = max_tokens_limit
         max_new = c5.number_input(
             _("Max new tokens"),
             1,
@@ -99,10 +100,15 @@ def sampling_controls(
             help=_("At most {n} on this model: its context window.").format(n=window)
             if window
             else None,
-            **kept(limit_key, min(int(defaults.max_new_tokens), max_tokens_limit)),
+            **kept(  # a value kept from a larger model is cut to this one's window
+                limit_key,
+                min(int(defaults.max_new_tokens), max_tokens_limit),
+                saved=True,
+                fix=lambda n: min(int(n), max_tokens_limit),
+            ),
         )
         chosen_seed = (
-            c6.number_input(_("Seed"), 1, 20000, **kept(f"{prefix}_seed", int(seed)))
+            c6.number_input(_("Seed"), 1, 20000, **kept(f"{prefix}_seed", int(seed), saved=True))
             if seed is not None
             else None
         )
