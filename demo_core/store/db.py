@@ -664,6 +664,10 @@ class Store:
         with self._tx() as c:
             c.execute("UPDATE docs SET deleted = ? WHERE id = ?", (time.time(), did))
 
+    def rename_doc(self, did: str, title: str) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE docs SET title = ? WHERE id = ?", (title.strip(), did))
+
     def restore_doc(self, did: str) -> None:
         with self._tx() as c:
             c.execute("UPDATE docs SET deleted = NULL WHERE id = ?", (did,))
