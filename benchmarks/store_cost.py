@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.ui_streaming import bench_model  # noqa: E402
 from demo_core.chat_reply import start_reply  # noqa: E402
 from demo_core.engine.base import EngineInfo, GenerationParams  # noqa: E402
 from demo_core.jobs import Job  # noqa: E402
@@ -47,16 +48,8 @@ def watch(job: Job) -> tuple[float, float]:
 def speed(tmp: Path, hidden: int, layers: int, tokens: int, runs: int) -> dict:
     from demo_core.engine.local import TransformersEngine
     from demo_core.internlm2.loader import load_internlm2
-    from demo_core.internlm2.tiny import build_tiny_internlm2
 
-    folder = build_tiny_internlm2(
-        tmp / "model",
-        hidden_size=hidden,
-        intermediate_size=hidden * 11 // 4,
-        num_hidden_layers=layers,
-        num_attention_heads=max(4, hidden // 64),
-        num_key_value_heads=2,
-    )
+    folder = bench_model(tmp / "model", hidden, layers)
     engine = TransformersEngine(
         load_internlm2(folder), EngineInfo("bench", "bench", "transformers", context_window=4096)
     )

@@ -9,7 +9,16 @@ the reply's text grows in the page (a MutationObserver). Reports:
   text to the complete reply, as seen in the page) vs the engine's own tokens/s (the caption under the reply),
   over the same replies. Ratio 1.0 means the UI adds nothing.
 
+``--store both``: what persistence costs on the streaming path, as the browser sees it.
+Two servers on the same model, one with the workspace store on disk (the default: the
+reply's row made before the first token, its text saved every second and at the end)
+and one with ``DEMO_STUDIO_STORE=memory`` (the same app with its database in memory:
+no file, no WAL, no fsync); replies alternate between the two tabs (the order swapped
+each round), one at a time. Reports the browser-visible tok/s medians of each and their
+ratio (disk / memory).
+
     python benchmarks/ui_streaming.py [--hidden 512 --layers 8 --replies 3]
+    python benchmarks/ui_streaming.py --store both --replies 8
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -27,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from demo_core.internlm2.tiny import build_tiny_internlm2  # noqa: E402
-from tests.browser import browser_page, running_app  # noqa: E402
+from tests.browser import browser_page, browser_pages, running_app  # noqa: E402
 
 WATCH = """
 () => {
@@ -49,17 +59,41 @@ WATCH = """
 """
 
 
+def bench_model(folder: Path, hidden: int, layers: int) -> Path:
+    """A random InternLM2 of the benchmark's size (also used by store_cost.py)."""
+    return build_tiny_internlm2(
+        folder,
+        hidden_size=hidden,
+        intermediate_size=hidden * 11 // 4,
+        num_hidden_layers=layers,
+        num_attention_heads=max(4, hidden // 64),
+        num_key_value_heads=2,
+    )
+
+
+def one_reply(page, i: int) -> tuple[float, float]:
+    """Send prompt number ``i`` on an open story chat: (browser-visible, engine) tok/s."""
+    page.evaluate(WATCH)
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(f"Write a long story, number {i}.")
+    box.press("Enter")
+    caption = page.get_by_text("tok/s").nth(i)
+    caption.wait_for(timeout=180_000)
+    text = caption.inner_text()
+    tokens = int(re.search(r"(\d+) tokens", text).group(1))
+    engine_tps = float(re.search(r"([\d.]+) tok/s", text).group(1))
+    growth = page.evaluate("() => window.__growth")
+    # from the first streamed text (cursor shown) to the first complete
+    # reply (cursor gone): what a reader sees of the decode
+    start = next(t for t, cursor in growth if cursor)
+    end = next(t for t, cursor in growth if t > start and not cursor)
+    return (tokens - 1) / ((end - start) / 1000), engine_tps
+
+
 def measure(hidden: int, layers: int, replies: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        build_tiny_internlm2(
-            home / "tiny-internlm2",
-            hidden_size=hidden,
-            intermediate_size=hidden * 11 // 4,
-            num_hidden_layers=layers,
-            num_attention_heads=max(4, hidden // 64),
-            num_key_value_heads=2,
-        )
+        bench_model(home / "tiny-internlm2", hidden, layers)
         t0 = time.perf_counter()
         with running_app(home) as url:
             t_health = time.perf_counter() - t0
@@ -71,21 +105,7 @@ def measure(hidden: int, layers: int, replies: int) -> dict:
                 page.get_by_test_id("stChatInputTextArea").wait_for()
                 ratios, ui_speeds, engine_speeds = [], [], []
                 for i in range(replies):
-                    page.evaluate(WATCH)
-                    box = page.get_by_test_id("stChatInputTextArea")
-                    box.fill(f"Write a long story, number {i}.")
-                    box.press("Enter")
-                    caption = page.get_by_text("tok/s").nth(i)
-                    caption.wait_for(timeout=180_000)
-                    text = caption.inner_text()
-                    tokens = int(re.search(r"(\d+) tokens", text).group(1))
-                    engine_tps = float(re.search(r"([\d.]+) tok/s", text).group(1))
-                    growth = page.evaluate("() => window.__growth")
-                    # from the first streamed text (cursor shown) to the first complete
-                    # reply (cursor gone): what a reader sees of the decode
-                    start = next(t for t, cursor in growth if cursor)
-                    end = next(t for t, cursor in growth if t > start and not cursor)
-                    ui_tps = (tokens - 1) / ((end - start) / 1000)
+                    ui_tps, engine_tps = one_reply(page, i)
                     ui_speeds.append(ui_tps)
                     engine_speeds.append(engine_tps)
                     ratios.append(ui_tps / engine_tps)
@@ -100,13 +120,59 @@ def measure(hidden: int, layers: int, replies: int) -> dict:
         }
 
 
+def measure_store(hidden: int, layers: int, replies: int) -> dict:
+    """Browser-visible tok/s with the store on disk and in memory, same run (see top)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        disk_home, memory_home = Path(tmp) / "disk", Path(tmp) / "memory"
+        bench_model(disk_home / "tiny-internlm2", hidden, layers)
+        shutil.copytree(disk_home / "tiny-internlm2", memory_home / "tiny-internlm2")
+        with (
+            running_app(disk_home) as disk_url,
+            running_app(memory_home, {"DEMO_STUDIO_STORE": "memory"}) as memory_url,
+            browser_pages(2) as (disk_page, memory_page),
+        ):
+            tabs = {"disk": (disk_page, disk_url), "memory": (memory_page, memory_url)}
+            for page, url in tabs.values():
+                page.goto(f"{url}/Story_Chat")
+                page.get_by_test_id("stChatInputTextArea").wait_for()
+            speeds: dict[str, list[float]] = {"disk": [], "memory": []}
+            engine: dict[str, list[float]] = {"disk": [], "memory": []}
+            for i in range(replies):
+                order = ("disk", "memory") if i % 2 == 0 else ("memory", "disk")
+                for mode in order:
+                    ui_tps, engine_tps = one_reply(tabs[mode][0], i)
+                    speeds[mode].append(ui_tps)
+                    engine[mode].append(engine_tps)
+            db_bytes = (disk_home / "workspace.db").stat().st_size
+            memory_db = (memory_home / "workspace.db").exists()
+    disk, memory = (statistics.median(speeds[m]) for m in ("disk", "memory"))
+    return {
+        "browser_visible_tok_s_median_store_on_disk": round(disk, 1),
+        "browser_visible_tok_s_median_store_in_memory": round(memory, 1),
+        "ratio_disk_over_memory": round(disk / memory, 3),
+        "engine_tok_s_median": {m: round(statistics.median(v), 1) for m, v in engine.items()},
+        "per_reply_browser_tok_s": {m: [round(x, 1) for x in v] for m, v in speeds.items()},
+        "workspace_db_bytes_on_disk": db_bytes,
+        "memory_home_has_workspace_db": memory_db,
+        "replies_each": replies,
+        "model": {"hidden": hidden, "layers": layers},
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--layers", type=int, default=8)
     ap.add_argument("--replies", type=int, default=3)
+    ap.add_argument(
+        "--store",
+        choices=("disk", "both"),
+        default="disk",
+        help="both: the cost of persistence (store on disk vs DEMO_STUDIO_STORE=memory)",
+    )
     args = ap.parse_args()
-    print(json.dumps(measure(args.hidden, args.layers, args.replies), indent=2))
+    run = measure_store if args.store == "both" else measure
+    print(json.dumps(run(args.hidden, args.layers, args.replies), indent=2))
 
 
 if __name__ == "__main__":
