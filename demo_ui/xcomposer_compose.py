@@ -288,12 +288,12 @@ def render_compose_tab() -> None:
         _("Number of images"),
         NUM_CHOICES,
         format_func=lambda v: _("Automatic") if v == C.AUTO else str(v),
-        **kept(f"{P}_num", C.DEFAULT_IMAGES),
+        **kept(f"{P}_num", C.DEFAULT_IMAGES, saved=True),
     )
     text_only = c2.checkbox(
         _("Text only"),
         help=_("Write the article without looking for images."),
-        **kept(f"{P}_text_only", False),
+        **kept(f"{P}_text_only", False, saved=True),
     )
     sources_summary(c3)
     params = sampling_controls(
