@@ -9,13 +9,23 @@ the reply's text grows in the page (a MutationObserver). Reports:
   text to the complete reply, as seen in the page) vs the engine's own tokens/s (the caption under the reply),
   over the same replies. Ratio 1.0 means the UI adds nothing.
 
+``--store both``: what persistence costs on the streaming path, as the browser sees it.
+Two servers on the same model (each reply in a New chat, so every reply has the same context), one with the workspace store on disk (the default: the
+reply's row made before the first token, its text saved every second and at the end)
+and one with ``DEMO_STUDIO_STORE=memory`` (the same app with its database in memory:
+no file, no WAL, no fsync); replies alternate between the two tabs (the order swapped
+each round), one at a time. Reports the browser-visible tok/s medians of each and their
+ratio (disk / memory).
+
     python benchmarks/ui_streaming.py [--hidden 512 --layers 8 --replies 3]
+    python benchmarks/ui_streaming.py --store both --replies 8
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -26,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import arguments, build_model  # noqa: E402
-from tests.browser import browser_page, running_app  # noqa: E402
+from tests.browser import browser_page, browser_pages, running_app  # noqa: E402
 
 WATCH = """
 () => {
@@ -48,6 +58,32 @@ WATCH = """
 """
 
 
+def one_reply(page, i: int, new_chat: bool = False) -> tuple[float, float]:
+    """Send prompt number ``i`` on an open story chat: (browser-visible, engine) tok/s.
+    ``new_chat``: in a New chat (every reply with the same short context)."""
+    if new_chat and i:
+        page.get_by_role("button", name="New chat").first.click()
+        page.wait_for_function("() => !document.querySelector('[data-testid=stChatMessage]')")
+        page.wait_for_function(  # the New chat's run is over: the prompt is not lost
+            "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+        )
+    page.evaluate(WATCH)
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(f"Write a long story, number {i}.")
+    box.press("Enter")
+    caption = page.get_by_text("tok/s").nth(0 if new_chat else i)
+    caption.wait_for(timeout=300_000)
+    text = caption.inner_text()
+    tokens = int(re.search(r"(\d+) tokens", text).group(1))
+    engine_tps = float(re.search(r"([\d.]+) tok/s", text).group(1))
+    growth = page.evaluate("() => window.__growth")
+    # from the first streamed text (cursor shown) to the first complete
+    # reply (cursor gone): what a reader sees of the decode
+    start = next(t for t, cursor in growth if cursor)
+    end = next(t for t, cursor in growth if t > start and not cursor)
+    return (tokens - 1) / ((end - start) / 1000), engine_tps
+
+
 def measure(hidden: int, layers: int, replies: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
@@ -63,21 +99,7 @@ def measure(hidden: int, layers: int, replies: int) -> dict:
                 page.get_by_test_id("stChatInputTextArea").wait_for()
                 ratios, ui_speeds, engine_speeds = [], [], []
                 for i in range(replies):
-                    page.evaluate(WATCH)
-                    box = page.get_by_test_id("stChatInputTextArea")
-                    box.fill(f"Write a long story, number {i}.")
-                    box.press("Enter")
-                    caption = page.get_by_text("tok/s").nth(i)
-                    caption.wait_for(timeout=180_000)
-                    text = caption.inner_text()
-                    tokens = int(re.search(r"(\d+) tokens", text).group(1))
-                    engine_tps = float(re.search(r"([\d.]+) tok/s", text).group(1))
-                    growth = page.evaluate("() => window.__growth")
-                    # from the first streamed text (cursor shown) to the first complete
-                    # reply (cursor gone): what a reader sees of the decode
-                    start = next(t for t, cursor in growth if cursor)
-                    end = next(t for t, cursor in growth if t > start and not cursor)
-                    ui_tps = (tokens - 1) / ((end - start) / 1000)
+                    ui_tps, engine_tps = one_reply(page, i)
                     ui_speeds.append(ui_tps)
                     engine_speeds.append(engine_tps)
                     ratios.append(ui_tps / engine_tps)
@@ -92,9 +114,62 @@ def measure(hidden: int, layers: int, replies: int) -> dict:
         }
 
 
+def measure_store(hidden: int, layers: int, replies: int) -> dict:
+    """Browser-visible tok/s with the store on disk and in memory, same run (see top)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        disk_home, memory_home = Path(tmp) / "disk", Path(tmp) / "memory"
+        build_model(disk_home / "tiny-internlm2", hidden, layers)
+        shutil.copytree(disk_home / "tiny-internlm2", memory_home / "tiny-internlm2")
+        with (
+            running_app(disk_home) as disk_url,
+            running_app(memory_home, {"DEMO_STUDIO_STORE": "memory"}) as memory_url,
+            browser_pages(2) as (disk_page, memory_page),
+        ):
+            tabs = {"disk": (disk_page, disk_url), "memory": (memory_page, memory_url)}
+            for page, url in tabs.values():
+                page.goto(f"{url}/Story_Chat")
+                page.get_by_test_id("stChatInputTextArea").wait_for()
+            speeds: dict[str, list[float]] = {"disk": [], "memory": []}
+            engine: dict[str, list[float]] = {"disk": [], "memory": []}
+            seen: dict[str, list[float]] = {"disk": [], "memory": []}  # browser / engine
+            for i in range(replies):
+                order = ("disk", "memory") if i % 2 == 0 else ("memory", "disk")
+                for mode in order:
+                    ui_tps, engine_tps = one_reply(tabs[mode][0], i, new_chat=True)
+                    speeds[mode].append(ui_tps)
+                    engine[mode].append(engine_tps)
+                    seen[mode].append(ui_tps / engine_tps)
+            memory_db = (memory_home / "workspace.db").exists()
+    disk, memory = (statistics.median(speeds[m]) for m in ("disk", "memory"))
+    seen_disk, seen_memory = (statistics.median(seen[m]) for m in ("disk", "memory"))
+    return {
+        "browser_visible_tok_s_median_store_on_disk": round(disk, 1),
+        "browser_visible_tok_s_median_store_in_memory": round(memory, 1),
+        "ratio_disk_over_memory": round(disk / memory, 3),
+        "engine_tok_s_median": {m: round(statistics.median(v), 1) for m, v in engine.items()},
+        # what the page shows of the engine's speed, per side: the store's writes (in the
+        # reply's job, between tokens) would lower the disk side's; it cancels the load
+        # swings of a shared machine, which move both speeds of a reply together
+        "browser_over_engine_median": {"disk": round(seen_disk, 3), "memory": round(seen_memory, 3)},
+        "ratio_of_browser_over_engine_disk_over_memory": round(seen_disk / seen_memory, 3),
+        "per_reply_browser_tok_s": {m: [round(x, 1) for x in v] for m, v in speeds.items()},
+        "memory_home_has_workspace_db": memory_db,
+        "replies_each": replies,
+        "model": {"hidden": hidden, "layers": layers},
+    }
+
+
 def main() -> None:
-    args = arguments(hidden=512, layers=8, replies=3).parse_args()
-    print(json.dumps(measure(args.hidden, args.layers, args.replies), indent=2))
+    ap = arguments(hidden=512, layers=8, replies=3)
+    ap.add_argument(
+        "--store",
+        choices=("disk", "both"),
+        default="disk",
+        help="both: the cost of persistence (store on disk vs DEMO_STUDIO_STORE=memory)",
+    )
+    args = ap.parse_args()
+    run = measure_store if args.store == "both" else measure
+    print(json.dumps(run(args.hidden, args.layers, args.replies), indent=2))
 
 
 if __name__ == "__main__":

@@ -35,6 +35,14 @@ def models_dir() -> Path:
     return Path(os.environ.get("DEMO_STUDIO_MODELS_DIR", home() / "models")).expanduser()
 
 
+def store_in_memory() -> bool:
+    """``$DEMO_STUDIO_STORE=memory``: the workspace database lives in memory only (no
+    workspace.db; chats and articles are gone when the server stops; uploads still go to
+    files/). For a throw-away demo machine, and to measure what persistence costs
+    (benchmarks/ui_streaming.py --store both)."""
+    return os.environ.get("DEMO_STUDIO_STORE", "").strip().lower() == "memory"
+
+
 def settings_file() -> Path:
     return home() / "settings.json"
 

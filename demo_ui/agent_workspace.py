@@ -1,7 +1,8 @@
-"""The data agent's session as part of the workspace: one session per workspace (its
-folder keeps the uploads and figures across reloads and restarts), its transcript saved
-in the store after every answer and brought back on the next visit, with a way to
-rebuild the kernel's variables, which cannot come back by themselves."""
+"""The data agent's session as part of the workspace: one session folder per workspace
+(it keeps the uploads and figures across reloads and restarts), the transcript saved in
+the store after every answer and brought back on the next visit, with a way to rebuild
+the kernel's variables, which cannot come back by themselves. Past sessions are listed
+in the sidebar (the chats' history list): New session, resume, rename, delete, search."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ import streamlit as st
 from demo_core.agent import saved
 from demo_core.agent.session import AgentSession
 from demo_core.i18n import _, ngettext
-from demo_core.store import StoreError, get_store
+from demo_core.store import StoreError, get_store, new_id
 from demo_ui.agent_view import get_kernel_registry
-from demo_ui.prefs import workspace_id
+from demo_ui.history import HistorySource, history_list
+from demo_ui.prefs import get_pref, set_pref, workspace_id
 
 P = "data_agent_"
+CURRENT = "agent_current"  # the workspace preference: the saved session worked on
+
+
+def current_id() -> str:
+    """The id of the saved session this workspace works on (saved or about to be)."""
+    return get_pref(CURRENT) or saved.doc_id(workspace_id())
 
 
 def agent_session() -> AgentSession:
@@ -23,7 +31,7 @@ def agent_session() -> AgentSession:
     if P + "session" not in ss:
         ws = workspace_id()
         session = AgentSession(ws, get_kernel_registry())
-        ss[P + "restored"] = saved.restore(get_store(), ws, session)
+        ss[P + "restored"] = saved.restore(get_store(), ws, session, current_id())
         ss[P + "saved_fp"] = _fingerprint(session)
         ss[P + "session"] = session
         ss[P + "seen_uploads"] = {}
@@ -45,9 +53,9 @@ def persist(session: AgentSession) -> None:
         return
     try:
         if session.turns:
-            saved.save(get_store(), workspace_id(), session)
+            saved.save(get_store(), workspace_id(), session, current_id())
         else:
-            saved.forget(get_store(), workspace_id())
+            saved.forget(get_store(), workspace_id(), current_id())
     except StoreError:
         return  # the store's notice says so
     st.session_state[P + "saved_fp"] = fp
@@ -94,3 +102,38 @@ def restored_notice(session: AgentSession) -> None:
     if c2.button(_("Dismiss"), key=P + "restored_ok"):
         st.session_state[P + "restored"] = False
         st.rerun()
+
+
+def open_session(did: str | None) -> None:
+    """Work on saved session ``did`` (None: a new, empty one). The one shown now is saved
+    first; the kernel's variables go (the notice offers to rebuild them)."""
+    ss = st.session_state
+    session = agent_session()
+    if session.running:
+        return
+    persist(session)
+    session.clear()
+    set_pref(CURRENT, did or new_id())
+    ss[P + "restored"] = bool(did) and saved.restore(get_store(), workspace_id(), session, did)
+    ss[P + "saved_fp"] = _fingerprint(session)
+
+
+def history_panel(session: AgentSession) -> None:
+    """The sidebar's list of past agent sessions (the chats' history mechanism)."""
+    store, ws = get_store(), workspace_id()
+    listed = session.turns and not session.running
+    src = HistorySource(
+        prefix="data_agent",
+        heading=_("🗂 Agent sessions"),
+        new_label=_("New session"),
+        empty=_("No saved sessions yet."),
+        rows=lambda q: saved.sessions(store, ws, q),
+        current=lambda: current_id() if listed or store.doc(current_id()) else None,
+        open=open_session,
+        rename=store.rename_doc,
+        delete=store.delete_doc,
+        restore=store.restore_doc,
+        busy=session.running,
+    )
+    with st.expander(src.heading, expanded=False):
+        history_list(src)

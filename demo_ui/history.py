@@ -1,14 +1,17 @@
-"""The sidebar's conversation history for a chat (the story page, each persona).
+"""The sidebar's history list: past conversations of a chat (the story page, each
+persona) and past sessions of the data agent, one mechanism for both.
 
-Past conversations of this chat in this workspace, newest first, titled from their first
-message: search, open (resume), rename, delete with Undo, New chat, and Import of a JSON
-export. Everything goes through the workspace store.
+Newest first, titled from their first message: search, open (resume), rename, delete
+with Undo, and New. A :class:`HistorySource` says where the items live and what opening
+one means; everything goes through the workspace store. Chats also get Import of a JSON
+export.
 """
 
 from __future__ import annotations
 
-import functools
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import streamlit as st
 
@@ -22,38 +25,99 @@ MAX_LISTED = 30
 MAX_IMPORT_BYTES = 5 * 1024**2
 
 
+@dataclass
+class HistorySource:
+    """One kind of saved item, listed by :func:`history_list`."""
+
+    prefix: str  # of the widget keys: "{prefix}_hist_..."
+    heading: str
+    new_label: str
+    empty: str  # "nothing saved yet"
+    rows: Callable[[str], list[dict]]  # search text -> [{"id", "title", "updated"}], newest first
+    current: Callable[[], str | None]
+    open: Callable[[str | None], None]  # None: a new, empty one
+    rename: Callable[[str, str], None]
+    delete: Callable[[str], None]
+    restore: Callable[[str], None]
+    busy: bool = False  # a reply runs: opening another waits
+
+
 def _when(ts: float) -> str:
     return time.strftime("%m-%d %H:%M", time.localtime(ts))
 
 
-def _open(cfg, cid: str | None) -> None:
-    from demo_ui.chat import open_conversation
-
-    open_conversation(cfg, cid)
-
-
-def _rename(cfg, cid: str) -> None:
-    title = st.session_state.get(f"{cfg.prefix}_hist_title_{cid}", "").strip()
+def _rename(src: HistorySource, iid: str) -> None:
+    title = st.session_state.get(f"{src.prefix}_hist_title_{iid}", "").strip()
     if title:
         try:
-            get_store().rename(cid, title)
+            src.rename(iid, title)
         except StoreError:
             pass
 
 
-def _delete(cfg, cid: str, title: str) -> None:
-    from demo_ui.chat import current_cid
-
-    removed = undo.delete(_deleted(cfg), cid, title, get_store().delete_conversation)
-    if removed and current_cid(cfg) == cid:
-        _open(cfg, None)
+def _delete(src: HistorySource, iid: str, title: str) -> None:
+    if undo.delete(f"{src.prefix}_hist_deleted", iid, title, src.delete) and src.current() == iid:
+        src.open(None)
 
 
-def _deleted(cfg) -> str:
-    return f"{cfg.prefix}_hist_deleted"
+def history_list(src: HistorySource) -> None:
+    """New, Undo, search and the list of ``src`` (call inside the sidebar's expander)."""
+    p, current = src.prefix, src.current()
+    st.button(
+        src.new_label,
+        icon="➕",
+        key=f"{p}_hist_new",
+        disabled=current is None or src.busy,
+        on_click=src.open,
+        args=(None,),
+        width="stretch",
+    )
+    undo.undo_row(
+        f"{p}_hist_deleted", f"{p}_hist_undo", src.restore, src.open, [3, 2], disabled=src.busy
+    )
+    query = st.text_input(
+        _("Search"),
+        key=f"{p}_hist_query",
+        placeholder=_("Search titles and messages"),
+        label_visibility="collapsed",
+    )
+    rows = src.rows(query)
+    if not rows:
+        st.caption(_("No conversations found.") if query else src.empty)
+    for c in rows[:MAX_LISTED]:
+        iid = c["id"]
+        title = c["title"] or _("Untitled")
+        mine = iid == current
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left.button(
+            ("▶ " if mine else "") + title,
+            key=f"{p}_hist_open_{iid}",
+            help=_("Last change {when}").format(when=_when(c["updated"])),
+            disabled=mine or src.busy,
+            on_click=src.open,
+            args=(iid,),
+            type="tertiary",
+        )
+        with right.popover("", icon=":material/more_vert:"):
+            st.text_input(_("Title"), value=c["title"], key=f"{p}_hist_title_{iid}")
+            st.button(_("Rename"), key=f"{p}_hist_rename_{iid}", on_click=_rename, args=(src, iid))
+            st.button(
+                _("Delete"),
+                icon="🗑️",
+                key=f"{p}_hist_delete_{iid}",
+                disabled=mine and src.busy,
+                on_click=_delete,
+                args=(src, iid, title),
+            )
+    if len(rows) > MAX_LISTED:
+        st.caption(
+            _("{n} older conversations: search to find them.").format(n=len(rows) - MAX_LISTED)
+        )
 
 
 def _import(cfg) -> None:
+    from demo_ui.chat import open_conversation
+
     up = st.session_state.get(f"{cfg.prefix}_hist_import")
     key = f"{cfg.prefix}_hist_import_problem"
     st.session_state[key] = None
@@ -67,74 +131,33 @@ def _import(cfg) -> None:
     except (ConversationFileError, StoreError) as exc:
         st.session_state[key] = _("Not imported: {why}").format(why=exc)
         return
-    _open(cfg, cid)
+    open_conversation(cfg, cid)
+
+
+def chat_source(cfg) -> HistorySource:
+    """The conversations of chat ``cfg`` in this workspace."""
+    from demo_ui.chat import current_cid, open_conversation
+
+    store, ws = get_store(), workspace_id()
+    return HistorySource(
+        prefix=cfg.prefix,
+        heading=_("🗂 Conversations"),
+        new_label=_("New chat"),
+        empty=_("No saved conversations yet."),
+        rows=lambda q: [c for c in store.conversations(ws, cfg.prefix, q) if c["leaf"]],
+        current=lambda: current_cid(cfg),
+        open=lambda cid: open_conversation(cfg, cid),
+        rename=store.rename,
+        delete=store.delete_conversation,
+        restore=store.restore_conversation,
+    )
 
 
 def history_panel(cfg) -> None:
     """The history expander of chat ``cfg`` (drawn in the sidebar)."""
-    from demo_ui.chat import current_cid
-
-    store, ws = get_store(), workspace_id()
-    current = current_cid(cfg)
-    with st.expander(_("🗂 Conversations"), expanded=True):
-        st.button(
-            _("New chat"),
-            icon="➕",
-            key=f"{cfg.prefix}_hist_new",
-            disabled=current is None,
-            on_click=_open,
-            args=(cfg, None),
-            width="stretch",
-        )
-        undo.undo_row(
-            _deleted(cfg),
-            f"{cfg.prefix}_hist_undo",
-            store.restore_conversation,
-            functools.partial(_open, cfg),
-            [3, 2],
-        )
-        query = st.text_input(
-            _("Search"),
-            key=f"{cfg.prefix}_hist_query",
-            placeholder=_("Search titles and messages"),
-            label_visibility="collapsed",
-        )
-        rows = [c for c in store.conversations(ws, cfg.prefix, query) if c["leaf"]]
-        if not rows:
-            st.caption(_("No conversations found.") if query else _("No saved conversations yet."))
-        for c in rows[:MAX_LISTED]:
-            cid = c["id"]
-            title = c["title"] or _("Untitled")
-            mine = cid == current
-            left, right = st.columns([5, 1], vertical_alignment="center")
-            left.button(
-                ("▶ " if mine else "") + title,
-                key=f"{cfg.prefix}_hist_open_{cid}",
-                help=_("Last change {when}").format(when=_when(c["updated"])),
-                disabled=mine,
-                on_click=_open,
-                args=(cfg, cid),
-                type="tertiary",
-            )
-            with right.popover("", icon=":material/more_vert:"):
-                st.text_input(_("Title"), value=c["title"], key=f"{cfg.prefix}_hist_title_{cid}")
-                st.button(
-                    _("Rename"),
-                    key=f"{cfg.prefix}_hist_rename_{cid}",
-                    on_click=_rename,
-                    args=(cfg, cid),
-                )
-                st.button(
-                    _("Delete"),
-                    icon="🗑️",
-                    key=f"{cfg.prefix}_hist_delete_{cid}",
-                    on_click=_delete,
-                    args=(cfg, cid, title),
-                )
-        if len(rows) > MAX_LISTED:
-            st.caption(
-                _("{n} older conversations: search to find them.").format(n=len(rows) - MAX_LISTED)
-            )
+    src = chat_source(cfg)
+    with st.expander(src.heading, expanded=True):
+        history_list(src)
         st.file_uploader(
             _("Import a conversation (JSON export)"),
             type=["json"],

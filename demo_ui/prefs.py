@@ -128,14 +128,3 @@ def set_pref(key: str, value: Any) -> None:
         get_store().set_pref(workspace_id(), key, value)
     except StoreError:
         pass  # kept for this session; the store's notice says what went wrong
-
-
-def pref_widget(widget, label: str, key: str, default: Any, **kwargs) -> Any:
-    """A widget (``st.checkbox``, ``col.slider``...) whose value is this workspace's
-    preference ``key``: it starts from the saved value (``default`` the first time) and
-    every change is saved, so it survives other pages, reloads and other devices."""
-    if key not in st.session_state:
-        st.session_state[key] = get_pref(key, default)
-    value = widget(label, key=key, **kwargs)
-    set_pref(key, value)
-    return value

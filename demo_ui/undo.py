@@ -43,11 +43,18 @@ def undo_row(
     restore: Callable[[str], object],
     reopen: Callable[[str], None],
     widths: list[int],
+    disabled: bool = False,
 ) -> None:
     """“Deleted “title”.” and Undo, in columns of ``widths``, while an item deleted under
-    ``key`` can come back."""
+    ``key`` can come back (``disabled``: not now, e.g. while a reply is being written)."""
     deleted = st.session_state.get(key)
     if deleted:
         c1, c2 = st.columns(widths, vertical_alignment="center")
         c1.caption(_("Deleted “{title}”.").format(title=deleted[1]))
-        c2.button(_("Undo"), key=button_key, on_click=undo, args=(key, restore, reopen))
+        c2.button(
+            _("Undo"),
+            key=button_key,
+            on_click=undo,
+            args=(key, restore, reopen),
+            disabled=disabled,
+        )

@@ -6,7 +6,7 @@ import functools
 import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -62,46 +62,68 @@ def page_header(title: str, icon: str, caption: str) -> None:
     st.caption(caption)
 
 
-def keep(key: str, default: T, fix: Callable[[T], T] | None = None) -> T:
+def keep(key: str, default: T, fix: Callable[[T], T] | None = None, *, saved: bool = False) -> T:
     """Value for a widget ``key`` that survives switching pages.
 
     Streamlit forgets a widget's state when its page is not shown; we mirror it into a
     plain session key and hand it back as the widget's starting value. ``fix`` turns a
     remembered value the widget can no longer take (a slider value outside the range,
     say) into one it can, instead of letting the widget raise.
+
+    ``saved``: the value is also a preference of the workspace (kept in the store), so a
+    reload, a restart or another device starts from it -- the sampling settings are.
+    This is the one way a setting becomes a workspace preference: pass ``saved=True``.
     """
     store = f"_kept_{key}"
     if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(store, default)
+        start = st.session_state.get(store, default)
+        if saved and store not in st.session_state:
+            remembered = get_pref(key)
+            start = default if remembered is None else remembered
+        st.session_state[key] = start
     if fix is not None:
         value = st.session_state[key]
         fixed = fix(value)
         if type(fixed) is not type(value) or fixed != value:
             st.session_state[key] = fixed
     st.session_state[store] = st.session_state[key]
+    if saved:
+        set_pref(key, st.session_state[key])
     return st.session_state[key]
 
 
-def _remember(key: str) -> None:
+def _remember(key: str, saved: bool = False) -> None:
     st.session_state[f"_kept_{key}"] = st.session_state[key]
+    if saved:  # the change may be the last run on this page
+        set_pref(key, st.session_state[key])
 
 
-def kept(key: str, default) -> dict:
+def kept(key: str, default, *, saved: bool = False, fix: Callable | None = None) -> dict:
     """Widget keyword arguments for an input that survives switching pages:
     ``st.text_area("Label", **kept("my_key", "default"))``.
 
     :func:`keep` restores the value; the ``on_change`` mirrors a change made just before
     leaving the page (the run that would mirror it is the other page's). Pass no
-    ``value=``: the value comes from the session state."""
-    keep(key, default)
-    return {"key": key, "on_change": _remember, "args": (key,)}
+    ``value=``: the value comes from the session state. ``saved``, ``fix``: see :func:`keep`."""
+    keep(key, default, fix, saved=saved)
+    return {"key": key, "on_change": _remember, "args": (key, saved)}
 
 
-def forget(*keys: str) -> None:
-    """Drop inputs and their kept copies, so they start again from their defaults."""
+def forget(*keys: str, saved: bool = False) -> None:
+    """Drop inputs and their kept copies, so they start again from their defaults
+    (``saved``: their workspace preferences too)."""
     for key in keys:
         st.session_state.pop(key, None)
         st.session_state.pop(f"_kept_{key}", None)
+        if saved:
+            set_pref(key, None)
+
+
+def pref_widget(widget, label: str, key: str, default: Any, **kwargs) -> Any:
+    """A widget (``st.checkbox``, ``col.slider``...) whose value is this workspace's
+    preference ``key`` (:func:`kept` with ``saved=True``): it starts from the saved value
+    (``default`` the first time), so it survives other pages, reloads and other devices."""
+    return widget(label, **kept(key, default, saved=True), **kwargs)
 
 
 @functools.lru_cache(maxsize=64)
@@ -240,8 +262,6 @@ _SAMPLING_HELP = {
     ),
 }
 # sampling settings saved for the workspace (the others are kept for this browser session)
-_WORKSPACE_SAMPLING = {"num_beams"}
-
 
 def beams_note(n: int) -> str:
     """What happens to a reply decoded with ``n`` beams (shown while it runs)."""
@@ -270,9 +290,7 @@ def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> 
         for name, limit in SAMPLING_LIMITS.items():
             wkey = f"{prefix}_{name}"
             kind = int if limit.integer else float
-            if name in _WORKSPACE_SAMPLING and wkey not in st.session_state:
-                st.session_state[wkey] = get_pref(wkey, limit.clamp(getattr(d, name)))
-            keep(wkey, limit.clamp(getattr(d, name)), fix=limit.clamp)
+            keep(wkey, limit.clamp(getattr(d, name)), fix=limit.clamp, saved=True)
             values[name] = st.slider(
                 _(limit.label),
                 min_value=kind(limit.low),
@@ -281,17 +299,11 @@ def sampling_controls(prefix: str, defaults: GenerationParams | None = None) -> 
                 format=None if limit.integer else step_format(limit.step),
                 key=wkey,
                 on_change=_remember,
-                args=(wkey,),
+                args=(wkey, True),
                 help=i18n._(_SAMPLING_HELP[name]) if name in _SAMPLING_HELP else None,
             )
-            if name in _WORKSPACE_SAMPLING:
-                set_pref(wkey, values[name])
         if st.button(_("Reset to defaults"), key=f"{prefix}_reset_sampling"):
-            for name in values:
-                st.session_state.pop(f"{prefix}_{name}", None)
-                st.session_state.pop(f"_kept_{prefix}_{name}", None)
-                if name in _WORKSPACE_SAMPLING:
-                    set_pref(f"{prefix}_{name}", SAMPLING_LIMITS[name].clamp(getattr(d, name)))
+            forget(*(f"{prefix}_{name}" for name in values), saved=True)
             st.rerun()
     return GenerationParams(**{**d.to_dict(), **values, "do_sample": values["temperature"] > 0})
 

@@ -15,7 +15,6 @@ from demo_core.xcomposer.export import markdown_text
 from demo_core.xcomposer.images import ImageError, ImageInput, load_image
 from demo_ui import widgets
 from demo_ui.language import fragment
-from demo_ui.prefs import pref_widget
 from demo_ui.widgets import kept
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp"]
@@ -59,18 +58,22 @@ def sampling_controls(
         do_sample = st.checkbox(
             _("Sampling"),
             help=_("Off: always the most likely token (greedy)."),
-            **kept(f"{prefix}_sample", defaults.do_sample),
+            **kept(f"{prefix}_sample", defaults.do_sample, saved=True),
         )
 
         def slider(column, label: str, top: float, name: str, value: float) -> float:
-            kept_value = kept(f"{prefix}_{name}", value)
+            kept_value = kept(f"{prefix}_{name}", value, saved=True)
             return column.slider(label, 0.05, top, step=0.05, disabled=not do_sample, **kept_value)
 
         c1, c2, c3 = st.columns(3)
         temperature = slider(c1, _("Temperature"), 2.0, "temp", float(defaults.temperature))
         top_p = slider(c2, _("Top-p"), 1.0, "top_p", float(defaults.top_p))
         top_k = c3.number_input(
-            _("Top-k"), 1, 500, disabled=not do_sample, **kept(f"{prefix}_top_k", int(defaults.top_k))
+            _("Top-k"),
+            1,
+            500,
+            disabled=not do_sample,
+            **kept(f"{prefix}_top_k", int(defaults.top_k), saved=True),
         )
         c4, c5, c6 = st.columns(3)
         rep = c4.number_input(
@@ -79,14 +82,11 @@ def sampling_controls(
             2.0,
             step=0.001,
             format="%.3f",
-            **kept(f"{prefix}_rep", float(defaults.repetition_penalty)),
+            **kept(f"{prefix}_rep", float(defaults.repetition_penalty), saved=True),
         )
         window = max_tokens_limit
         max_tokens_limit = max_tokens_limit or 4096
         limit_key = f"{prefix}_max_new"
-        for k in (limit_key, f"_kept_{limit_key}"):  # a value kept from a larger model
-            if int(st.session_state.get(k, 0)) > max_tokens_limit:
-                st.session_state[k] = max_tokens_limit
         max_new = c5.number_input(
             _("Max new tokens"),
             1,
@@ -95,20 +95,23 @@ def sampling_controls(
             help=_("At most {n} on this model: its context window.").format(n=window)
             if window
             else None,
-            **kept(limit_key, min(int(defaults.max_new_tokens), max_tokens_limit)),
+            **kept(  # a value kept from a larger model is cut to this one's window
+                limit_key,
+                min(int(defaults.max_new_tokens), max_tokens_limit),
+                saved=True,
+                fix=lambda n: min(int(n), max_tokens_limit),
+            ),
         )
         chosen_seed = (
-            c6.number_input(_("Seed"), 1, 20000, **kept(f"{prefix}_seed", int(seed)))
+            c6.number_input(_("Seed"), 1, 20000, **kept(f"{prefix}_seed", int(seed), saved=True))
             if seed is not None
             else None
         )
         beams = 1
         if max_beams > 1:
-            beams = pref_widget(
-                st.columns(3)[0].slider,
+            beams = st.columns(3)[0].slider(
                 _("Beam size"),
-                f"{prefix}_beams",
-                1,
+                **kept(f"{prefix}_beams", 1, saved=True),
                 min_value=1,
                 max_value=max_beams,
                 step=1,

@@ -23,8 +23,7 @@ from demo_core.xcomposer.article import Article, EmptyText, Paragraph
 from demo_core.xcomposer.composer import Composer
 from demo_core.xcomposer.export import markdown_text, to_html, to_zip
 from demo_ui import how_it_works
-from demo_ui.prefs import pref_widget
-from demo_ui.widgets import forget, kept, load_engine, show_images
+from demo_ui.widgets import forget, kept, load_engine, pref_widget, show_images
 from demo_ui.xcomposer_common import (
     IMAGE_TYPES,
     JobSlot,
@@ -292,7 +291,7 @@ def render_compose_tab() -> None:
         _("Number of images"),
         NUM_CHOICES,
         format_func=lambda v: _("Automatic") if v == C.AUTO else str(v),
-        **kept(f"{P}_num", C.DEFAULT_IMAGES),
+        **kept(f"{P}_num", C.DEFAULT_IMAGES, saved=True),
     )
     text_only = c2.checkbox(
         _("Text only"),
@@ -300,7 +299,7 @@ def render_compose_tab() -> None:
             "Write the article without looking for images: the original demo's LLM Only "
             "(纯文本写作)."
         ),
-        **kept(f"{P}_text_only", False),
+        **kept(f"{P}_text_only", False, saved=True),
     )
     pref_widget(
         c3.checkbox,

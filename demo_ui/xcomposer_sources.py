@@ -25,8 +25,8 @@ from demo_core.xcomposer.sources.config import (
     SourceSettings,
     generator_present,
 )
-from demo_ui.prefs import pref_widget
 from demo_ui.resources import get_manager
+from demo_ui.widgets import pref_widget
 
 P = "xc_src"
 GENERATORS = [k for k, s in SPECS.items() if s.kind == "text2image"]

@@ -27,7 +27,7 @@ from demo_ui.agent_view import (
     sandbox_badge,
     sandbox_consent,
 )
-from demo_ui.agent_workspace import agent_session, persist, restored_notice
+from demo_ui.agent_workspace import agent_session, history_panel, persist, restored_notice
 from demo_ui.prefs import workspace_id
 from demo_ui.resources import get_manager
 from demo_ui.widgets import first_available, keep, model_label, open_engine, page_header, usable
@@ -229,6 +229,7 @@ with st.sidebar:
     how_it_works.toggle()
     if interpreter and session.files() and not needs_sandbox_consent(session):
         session.warm_up()  # a file is here, so a question about it is coming
+    history_panel(session)
 
 # -- main area --------------------------------------------------------------------------
 restored_notice(session)

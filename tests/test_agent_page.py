@@ -212,3 +212,60 @@ def test_transcript_files_and_figures_come_back_and_code_can_be_rerun(agent_home
     again.button(key="data_agent_rerun_code").click().run(timeout=120)
     assert any("rebuilt" in m.value for m in again.success)
     assert s.kernel.execute("print(df.x.sum())").text().strip() == "3"
+
+
+def test_agent_sessions_history_new_resume_rename_search_delete_undo(agent_home):
+    """The sidebar lists past agent sessions like the chats list conversations (the same
+    mechanism): newest first, titled from the first question; New session, resume,
+    rename, search, delete with Undo; a new browser session of the workspace resumes the
+    one worked on."""
+    from demo_core.engine.manager import Resident
+    from demo_ui.resources import get_manager
+    from tests.conftest import ROOT
+
+    engine = ScriptedEngine(["Apples are red.", "Bananas are yellow."])
+    at = open_page("3_Data_Agent.py", timeout=60)
+    now = time.time()
+    get_manager()._resident["internlm2-chat-7b"] = Resident(engine, 0, now, now)  # test double
+    at.sidebar.selectbox(key="data_agent_model").set_value("internlm2-chat-7b").run()
+
+    def titles() -> list[str]:
+        return [b.label for b in at.sidebar.button if b.key and b.key.startswith("data_agent_hist_open_")]
+
+    def key_of(title: str) -> str:
+        return next(b.key for b in at.sidebar.button if b.label.endswith(title)).rsplit("_", 1)[1]
+
+    assert at.sidebar.button(key="data_agent_hist_new").disabled  # nothing to leave yet
+    at.chat_input(key="data_agent_input").set_value("about apples").run()
+    at = wait_done(at)
+    at.run()
+    assert titles() == ["▶ about apples"]
+    first = key_of("about apples")
+    at.sidebar.button(key="data_agent_hist_new").click().run()  # New session
+    assert session_of(at).turns == []
+    at.chat_input(key="data_agent_input").set_value("about bananas").run()
+    at = wait_done(at)
+    at.run()
+    assert titles() == ["▶ about bananas", "about apples"]  # newest first, titled
+    at.sidebar.button(key=f"data_agent_hist_open_{first}").click().run()  # resume
+    assert [t.question for t in session_of(at).turns] == ["about apples"]
+    assert any("variables are not" in i.value for i in at.info)
+    at.sidebar.text_input(key=f"data_agent_hist_title_{first}").set_value("Fruit")
+    at.sidebar.button(key=f"data_agent_hist_rename_{first}").click().run()
+    at.sidebar.text_input(key="data_agent_hist_query").set_value("banana").run()
+    assert titles() == ["about bananas"]  # matches the question, not only the title
+    at.sidebar.text_input(key="data_agent_hist_query").set_value("").run()
+    ws = at.session_state["_workspace_id"]
+
+    again = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    again.session_state["_workspace_id"] = ws  # a reload: the one worked on comes back
+    again.run()
+    again.switch_page("pages/3_Data_Agent.py").run()
+    assert [t.question for t in session_of(again).turns] == ["about apples"]
+
+    at.sidebar.button(key=f"data_agent_hist_delete_{first}").click().run()
+    assert session_of(at).turns == []  # the open one was deleted: a new session
+    assert titles() == ["about bananas"]
+    at.sidebar.button(key="data_agent_hist_undo").click().run()
+    assert "▶ Fruit" in titles()
+    assert [t.question for t in session_of(at).turns] == ["about apples"]

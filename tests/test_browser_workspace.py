@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 
 from tests.browser import AppProcess, browser_pages, screenshot
-from tests.test_browser_chat import _send, main, slow_random_model
+from tests.test_browser_chat import _send, _wait_idle, main, slow_random_model
 
 pytestmark = pytest.mark.browser
 
@@ -159,5 +159,169 @@ def test_regenerate_and_edit_keep_the_old_versions(tmp_path):
             screenshot(page, "workspace-edited")
             page.get_by_role("button", name="◀").first.click()
             main(page).get_by_text("first question").wait_for()
+    finally:
+        app.stop()
+
+
+def _slide_to_min(page, name: str) -> None:
+    """Press Home on a sampling slider. The rerun a change starts may close the Sampling
+    expander under the pointer: then it is opened again and the key pressed again."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    low = "16" if name == "Max new tokens" else "0"
+    for _ in range(5):
+        _wait_idle(page)
+        thumb = page.get_by_role("slider", name=name)
+        try:
+            if not thumb.is_visible():
+                page.get_by_text("Sampling").first.click()
+            thumb.focus(timeout=5_000)
+            thumb.press("Home", timeout=5_000)
+            if thumb.input_value(timeout=5_000) == low:
+                _wait_idle(page)
+                return
+        except PlaywrightError:
+            continue
+    raise AssertionError(f"could not set {name} to its minimum")
+
+
+def test_continue_extends_a_reply_cut_at_the_token_limit(tmp_path):
+    home = tmp_path / "home"
+    app = AppProcess(home).start()
+    try:
+        with browser_pages(1) as (page,):
+            page.goto(f"{app.url}/Story_Chat")
+            page.get_by_test_id("stChatInputTextArea").wait_for(timeout=120_000)
+            _slide_to_min(page, "Max new tokens")  # 16 tokens
+            _slide_to_min(page, "Temperature")  # greedy: the same reply every run
+            _send(page, "tell me a long story")
+            _reply_done(page)
+
+            def reply():
+                return main(page).get_by_test_id("stChatMessage").nth(1)
+
+            def reply_text() -> str:
+                return reply().get_by_test_id("stMarkdown").first.inner_text()
+
+            assert "token limit" in reply().get_by_text("tok/s").inner_text()
+            first = reply_text()
+            assert first
+            page.get_by_role("button", name="Continue").click()
+            page.wait_for_function(
+                """(n) => {
+                    const m = document.querySelectorAll('[data-testid=stChatMessage]')[1];
+                    return m && !m.innerText.includes('▌') && m.innerText.includes('tok/s')
+                        && m.querySelector('[data-testid=stMarkdown]').innerText.length > n;
+                }""",
+                arg=len(first),
+                timeout=120_000,
+            )
+            longer = reply_text()
+            assert longer.startswith(first) and len(longer) > len(first)  # the same reply, extended
+            assert main(page).get_by_test_id("stChatMessage").count() == 2  # no new message
+            assert main(page).get_by_text("1/2").count() == 0  # not a second version
+            screenshot(page, "workspace-continued")
+            page.reload()
+            main(page).get_by_text("tell me a long story").wait_for()
+            _reply_done(page)
+            assert reply_text() == longer
+            assert main(page).get_by_test_id("stChatMessage").count() == 2
+            # the sampling settings are the workspace's: the reloaded tab has them
+            page.get_by_text("Sampling").first.click()
+            for name, low in (("Max new tokens", "16"), ("Temperature", "0")):
+                assert page.get_by_role("slider", name=name).input_value() == low
+        _wait_db(home, "SELECT 1 FROM messages WHERE role='assistant' AND status='done'")
+    finally:
+        app.stop()
+
+
+class _ArticleText:
+    """Is ``text`` a paragraph of the article on screen (shown, outside the expanders:
+    not the saved list's title nor the proposal's text box)?"""
+
+    JS = """(text) => [...document.querySelectorAll(
+        '[data-testid=stMainBlockContainer] [data-testid=stMarkdown]')].some((m) =>
+        m.offsetParent !== null && !m.closest('[data-testid=stExpander]')
+        && m.innerText.includes(text))"""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def now(self, page) -> bool:
+        return page.evaluate(self.JS, self.text)
+
+    def wait(self, page, timeout: float = 30_000) -> None:
+        page.wait_for_function(self.JS, arg=self.text, timeout=timeout)
+
+
+def test_an_edited_article_survives_a_reload_and_a_compose(tmp_path):
+    """XComposer2 with the tiny random model: compose, edit paragraph 1 by hand, reload
+    (the edit is there), Compose again (a new article; the edited one is kept in the
+    saved list, reopened with its edit)."""
+    import re
+
+    from playwright.sync_api import expect
+
+    marker = "My own first paragraph, edited by hand."
+    shown = _ArticleText(marker)
+    env = {"DEMO_STUDIO_MODELS_DIR": str(tmp_path / "models"), "DEMO_STUDIO_DEVICE": "cpu"}
+    app = AppProcess(tmp_path / "home", env).start()
+    try:
+        with browser_pages(1, viewport={"width": 1300, "height": 1800}) as (page,):
+            page.goto(f"{app.url}/XComposer2")
+            expect(page.get_by_text("Tiny random test model").first).to_be_visible(timeout=60_000)
+            page.get_by_text("Text only").first.click()
+            _wait_idle(page)
+            page.get_by_text("Generation settings").first.click()
+            max_new = page.get_by_label("Max new tokens", exact=True).first
+            max_new.fill("40")
+            max_new.press("Enter")
+            _wait_idle(page)
+
+            def compose(saved_after: int) -> None:
+                _wait_idle(page)
+                page.get_by_role("button", name=re.compile("Compose")).click()
+                saved = page.get_by_text(re.compile(rf"Saved articles \({saved_after}\)"))
+                try:
+                    expect(saved).to_be_visible(timeout=300_000)  # the new article is written
+                except AssertionError:
+                    screenshot(page, f"workspace-compose-{saved_after}-failed")
+                    raise
+                expect(page.get_by_text("Edit paragraph 1")).to_be_visible(timeout=60_000)
+                _wait_idle(page)
+
+            compose(1)
+            page.get_by_text("Edit paragraph 1").click()
+            write = page.get_by_role("button", name=re.compile("Write it")).first
+            write.wait_for()
+            _wait_idle(page)
+            write.click()  # the model proposes a rewrite; the student types their own
+            page.get_by_text("The proposal for paragraph 1 is ready").wait_for(timeout=300_000)
+            _wait_idle(page)
+            proposal = page.get_by_label(re.compile(r"^Proposed \(rewrite\)"))
+            if not proposal.is_visible():
+                page.get_by_text("Edit paragraph 1").click()
+            proposal.fill(marker)
+            page.get_by_role("button", name=re.compile("Accept")).click()
+            shown.wait(page)  # the paragraph itself, not the text box
+            _wait_idle(page)
+            screenshot(page, "workspace-article-edited")
+            page.reload()  # the edited article is back
+            shown.wait(page, 60_000)
+            screenshot(page, "workspace-article-reloaded")
+            assert page.get_by_role("checkbox", name="Text only").is_checked()  # a workspace setting too
+            saved = page.get_by_text(re.compile(r"Saved articles \(1\)"))
+            expect(saved).to_be_visible()
+
+            compose(2)  # over the edited article: a new one, the edited one kept
+            assert not shown.now(page)  # the new article is shown
+            page.get_by_text(re.compile(r"Saved articles \(2\)")).click()
+            screenshot(page, "workspace-article-list")
+            row = page.get_by_text(marker).first.locator(  # the saved one titled by the edit
+                "xpath=ancestor::div[@data-testid='stHorizontalBlock'][1]"
+            )
+            row.locator("[class*='st-key-xc_cmp_doc_open_'] button").first.click()
+            shown.wait(page)  # the edited one, with its edit
+            screenshot(page, "workspace-article-reopened")
     finally:
         app.stop()

@@ -248,3 +248,23 @@ def test_crash_mid_stream_leaves_the_partial_reply_marked_cut_off(tmp_path):
     assert (user.content, user.status) == ("tell me", "done")
     assert reply.status == "cutoff" and reply.content.startswith("word word")
     assert reply.content.replace("word ", "") == ""  # whole flushes only
+
+
+def test_memory_store_is_a_real_config_path_that_writes_no_file(studio_home, monkeypatch):
+    """$DEMO_STUDIO_STORE=memory (what benchmarks/ui_streaming.py --store both compares
+    against): the same store API, no workspace.db, and the user is told in one line."""
+    from demo_core.store import get_store
+    from demo_core.store.db import store_path
+
+    monkeypatch.setenv("DEMO_STUDIO_STORE", "memory")
+    store = get_store()
+    assert store.memory and any("Nothing is saved" in n for n in store.notices)
+    cid = store.create_conversation("ws1", "story")
+    mid = store.add_message(cid, "user", "hello", parent=None)
+    store.update_message(mid, content="hello again")
+    assert [m.content for m in store.branch(cid)] == ["hello again"]
+    assert not store_path().exists() and store.size_bytes() == 0
+    monkeypatch.delenv("DEMO_STUDIO_STORE")
+    disk = get_store()  # the default again: on disk
+    assert not disk.memory and store_path().exists()
+    assert disk.conversations("ws1", "story") == []

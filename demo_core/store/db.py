@@ -142,8 +142,11 @@ def _pid_alive(pid: int | None) -> bool:
 class Store:
     """The workspace database of one app home. Thread-safe; one per process per file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, memory: bool = False) -> None:
+        """``memory``: an in-memory database (``$DEMO_STUDIO_STORE=memory``): the same
+        store, nothing on disk, gone with the process."""
         self.path = Path(path)
+        self.memory = memory
         self.notices: list[str] = []  # one-line messages for the user, newest last
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
@@ -154,9 +157,13 @@ class Store:
 
     # -- opening, checking, migrating -----------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.memory:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
-            self.path, timeout=5.0, check_same_thread=False, isolation_level=None
+            ":memory:" if self.memory else self.path,
+            timeout=5.0,
+            check_same_thread=False,
+            isolation_level=None,
         )
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 5000")
@@ -661,11 +668,17 @@ class Store:
     def delete_doc(self, did: str) -> None:
         self._mark_deleted("docs", did, time.time())
 
+    def rename_doc(self, did: str, title: str) -> None:
+        with self._tx() as c:
+            c.execute("UPDATE docs SET title = ? WHERE id = ?", (title.strip(), did))
+
     def restore_doc(self, did: str) -> None:
         self._mark_deleted("docs", did, None)
 
     # -- size -------------------------------------------------------------------------
     def size_bytes(self) -> int:
+        if self.memory:
+            return 0
         with self._lock:
             if self._conn is not None:
                 try:
@@ -688,10 +701,18 @@ def store_path() -> Path:
 
 
 def get_store() -> Store:
-    """The store of the current ``$DEMO_STUDIO_HOME`` (one per process and file)."""
-    path = store_path()
+    """The store of the current ``$DEMO_STUDIO_HOME`` (one per process and file; one in
+    memory per home with ``$DEMO_STUDIO_STORE=memory``)."""
+    path, memory = store_path(), settings.store_in_memory()
     with _stores_lock:
         store = _stores.get(path)
-        if store is None:
-            store = _stores[path] = Store(path)
+        if store is None or store.memory != memory:
+            store = _stores[path] = Store(path, memory=memory)
+            if memory:
+                store.notices.append(
+                    _(
+                        "Nothing is saved on this server (DEMO_STUDIO_STORE=memory): your "
+                        "work is gone when the app stops."
+                    )
+                )
         return store
