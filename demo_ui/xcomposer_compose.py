@@ -90,6 +90,7 @@ JOB = JobSlot(P, _collect)  # the tab's background job (one at a time)
 
 
 def _start(job: Job) -> None:
+    JOB.stop()  # a job still running is collected first: its notes go with the old request
     st.session_state[f"{P}_notes"] = []
     article = _article()
     if article is not None and job.kind in ("illustrate", "add_image", "repick"):

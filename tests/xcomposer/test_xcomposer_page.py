@@ -478,3 +478,23 @@ def test_stop_stops_the_job_running_when_the_click_arrives(app, endless_compose_
     at.button(key="xc_cmp_stop").click()
     at.run()
     assert newer.wait(10) and newer.end_reason == "stopped"
+
+
+def test_a_replaced_job_leaves_no_interrupted_note_over_the_new_one(app, endless_compose_model):
+    """Compose while an article is still being written: the old job is replaced, and its
+    "Interrupted by a new request" note belongs to the old request, not on screen while
+    the new one runs (issue 14 item 11, the composition tab's case)."""
+    at = _start_long_article(app)
+    first = at.session_state["xc_cmp_job"]
+    _wait(lambda: first.current is not None)
+    at.button(key="xc_cmp_go").click()
+    at.run()
+    second = at.session_state["xc_cmp_job"]
+    try:
+        assert second is not first and first.end_reason == "replaced"
+        kinds = ("info", "warning", "error", "success")
+        shown = [e.value for kind in kinds for e in getattr(at, kind)]
+        assert not any("Interrupted by a new request" in str(v) for v in shown), shown
+    finally:
+        second.stop()
+        second.wait(10)
