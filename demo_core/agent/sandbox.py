@@ -232,7 +232,11 @@ def bwrap_argv(bwrap: str, paths: SandboxPaths, env: dict[str, str], *, root: bo
             out += ["--perms", "0755", "--dir", d]
         return out
 
-    for root_dir in python_roots():
+    def under_tmp(path: str) -> bool:
+        return path == "/tmp" or path.startswith("/tmp/")
+
+    roots = python_roots()
+    for root_dir in (r for r in roots if not under_tmp(r)):
         args += parents(root_dir) + ["--ro-bind", root_dir, root_dir]
     for p in ETC_FILES:
         if os.path.exists(p):
@@ -242,6 +246,10 @@ def bwrap_argv(bwrap: str, paths: SandboxPaths, env: dict[str, str], *, root: bo
     # /tmp first: a work folder under the host's /tmp (tests) is then mounted on top of it
     args += ["--bind", str(paths.tmp_dir), "/tmp"]
     made.add("/tmp")
+    # a Python installed under the host's /tmp (a clone there, as CI's clean-clone check
+    # makes) would be hidden by the private /tmp: mount it again on top, read-only
+    for root_dir in (r for r in roots if under_tmp(r)):
+        args += parents(root_dir) + ["--ro-bind", root_dir, root_dir]
     work = str(paths.work_dir)
     args += parents(work) + ["--bind", work, work]
     run = INSIDE_RUN
