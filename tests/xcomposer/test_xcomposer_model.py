@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -140,7 +141,7 @@ def test_cached_decoding_treats_new_tokens_as_text(vl_engine):
     text_ids = [t for p in parts if isinstance(p, list) for t in p]
     params = GenerationParams(max_new_tokens=6, do_sample=False, repetition_penalty=1.0)
     ids = vl_engine.tokenizer.convert_tokens_to_ids
-    gen = vl_engine._start(Generation(), prompt, params, True)
+    gen = vl_engine._start(Generation(), prompt, replace(params, keep_special_tokens=True))
     gen.result()
     assert gen.stats.new_tokens == 6
     model = vl_engine.model
