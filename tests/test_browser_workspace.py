@@ -111,12 +111,40 @@ def test_reload_mid_stream_finds_the_complete_reply(tmp_path):
         _wait_db(home, "SELECT 1 FROM messages WHERE role='assistant' AND status='done'")
 
 
+def _first_flush(home) -> bool:
+    """Wait for the streaming reply's first save (True), or for the reply to end before
+    one (False: the random model drew its stop token within the first second)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            conn = sqlite3.connect(f"file:{home / 'workspace.db'}?mode=ro", uri=True, timeout=5)
+            try:
+                row = conn.execute(
+                    "SELECT status, length(content) FROM messages WHERE role='assistant' "
+                    "ORDER BY rowid DESC LIMIT 1"
+                ).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            row = None
+        if row and row[0] == "streaming" and row[1]:
+            return True
+        if row and row[0] != "streaming":
+            return False
+        time.sleep(0.1)
+    raise AssertionError("the reply was never saved while it streamed")
+
+
 def test_sigkill_mid_stream_keeps_every_message_and_the_partial_reply(tmp_path):
     with _mid_stream(tmp_path, "before the crash") as (home, app, page):
-        _wait_db(  # at least one flush of the reply is in the file
-            home,
-            "SELECT 1 FROM messages WHERE status='streaming' AND length(content) > 0",
-        )
+        for _ in range(3):  # at least one flush of the reply is in the file
+            if _first_flush(home):
+                break
+            page.get_by_role("button", name="New chat").first.click()
+            _send(page, "before the crash")
+            page.get_by_text("▌").wait_for(timeout=120_000)
+        else:
+            raise AssertionError("every reply ended before its first save")
         url = page.url
         app.kill()
         app.start()
