@@ -19,19 +19,23 @@ def _reply_done(page, timeout: float = 120_000) -> None:
     main(page).get_by_text("tok/s").first.wait_for(timeout=timeout)
 
 
+def _read_db(home, sql: str) -> tuple | None:
+    """The first row ``sql`` finds in the store, read from outside (None: none, or the
+    file is not readable yet)."""
+    try:
+        conn = sqlite3.connect(f"file:{home / 'workspace.db'}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute(sql).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+
+
 def _wait_db(home, sql: str, timeout_s: float = 120) -> None:
     """Wait until the store holds what ``sql`` asks for (the test reads it from outside)."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            conn = sqlite3.connect(f"file:{home / 'workspace.db'}?mode=ro", uri=True, timeout=5)
-            try:
-                if conn.execute(sql).fetchone():
-                    return
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            pass
+    while not _read_db(home, sql):
         assert time.monotonic() < deadline, f"store never had: {sql}"
         time.sleep(0.1)
 
@@ -116,17 +120,11 @@ def _first_flush(home) -> bool:
     one (False: the random model drew its stop token within the first second)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        try:
-            conn = sqlite3.connect(f"file:{home / 'workspace.db'}?mode=ro", uri=True, timeout=5)
-            try:
-                row = conn.execute(
-                    "SELECT status, length(content) FROM messages WHERE role='assistant' "
-                    "ORDER BY rowid DESC LIMIT 1"
-                ).fetchone()
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            row = None
+        row = _read_db(
+            home,
+            "SELECT status, length(content) FROM messages WHERE role='assistant' "
+            "ORDER BY rowid DESC LIMIT 1",
+        )
         if row and row[0] == "streaming" and row[1]:
             return True
         if row and row[0] != "streaming":
