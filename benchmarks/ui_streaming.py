@@ -58,9 +58,10 @@ WATCH = """
 """
 
 
-def one_reply(page, i: int, new_chat: bool = False) -> tuple[float, float]:
-    """Send prompt number ``i`` on an open story chat: (browser-visible, engine) tok/s.
-    ``new_chat``: in a New chat (every reply with the same short context)."""
+def one_reply(page, i: int, new_chat: bool = False) -> tuple[float, float] | None:
+    """Send prompt number ``i`` on an open story chat: (browser-visible, engine) tok/s,
+    or None when the random model's reply was too short to be seen streaming (it came in
+    one piece). ``new_chat``: in a New chat (every reply with the same short context)."""
     if new_chat and i:
         page.get_by_role("button", name="New chat").first.click()
         page.wait_for_function("() => !document.querySelector('[data-testid=stChatMessage]')")
@@ -79,9 +80,20 @@ def one_reply(page, i: int, new_chat: bool = False) -> tuple[float, float]:
     growth = page.evaluate("() => window.__growth")
     # from the first streamed text (cursor shown) to the first complete
     # reply (cursor gone): what a reader sees of the decode
-    start = next(t for t, cursor in growth if cursor)
-    end = next(t for t, cursor in growth if t > start and not cursor)
+    start = next((t for t, cursor in growth if cursor), None)
+    end = next((t for t, cursor in growth if start and t > start and not cursor), None)
+    if start is None or end is None or tokens < 8:
+        return None
     return (tokens - 1) / ((end - start) / 1000), engine_tps
+
+
+def one_measured_reply(page, i: int) -> tuple[float, float]:
+    """``one_reply`` in a New chat, asked again (another prompt) until it streams."""
+    for attempt in range(10):
+        seen = one_reply(page, i + 1000 * attempt, new_chat=True)
+        if seen is not None:
+            return seen
+    raise RuntimeError("ten replies in a row came in one piece: the model answers too briefly")
 
 
 def measure(hidden: int, layers: int, replies: int) -> dict:
@@ -99,7 +111,10 @@ def measure(hidden: int, layers: int, replies: int) -> dict:
                 page.get_by_test_id("stChatInputTextArea").wait_for()
                 ratios, ui_speeds, engine_speeds = [], [], []
                 for i in range(replies):
-                    ui_tps, engine_tps = one_reply(page, i)
+                    seen = one_reply(page, i)
+                    if seen is None:
+                        continue
+                    ui_tps, engine_tps = seen
                     ui_speeds.append(ui_tps)
                     engine_speeds.append(engine_tps)
                     ratios.append(ui_tps / engine_tps)
@@ -135,22 +150,29 @@ def measure_store(hidden: int, layers: int, replies: int) -> dict:
             for i in range(replies):
                 order = ("disk", "memory") if i % 2 == 0 else ("memory", "disk")
                 for mode in order:
-                    ui_tps, engine_tps = one_reply(tabs[mode][0], i, new_chat=True)
+                    ui_tps, engine_tps = one_measured_reply(tabs[mode][0], i)
                     speeds[mode].append(ui_tps)
                     engine[mode].append(engine_tps)
                     seen[mode].append(ui_tps / engine_tps)
             memory_db = (memory_home / "workspace.db").exists()
     disk, memory = (statistics.median(speeds[m]) for m in ("disk", "memory"))
+    # each round's two replies run back to back, so a load swing of the shared machine
+    # moves both: the median of the rounds' own ratios cancels most of it
+    paired = statistics.median(d / m for d, m in zip(speeds["disk"], speeds["memory"], strict=True))
     seen_disk, seen_memory = (statistics.median(seen[m]) for m in ("disk", "memory"))
     return {
         "browser_visible_tok_s_median_store_on_disk": round(disk, 1),
         "browser_visible_tok_s_median_store_in_memory": round(memory, 1),
         "ratio_disk_over_memory": round(disk / memory, 3),
+        "ratio_disk_over_memory_median_of_rounds": round(paired, 3),
         "engine_tok_s_median": {m: round(statistics.median(v), 1) for m, v in engine.items()},
         # what the page shows of the engine's speed, per side: the store's writes (in the
         # reply's job, between tokens) would lower the disk side's; it cancels the load
         # swings of a shared machine, which move both speeds of a reply together
-        "browser_over_engine_median": {"disk": round(seen_disk, 3), "memory": round(seen_memory, 3)},
+        "browser_over_engine_median": {
+            "disk": round(seen_disk, 3),
+            "memory": round(seen_memory, 3),
+        },
         "ratio_of_browser_over_engine_disk_over_memory": round(seen_disk / seen_memory, 3),
         "per_reply_browser_tok_s": {m: [round(x, 1) for x in v] for m, v in speeds.items()},
         "memory_home_has_workspace_db": memory_db,

@@ -58,7 +58,9 @@ def test_same_seed_same_answer_and_image_matters(vl_engine):
     assert not torch.equal(to_pixels(red, 42), to_pixels(blue, 42))
 
 
-def test_cancel_stops_generation(vl_engine):
+def test_cancel_stops_generation(vl_engine, monkeypatch):
+    # no stop token: the random model's sampled reply must still run when Stop lands
+    monkeypatch.setattr(vl_engine.loaded, "stop_ids", [])
     cancel = CancelToken()
     gen = vl_engine.stream_interleaved(
         f"{QA_PLACEHOLDER}go",
