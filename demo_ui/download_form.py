@@ -4,6 +4,8 @@ section below shows it) and, with "How it works" open, shows the same download a
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from demo_core import settings
@@ -66,6 +68,11 @@ def read_form() -> DownloadForm:
         key="models_token",
         help=_("Sent to the endpoint you chose, never stored on disk."),
     )
+    return DownloadForm(model, one_file, file, source, endpoint, token=token, **_more_options())
+
+
+def _more_options() -> dict[str, Any]:
+    """The folded fields: destination, revision, timeout, and downloading again."""
     with st.expander(_("More options")):
         o1, o2, o3 = st.columns(3)
         dest = o1.text_input(
@@ -80,18 +87,7 @@ def read_form() -> DownloadForm:
         force = st.checkbox(
             _("Download even if a complete copy is already on this machine"), key="models_force"
         )
-    return DownloadForm(
-        model=model,
-        one_file=one_file,
-        file=file,
-        source=source,
-        endpoint=endpoint,
-        token=token,
-        revision=revision,
-        dest=dest,
-        timeout=timeout,
-        force=force,
-    )
+    return {"dest": dest, "revision": revision, "timeout": timeout, "force": force}
 
 
 def download_form() -> None:
