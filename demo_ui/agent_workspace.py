@@ -61,6 +61,20 @@ def persist(session: AgentSession) -> None:
     st.session_state[P + "saved_fp"] = fp
 
 
+def note(level: str, text: str) -> None:
+    """Show ``text`` once, above the transcript, on the next run of the page (most notes
+    come from a click that reruns the page at once); ``level`` names the ``st`` notice:
+    "info", "success", "warning", "error"."""
+    st.session_state[P + "messages"].append((level, text))
+
+
+def show_notes() -> None:
+    """The notes kept by :func:`note`, each shown once."""
+    for level, text in st.session_state[P + "messages"]:
+        getattr(st, level)(text)
+    st.session_state[P + "messages"] = []
+
+
 def restored_notice(session: AgentSession) -> None:
     """Say what came back and what did not, and offer to rebuild the variables."""
     if not st.session_state.get(P + "restored"):
@@ -87,16 +101,15 @@ def restored_notice(session: AgentSession) -> None:
         with st.spinner(_("Running the session's code again…")):
             results = saved.rerun_code(session)
         bad = [r for r in results if not r.ok]
-        st.session_state[P + "messages"].append(
-            (
+        if bad:
+            note(
                 "warning",
                 _("Stopped at a cell that failed: {n} of {total} ran.").format(
                     n=len(results) - 1, total=len(code)
                 ),
             )
-            if bad
-            else ("success", _("The variables are rebuilt: {n} cells ran.").format(n=len(results)))
-        )
+        else:
+            note("success", _("The variables are rebuilt: {n} cells ran.").format(n=len(results)))
         st.session_state[P + "restored"] = False
         st.rerun()
     if c2.button(_("Dismiss"), key=P + "restored_ok"):

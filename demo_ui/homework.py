@@ -8,7 +8,6 @@ shows the file as pretty JSON, where it was saved and the equivalent Python to c
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import streamlit as st
 
@@ -23,13 +22,15 @@ from demo_core.download.homework import (
 )
 from demo_core.download.jobs import CANCELLED, DONE, FAILED, REGISTRY
 from demo_core.i18n import _
+from demo_ui.endpoint_picker import endpoint_picker
 
 K = "homework_"
 
 
-def homework_section(endpoint_picker: Callable[[object, str, str], str | None]) -> None:
-    """``endpoint_picker(column, source, key_prefix)`` is the Models page's own endpoint
-    chooser (one mechanism for both forms)."""
+def homework_section() -> None:
+    """The form and the last homework job's result; its endpoint chooser is the download
+    form's own (:func:`~demo_ui.endpoint_picker.endpoint_picker`, one mechanism for both
+    forms)."""
     st.subheader(_("Homework: download config.json"))
     st.caption(
         _(

@@ -65,5 +65,5 @@ def test_upload_limit_is_checked_and_said_in_the_browsers_unit():
         assert "50.3 MB" in str(exc) and "50.0 MB" in str(exc) and "MiB" not in str(exc)
     else:
         raise AssertionError("a 48 MiB file passed a 50 MB limit")
-    page = (ROOT / "pages" / "3_Data_Agent.py").read_text(encoding="utf-8")
+    page = (ROOT / "demo_ui" / "agent_files.py").read_text(encoding="utf-8")  # the uploader
     assert "max_upload_size=MAX_UPLOAD_MB" in page
