@@ -12,6 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from demo_core.download.api import SOURCE_NAMES
 from demo_core.download.jobs import CANCELLED, DONE, FAILED, REGISTRY, JobView
 from demo_core.download.progress import fmt_bytes, fmt_duration
 from demo_core.i18n import _
@@ -48,7 +49,7 @@ def render_job(view: JobView) -> None:
     file it fetched is shown, and what it did not fetch is listed)."""
     req = view.request
     what = req.file or _("whole model")
-    source = {"hf": "Hugging Face", "modelscope": "ModelScope"}.get(req.source, req.source)
+    source = SOURCE_NAMES.get(req.source, req.source)
     title = f"#{view.id} · {req.repo_id} · {what} · {source}"
     with st.container(border=True):
         st.markdown(f"**{title}**")

@@ -55,3 +55,18 @@ def test_blank_fields_are_unset_and_the_default_folder_is_the_models(studio_home
 def test_the_form_says_what_is_missing(model, one_file, file, words):
     with pytest.raises(FormError, match=words):
         DownloadForm(model, one_file, file, "hf", None).request()
+
+
+def test_how_it_works_strips_the_repository_id_as_the_download_does(studio_home):
+    """A model key or repository id typed with spaces around it: the "How it works" panel
+    shows the folder and hub id the download itself uses, not a folder called "model"."""
+    key = "internlm2-chat-1_8b"
+    spaced = DownloadForm(f"  {key} ", True, "config.json", "hf", None)
+    assert spaced.destination() == str(spaced.request().destination)
+    assert spaced.destination() == str(models_dir() / SPECS[key].folder_name)
+    assert spaced.hf_repo() == SPECS[key].hf_id
+    raw = DownloadForm("  someone/some-model ", False, "", "hf", None)
+    assert raw.destination() == str(raw.request().destination) == str(models_dir() / "some-model")
+    assert raw.hf_repo() == "someone/some-model"
+    unfinished = DownloadForm("someone", True, "config.json", "hf", None)  # not an id yet
+    assert unfinished.destination() == str(models_dir() / "model")

@@ -146,3 +146,15 @@ def test_jobs_area_polls_only_while_a_download_runs(page, hub, auto_reruns):
     page.run()  # the last refresh after the job ended
     assert any("Done:" in s.value for s in page.success), [s.value for s in page.success]
     assert auto_reruns[-1] == [], "polling stops once nothing runs"
+
+
+def test_an_openxlab_job_is_titled_openxlab(page):
+    """The job's title names the source as the form does (the one SOURCE_NAMES map)."""
+    page.radio(key="models_source").set_value("OpenXLab").run()
+    set_custom_endpoint(page, "http://127.0.0.1:9", source="openxlab")
+    page.button(key="models_start").click().run()
+    wait_jobs()
+    page.run()
+    titles = [m.value for m in page.markdown if m.value.startswith("**#")]
+    assert titles and titles[0].endswith(" · OpenXLab**"), titles
+    assert any("Cannot reach OpenXLab" in e.value for e in page.error)

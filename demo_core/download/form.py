@@ -12,6 +12,7 @@ from pathlib import Path
 
 from demo_core import settings
 from demo_core.download.api import Request
+from demo_core.download.errors import DownloadError
 from demo_core.i18n import _
 from demo_core.specs import SPECS
 
@@ -48,14 +49,19 @@ class DownloadForm:
 
     def hf_repo(self) -> str:
         """The id on the hub: a model key's own, else what was typed."""
-        spec = SPECS.get(self.model)
+        spec = SPECS.get(self.repo)
         return spec.hf_id if spec else self.repo
 
     def destination(self) -> str:
-        """The folder typed, else where the download lands by default."""
-        spec = SPECS.get(self.model)
-        default = settings.models_dir() / (spec.folder_name if spec else "model")
-        return self.dest.strip() or str(default)
+        """The folder typed, else where the download lands by default: the request's own
+        :attr:`Request.destination` for what was typed (stripped as the request strips it),
+        or a folder ``model`` while the repository id is not one yet."""
+        if self.dest.strip():
+            return self.dest.strip()
+        try:
+            return str(Request(model=self.repo, source=self.source).destination)
+        except DownloadError:
+            return str(settings.models_dir() / "model")
 
     def request(self) -> Request:
         """The request to start, or :class:`FormError` for a form that names no
