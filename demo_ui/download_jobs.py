@@ -22,7 +22,8 @@ POLL_S = 1.0
 
 
 def show_json_file(path: Path) -> None:
-    """A downloaded JSON file (the lesson's config.json), pretty-printed."""
+    """A downloaded JSON file (the lesson's config.json), pretty-printed; a warning when it
+    cannot be read or is not JSON. The Downloads list and the homework show it so."""
     try:
         text = path.read_text(encoding="utf-8")
         st.code(json.dumps(json.loads(text), indent=2, ensure_ascii=False), language="json")

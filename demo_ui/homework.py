@@ -7,8 +7,6 @@ shows the file as pretty JSON, where it was saved and the equivalent Python to c
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from demo_core.download.api import SOURCE_NAMES, SOURCES
@@ -22,6 +20,7 @@ from demo_core.download.homework import (
 )
 from demo_core.download.jobs import CANCELLED, DONE, FAILED, REGISTRY
 from demo_core.i18n import _
+from demo_ui.download_jobs import show_json_file
 from demo_ui.endpoint_picker import endpoint_picker
 
 K = "homework_"
@@ -86,13 +85,7 @@ def show_result() -> None:
         elif view.state == DONE and view.result is not None and view.result.files:
             path = view.result.files[0]
             st.success(_("Saved to {path}").format(path=path))
-            try:
-                st.code(
-                    json.dumps(json.loads(path.read_text("utf-8")), indent=2, ensure_ascii=False),
-                    language="json",
-                )
-            except (OSError, ValueError) as exc:
-                st.warning(_("{name} is not readable JSON: {exc}").format(name=path.name, exc=exc))
+            show_json_file(path)
         elif view.state in (FAILED, CANCELLED):
             st.error(view.message)
         st.markdown(_("The same download in Python:"))

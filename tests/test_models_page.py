@@ -158,3 +158,30 @@ def test_an_openxlab_job_is_titled_openxlab(page):
     titles = [m.value for m in page.markdown if m.value.startswith("**#")]
     assert titles and titles[0].endswith(" · OpenXLab**"), titles
     assert any("Cannot reach OpenXLab" in e.value for e in page.error)
+
+
+def test_a_json_file_that_cannot_be_shown_is_one_warning_everywhere(tmp_path):
+    """The Downloads list and the homework show a fetched JSON file with one helper, and
+    its warning is one message of the catalog."""
+    from demo_core.i18n import po_path
+    from demo_core.i18n_tools import read_catalog
+    from demo_ui import download_jobs, homework
+
+    assert homework.show_json_file is download_jobs.show_json_file
+    ids = {m.id for m in read_catalog(po_path("zh_CN"))}
+    assert "{name} is not readable JSON: {error}" in ids
+    assert "{name} is not readable JSON: {exc}" not in ids
+
+    def script(path: str) -> None:
+        from pathlib import Path
+
+        from demo_core.i18n import set_language
+        from demo_ui.download_jobs import show_json_file
+
+        set_language("zh_CN")
+        show_json_file(Path(path))
+
+    broken = tmp_path / "config.json"
+    broken.write_text("{not json", encoding="utf-8")
+    at = AppTest.from_function(script, args=(str(broken),)).run()
+    assert [w.value for w in at.warning] and "config.json 不是可读的 JSON" in at.warning[0].value
