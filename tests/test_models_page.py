@@ -8,7 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from demo_core.download.jobs import REGISTRY
-from tests.conftest import open_page
+from demo_core.i18n import set_language
+from tests.conftest import ROOT, open_page
 from tests.hubserver import HubStandIn, Repo
 
 REPO = "internlm/internlm2-chat-1_8b"
@@ -158,6 +159,32 @@ def test_an_openxlab_job_is_titled_openxlab(page):
     titles = [m.value for m in page.markdown if m.value.startswith("**#")]
     assert titles and titles[0].endswith(" · OpenXLab**"), titles
     assert any("Cannot reach OpenXLab" in e.value for e in page.error)
+
+
+def test_a_failed_download_in_a_chinese_tab_is_chinese(studio_home, monkeypatch):
+    """The job's error is built in its thread in the language of the tab that started it."""
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    REGISTRY.clear_finished()
+    from demo_ui.resources import get_manager
+
+    get_manager.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.session_state["_language_choice"] = "zh_CN"
+    at.run()
+    at.switch_page("pages/5_Models.py").run()
+    # AppTest formats the widgets' values (format_func=_) in this thread: in the tab's language
+    set_language("zh_CN")
+    try:
+        at.selectbox(key="models_endpoint_choice_hf").set_value("自定义网址").run()
+        at.text_input(key="models_endpoint_url_hf").set_value("http://127.0.0.1:9").run()
+        at.button(key="models_start").click().run()
+        wait_jobs()
+        at.run()
+    finally:
+        set_language("en")
+    errors = [e.value for e in at.error]
+    assert any("无法连接 http://127.0.0.1:9" in e for e in errors), errors
+    assert not any("Cannot reach" in e or "offline" in e for e in errors), errors
 
 
 def test_a_json_file_that_cannot_be_shown_is_one_warning_everywhere(tmp_path):

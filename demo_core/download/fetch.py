@@ -23,7 +23,9 @@ from demo_core.download._http import httpx as httpx2
 from demo_core.download.destination import os_error
 from demo_core.download.errors import Cancelled, CorruptFile, DownloadError, EndpointUnreachable
 from demo_core.download.plan import RemoteFile
+from demo_core.download.progress import fmt_bytes
 from demo_core.download.verify import Hasher
+from demo_core.i18n import _
 
 INCOMPLETE = ".incomplete"
 
@@ -64,14 +66,16 @@ def fetch_file(
                 break  # 416: the partial file already holds every byte
             if size is None or hasher.nbytes >= size:
                 break
-            failure = "the server closed the body early"
+            failure = _("the server closed the body early")
         except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
             failure = type(exc).__name__
         attempt = 1 if hasher.nbytes > before else attempt + 1  # keep going while bytes flow
         if attempt > retries:
             raise EndpointUnreachable(
-                f"{remote.path}: the download keeps failing ({failure}). {_fmt(hasher.nbytes)} "
-                "are kept; start it again to resume where it stopped."
+                _(
+                    "{file}: the download keeps failing ({failure}). {size} are kept; start it "
+                    "again to resume where it stopped."
+                ).format(file=remote.path, failure=failure, size=fmt_bytes(hasher.nbytes))
             )
         time.sleep(backoff * max(attempt, 1))
     try:
@@ -157,12 +161,8 @@ def _disk(remote: RemoteFile, part: Path, op: Callable[[], T]) -> T:
     try:
         return op()
     except OSError as exc:
-        doing = f"write {remote.path} in {part.parent}"
+        doing = _("write {file} in {folder}").format(file=remote.path, folder=part.parent)
         raise os_error(exc, doing, partial_kept=True) from None
-
-
-def _fmt(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
 
 
 __all__ = ["Cancelled", "fetch_file", "incomplete_path"]

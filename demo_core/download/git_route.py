@@ -24,7 +24,7 @@ from pathlib import Path
 from demo_core.download.errors import Cancelled, DownloadError, EndpointUnreachable, NotFound
 from demo_core.download.progress import Meter
 from demo_core.download.transfer import Result
-from demo_core.i18n import _
+from demo_core.i18n import N_, _
 
 GIT_HOST = "https://code.openxlab.org.cn"
 LFS_POINTER = b"version https://git-lfs"
@@ -74,7 +74,7 @@ def clone(
         )
     dest = Path(dest)
     if (dest / "config.json").is_file():
-        return Result(dest=dest, existing=("OpenXLab git clone", dest))
+        return Result(dest=dest, existing=(N_("OpenXLab git clone"), dest))
     url = clone_url(repo_id)
     work = dest.with_name(dest.name + ".git-partial")
     shutil.rmtree(work, ignore_errors=True)
@@ -94,7 +94,7 @@ def clone(
         if "could not resolve" in low or "failed to connect" in low or "timed out" in low:
             raise EndpointUnreachable(
                 _("Cannot reach {host}; this machine may be offline ({err}).").format(
-                    host=git_host(), err=err.splitlines()[-1] if err else "git failed"
+                    host=git_host(), err=err.splitlines()[-1] if err else _("git failed")
                 )
             )
         raise DownloadError(_("git clone {url} failed: {err}").format(url=url, err=err or "?"))

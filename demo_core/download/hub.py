@@ -40,6 +40,7 @@ from demo_core.download.plan import RemoteFile
 from demo_core.download.source import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT  # read here by the UI
 from demo_core.download.source import Listing, Source
 from demo_core.download.verify import Expected
+from demo_core.i18n import _
 
 OFFICIAL = "https://huggingface.co"
 MIRROR = "https://hf-mirror.com"
@@ -53,7 +54,10 @@ def normalise_endpoint(endpoint: str | None) -> str:
     parsed = urlparse(raw)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise DownloadError(
-            f"{raw!r} is not an endpoint URL; use e.g. {OFFICIAL} or {MIRROR} (http:// or https://)."
+            _(
+                "{raw!r} is not an endpoint URL; use e.g. {official} or {mirror} (http:// or "
+                "https://)."
+            ).format(raw=raw, official=OFFICIAL, mirror=MIRROR)
         )
     return raw
 
@@ -66,13 +70,23 @@ def _token_for(endpoint: str, token: str | None) -> str | bool | None:
     return None if endpoint == OFFICIAL else False
 
 
-def not_a_hub(endpoint: str, what: str, why: str = "no JSON from its API") -> DownloadError:
+def not_a_hub(endpoint: str, what: str, why: str | None = None) -> DownloadError:
     """The endpoint answers HTTP but is not a hub: a typo'd URL, this app's own address,
-    a web server or a login page. Said plainly, instead of a JSON parser's complaint."""
+    a web server or a login page. Said plainly, instead of a JSON parser's complaint.
+    ``why``: what was wrong with the answer, in the current language (default: no JSON)."""
     return DownloadError(
-        f"{endpoint} did not answer like a Hugging Face hub ({why}, while fetching {what}). "
-        f"Check the endpoint URL: it must be a hub's base URL such as {OFFICIAL} or {MIRROR}, "
-        "not a web page or this app's own address; a proxy or login page may also be in the way."
+        _(
+            "{endpoint} did not answer like a Hugging Face hub ({why}, while fetching {what}). "
+            "Check the endpoint URL: it must be a hub's base URL such as {official} or {mirror}, "
+            "not a web page or this app's own address; a proxy or login page may also be in the "
+            "way."
+        ).format(
+            endpoint=endpoint,
+            why=why or _("no JSON from its API"),
+            what=what,
+            official=OFFICIAL,
+            mirror=MIRROR,
+        )
     )
 
 
@@ -89,25 +103,35 @@ def access_denied(
     """401/403 worded by whether a token went out: "enter a token" is no help to someone
     whose token was just refused, and "your token was rejected" is wrong without one."""
     code = f" (HTTP {status})" if status else ""
-    if token_sent:
-        licence = (
-            " The token's account must also have accepted the licence on the repository page."
-            if gated
-            else ""
-        )
+    if token_sent and gated:
         return AccessDenied(
-            f"{what}: {endpoint} rejected the access token{code}: it is wrong, expired, or has "
-            f"no access to this repository.{licence} Check the token (Settings → Access Tokens "
-            "on the hub website) and enter it again."
+            _(
+                "{what}: {endpoint} rejected the access token{code}: it is wrong, expired, or "
+                "has no access to this repository. The token's account must also have accepted "
+                "the licence on the repository page. Check the token (Settings → Access Tokens "
+                "on the hub website) and enter it again."
+            ).format(what=what, endpoint=endpoint, code=code)
+        )
+    if token_sent:
+        return AccessDenied(
+            _(
+                "{what}: {endpoint} rejected the access token{code}: it is wrong, expired, or "
+                "has no access to this repository. Check the token (Settings → Access Tokens on "
+                "the hub website) and enter it again."
+            ).format(what=what, endpoint=endpoint, code=code)
         )
     if gated:
         return AccessDenied(
-            f"{what} is gated: accept its licence on the hub website and enter an access token."
+            _(
+                "{what} is gated: accept its licence on the hub website and enter an access token."
+            ).format(what=what)
         )
     return AccessDenied(
-        f"{what}: {endpoint} refused access without a token{code}. The repository is private "
-        "or gated, or does not exist: check the repository id, and for a private or gated one "
-        "enter an access token."
+        _(
+            "{what}: {endpoint} refused access without a token{code}. The repository is private "
+            "or gated, or does not exist: check the repository id, and for a private or gated "
+            "one enter an access token."
+        ).format(what=what, endpoint=endpoint, code=code)
     )
 
 
@@ -124,31 +148,51 @@ def translate_error(
         return not_a_hub(endpoint, what)
     if isinstance(exc, httpx2.TimeoutException):
         return EndpointUnreachable(
-            f"{endpoint} did not answer in time while fetching {what}. Check the network "
-            "or pick another endpoint (e.g. the hf-mirror.com mirror, or ModelScope)."
+            _(
+                "{endpoint} did not answer in time while fetching {what}. Check the network "
+                "or pick another endpoint (e.g. the hf-mirror.com mirror, or ModelScope)."
+            ).format(endpoint=endpoint, what=what)
         )
     if isinstance(exc, (httpx2.ConnectError, httpx2.NetworkError, httpx2.RemoteProtocolError)):
         return EndpointUnreachable(
-            f"Cannot reach {endpoint} ({type(exc).__name__}: {exc}). This machine may be offline; "
-            "check the network or pick another endpoint."
+            _(
+                "Cannot reach {endpoint} ({kind}: {exc}). This machine may be offline; check "
+                "the network or pick another endpoint."
+            ).format(endpoint=endpoint, kind=type(exc).__name__, exc=exc)
         )
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if isinstance(exc, GatedRepoError):
         return access_denied(what, endpoint, status, token_sent=token_sent, gated=True)
     if isinstance(exc, RevisionNotFoundError):
-        return NotFound(f"{what}: that revision does not exist on {endpoint}.")
+        return NotFound(
+            _("{what}: that revision does not exist on {endpoint}.").format(
+                what=what, endpoint=endpoint
+            )
+        )
     if isinstance(exc, EntryNotFoundError):
-        return NotFound(f"{what} does not exist on {endpoint}.")
+        return NotFound(
+            _("{what} does not exist on {endpoint}.").format(what=what, endpoint=endpoint)
+        )
     if isinstance(exc, (RepositoryNotFoundError, HfHubHTTPError)) and _web_page(exc.response):
-        return not_a_hub(endpoint, what, f"a web page with HTTP {status}")
+        return not_a_hub(endpoint, what, _("a web page with HTTP {status}").format(status=status))
     if isinstance(exc, (RepositoryNotFoundError, HfHubHTTPError)) and status in (401, 403):
         return access_denied(what, endpoint, status, token_sent=token_sent)
     if isinstance(exc, RepositoryNotFoundError):
-        return NotFound(f"{what} was not found on {endpoint}. Check the repository id.")
+        return NotFound(
+            _("{what} was not found on {endpoint}. Check the repository id.").format(
+                what=what, endpoint=endpoint
+            )
+        )
     if isinstance(exc, HfHubHTTPError):
         if status == 404:
-            return NotFound(f"{what} was not found on {endpoint}.")
-        return DownloadError(f"{endpoint} answered HTTP {status} for {what}; try again later.")
+            return NotFound(
+                _("{what} was not found on {endpoint}.").format(what=what, endpoint=endpoint)
+            )
+        return DownloadError(
+            _("{endpoint} answered HTTP {status} for {what}; try again later.").format(
+                endpoint=endpoint, status=status, what=what
+            )
+        )
     if isinstance(exc, ValueError):  # huggingface_hub validates repo ids with ValueError
         return DownloadError(f"{what}: {exc}")
     return DownloadError(f"{what}: {type(exc).__name__}: {exc}")
@@ -183,7 +227,7 @@ class HubSource(Source):
             )
         except (KeyError, TypeError):  # JSON, but not the hub's model fields
             raise not_a_hub(
-                self.endpoint, repo_id, "its API answer lacks the model fields"
+                self.endpoint, repo_id, _("its API answer lacks the model fields")
             ) from None
         except Exception as exc:
             raise translate_error(exc, repo_id, self.endpoint, token_sent=self.token_sent) from None
@@ -193,10 +237,14 @@ class HubSource(Source):
     def not_listed(self, listing: Listing, only: str | None) -> str | None:
         if not listing.files:  # a hub that lists no files at all cannot tell
             return None
-        return f"{listing.repo_id} has no file {only!r} at {listing.revision}."
+        return _("{repo} has no file {file!r} at {revision}.").format(
+            repo=listing.repo_id, file=only, revision=listing.revision
+        )
 
     def nothing_fetched(self, listing: Listing) -> str:
-        return f"{listing.repo_id} lists no weight/tokenizer/config files at {listing.revision}."
+        return _("{repo} lists no weight/tokenizer/config files at {revision}.").format(
+            repo=listing.repo_id, revision=listing.revision
+        )
 
     def describe(self, listing: Listing, path: str) -> RemoteFile:
         """HEAD the file: the hub's own ETag / X-Linked-Etag is what we verify against."""

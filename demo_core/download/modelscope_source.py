@@ -31,6 +31,7 @@ from demo_core.download.errors import (
 from demo_core.download.plan import RemoteFile
 from demo_core.download.source import Listing, Source
 from demo_core.download.verify import SHA256_RE, Expected
+from demo_core.i18n import _
 
 DEFAULT_ENDPOINT = "https://www.modelscope.cn"
 DEFAULT_REVISION = "master"
@@ -44,7 +45,9 @@ def normalise_endpoint(endpoint: str | None) -> str:
     parsed = urlparse(raw)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise DownloadError(
-            f"{raw!r} is not an endpoint URL; use e.g. {DEFAULT_ENDPOINT} (http:// or https://)."
+            _("{raw!r} is not an endpoint URL; use e.g. {default} (http:// or https://).").format(
+                raw=raw, default=DEFAULT_ENDPOINT
+            )
         )
     return raw
 
@@ -76,13 +79,17 @@ class ModelScopeSource(Source):
             resp = get_session().get(url, headers=self.headers(), timeout=self._timeout())
         except httpx2.TimeoutException:
             raise EndpointUnreachable(
-                f"{self.endpoint} did not answer in time while listing {repo_id}. Check the "
-                "network, or download from Hugging Face / hf-mirror.com instead."
+                _(
+                    "{endpoint} did not answer in time while listing {repo}. Check the network, "
+                    "or download from Hugging Face / hf-mirror.com instead."
+                ).format(endpoint=self.endpoint, repo=repo_id)
             ) from None
         except httpx2.HTTPError as exc:
             raise EndpointUnreachable(
-                f"Cannot reach ModelScope at {self.endpoint} ({type(exc).__name__}: {exc}). "
-                "This machine may be offline; check the network or pick another source."
+                _(
+                    "Cannot reach ModelScope at {endpoint} ({kind}: {exc}). This machine may be "
+                    "offline; check the network or pick another source."
+                ).format(endpoint=self.endpoint, kind=type(exc).__name__, exc=exc)
             ) from None
         body = _json_or_none(resp)
         message = _server_message(body)
@@ -91,19 +98,25 @@ class ModelScopeSource(Source):
             raise self.denied(repo_id, f"HTTP {status}")
         if status == 404:
             raise NotFound(
-                f"{repo_id} (revision {revision!r}) was not found on ModelScope at "
-                f"{self.endpoint}. Check the model id and revision."
+                _(
+                    "{repo} (revision {revision!r}) was not found on ModelScope at {endpoint}. "
+                    "Check the model id and revision."
+                ).format(repo=repo_id, revision=revision, endpoint=self.endpoint)
             )
         if status >= 400:
             detail = f": {message}" if message else ""
             raise DownloadError(
-                f"ModelScope answered HTTP {status} while listing {repo_id}{detail}; "
-                "try again later."
+                _(
+                    "ModelScope answered HTTP {status} while listing {repo}{detail}; try again "
+                    "later."
+                ).format(status=status, repo=repo_id, detail=detail)
             )
         if not isinstance(body, dict):
             raise DownloadError(
-                f"{self.endpoint} did not answer like the ModelScope API (no JSON file "
-                "listing). Check the endpoint URL; a proxy or login page may be in the way."
+                _(
+                    "{endpoint} did not answer like the ModelScope API (no JSON file listing). "
+                    "Check the endpoint URL; a proxy or login page may be in the way."
+                ).format(endpoint=self.endpoint)
             )
         return _files_from(body, repo_id, revision, self.denied)
 
@@ -111,14 +124,18 @@ class ModelScopeSource(Source):
         """401/403 (or a 'no permission' Code), worded by whether a token was sent."""
         if self.token:
             return AccessDenied(
-                f"{repo_id}: ModelScope rejected the access token ({detail}): it is wrong, "
-                "expired, or has no access to this model. Check the token (Account settings → "
-                "Access Token on modelscope.cn) and enter it again."
+                _(
+                    "{repo}: ModelScope rejected the access token ({detail}): it is wrong, "
+                    "expired, or has no access to this model. Check the token (Account settings "
+                    "→ Access Token on modelscope.cn) and enter it again."
+                ).format(repo=repo_id, detail=detail)
             )
         return AccessDenied(
-            f"{repo_id}: ModelScope denied access without a token ({detail}). The model is "
-            "private or needs a licence accepted on modelscope.cn: accept it there and enter "
-            "an access token."
+            _(
+                "{repo}: ModelScope denied access without a token ({detail}). The model is "
+                "private or needs a licence accepted on modelscope.cn: accept it there and enter "
+                "an access token."
+            ).format(repo=repo_id, detail=detail)
         )
 
     def list_repo(self, repo_id: str, revision: str, only: str | None) -> Listing:
@@ -132,15 +149,14 @@ class ModelScopeSource(Source):
         return Listing(repo_id, revision, blobs)
 
     def not_listed(self, listing: Listing, only: str | None) -> str:
-        return (
-            f"{listing.repo_id} has no file {only!r} on ModelScope (revision {listing.revision})."
+        return _("{repo} has no file {file!r} on ModelScope (revision {revision}).").format(
+            repo=listing.repo_id, file=only, revision=listing.revision
         )
 
     def nothing_fetched(self, listing: Listing) -> str:
-        return (
-            f"{listing.repo_id} lists no weight/tokenizer/config files on ModelScope at "
-            f"{listing.revision}."
-        )
+        return _(
+            "{repo} lists no weight/tokenizer/config files on ModelScope at {revision}."
+        ).format(repo=listing.repo_id, revision=listing.revision)
 
     def describe(self, listing: Listing, path: str) -> RemoteFile:
         """From the listing alone: its ``Size`` and ``Sha256`` are what the file must be."""
@@ -170,18 +186,26 @@ def _files_from(
     """The ``Files`` list, or the error ModelScope put in a 200 answer's ``Code``."""
     code = body.get("Code")
     if code not in (None, 200) or body.get("Success") is False:
-        message = _server_message(body) or f"code {code}"
+        message = _server_message(body) or _("code {code}").format(code=code)
         low = message.lower()
         if "not exist" in low or "not found" in low or "不存在" in message:
-            raise NotFound(f"{repo_id} (revision {revision!r}) was not found on ModelScope.")
+            raise NotFound(
+                _("{repo} (revision {revision!r}) was not found on ModelScope.").format(
+                    repo=repo_id, revision=revision
+                )
+            )
         if "permission" in low or "auth" in low or "权限" in message:
             raise denied(repo_id, message)
-        raise DownloadError(f"ModelScope could not list {repo_id}: {message}")
+        raise DownloadError(
+            _("ModelScope could not list {repo}: {message}").format(repo=repo_id, message=message)
+        )
     data = body.get("Data")
     files = data.get("Files") if isinstance(data, dict) else None
     if not isinstance(files, list):
         raise DownloadError(
-            f"ModelScope's answer for {repo_id} has no file list; the API may have changed."
+            _("ModelScope's answer for {repo} has no file list; the API may have changed.").format(
+                repo=repo_id
+            )
         )
     return files
 

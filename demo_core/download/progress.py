@@ -45,9 +45,13 @@ class Snapshot:
         parts.append(f"{fmt_bytes(self.speed)}/s")
         eta = self.eta_s
         if eta is not None:
-            parts.append(f"ETA {fmt_duration(eta)}")
+            parts.append(_("ETA {time}").format(time=fmt_duration(eta)))
         if self.files_total:
-            parts.append(f"file {min(self.files_done + 1, self.files_total)}/{self.files_total}")
+            parts.append(
+                _("file {n}/{total}").format(
+                    n=min(self.files_done + 1, self.files_total), total=self.files_total
+                )
+            )
         if self.current_file:
             parts.append(self.current_file)
         return " · ".join(parts)

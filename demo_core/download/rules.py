@@ -12,6 +12,8 @@ import fnmatch
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from demo_core.i18n import _
+
 ALLOWED_PATTERNS = (
     "*.safetensors",
     "*.bin",
@@ -35,9 +37,13 @@ def safe_relative(repo_path: str) -> PurePosixPath:
     """The repo path as a relative path that cannot escape the destination folder."""
     p = PurePosixPath(repo_path)
     if not repo_path or p.is_absolute() or any(part in ("..", "") for part in p.parts):
-        raise ValueError(f"refusing unsafe file name from server: {repo_path!r}")
+        raise ValueError(
+            _("refusing unsafe file name from server: {name!r}").format(name=repo_path)
+        )
     if "\\" in repo_path or any(part.startswith(".") for part in p.parts):
-        raise ValueError(f"refusing unsafe file name from server: {repo_path!r}")
+        raise ValueError(
+            _("refusing unsafe file name from server: {name!r}").format(name=repo_path)
+        )
     return p
 
 
@@ -54,8 +60,10 @@ def select(listed: Iterable[str], only: str | None) -> tuple[list[str], list[str
     if only is not None:
         if not is_allowed(only):
             raise ValueError(
-                f"{only!r} is not fetched: only weights, tokenizer and JSON/config files are "
-                "(never remote *.py code)."
+                _(
+                    "{name} is not fetched: only weights (*.safetensors, *.bin), tokenizer "
+                    "and JSON config files are -- never remote *.py code."
+                ).format(name=repr(only))
             )
         return [only], []
     wanted: list[str] = []

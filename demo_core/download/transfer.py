@@ -151,7 +151,7 @@ def run_plan(
         _fetch_pending(plan, dest, pending, result, manifest, meter, mark_folder, fetch)
     except OSError as exc:  # the marker or manifest; the fetcher words its own writes
         raise destination.os_error(
-            exc, f"write the download in {dest}", partial_kept=True
+            exc, _("write the download in {folder}").format(folder=dest), partial_kept=True
         ) from None
     if not result.files:
         raise DownloadError(_("nothing was downloaded"))

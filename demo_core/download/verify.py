@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo_core.download.errors import CorruptFile
+from demo_core.i18n import _
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 GIT_SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -85,19 +86,24 @@ class Hasher:
         exp = self.expected
         if exp.size is not None and self.nbytes != exp.size:
             raise CorruptFile(
-                f"{name}: got {self.nbytes} bytes but the hub announced {exp.size}. The partial "
-                "file was removed; start the download again."
+                _(
+                    "{name}: got {got} bytes but the hub announced {size}. The partial file was "
+                    "removed; start the download again."
+                ).format(name=name, got=self.nbytes, size=exp.size)
             )
         if self.sha256 is not None and self.sha256.hexdigest() != exp.sha256:
             raise CorruptFile(
-                f"{name}: sha256 {self.sha256.hexdigest()[:12]}… does not match the hub's "
-                f"{exp.sha256[:12]}… (corrupted in transit or a bad mirror). The file was removed; "
-                "try again or use another endpoint."
+                _(
+                    "{name}: sha256 {got}… does not match the hub's {want}… (corrupted in transit "
+                    "or a bad mirror). The file was removed; try again or use another endpoint."
+                ).format(name=name, got=self.sha256.hexdigest()[:12], want=exp.sha256[:12])
             )
         if self.sha1 is not None and self.sha1.hexdigest() != exp.git_sha1:
             raise CorruptFile(
-                f"{name}: git sha1 does not match the hub's ETag {exp.git_sha1[:12]}…. The file "
-                "was removed; try again or use another endpoint."
+                _(
+                    "{name}: git sha1 does not match the hub's ETag {want}…. The file was "
+                    "removed; try again or use another endpoint."
+                ).format(name=name, want=exp.git_sha1[:12])
             )
 
 
@@ -106,7 +112,9 @@ def verify_file(path: Path, expected: Expected) -> None:
     path = Path(path)
     if expected.size is not None and path.stat().st_size != expected.size:
         raise CorruptFile(
-            f"{path.name}: {path.stat().st_size} bytes on disk, the hub announced {expected.size}"
+            _("{name}: {got} bytes on disk, the hub announced {size}").format(
+                name=path.name, got=path.stat().st_size, size=expected.size
+            )
         )
     h = Hasher(expected)
     if h.sha256 is not None or h.sha1 is not None:

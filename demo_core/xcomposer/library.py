@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo_core import settings
+from demo_core.i18n import _
 from demo_core.xcomposer.images import ImageError, ImageInput, load_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
@@ -54,7 +55,11 @@ class LibraryImage:
         try:
             data = self.path.read_bytes()
         except OSError as exc:
-            raise ImageError(f"{self.path.name} cannot be read ({exc.strerror or exc})") from None
+            raise ImageError(
+                _("{name} cannot be read ({error})").format(
+                    name=self.path.name, error=exc.strerror or exc
+                )
+            ) from None
         return load_image(data, self.path.name)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from demo_core import settings
 from demo_core.engine.base import EngineError
+from demo_core.i18n import _
 from demo_core.xcomposer.images import ImageError, ImageInput, load_image
 
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -55,17 +56,21 @@ class OnlineImageSearch:
             listing = json.loads(self._get(f"{self.url}{sep}{query}", 1024 * 1024))
         except ValueError as exc:
             raise OnlineSearchError(
-                f"the image search at {self.url} did not answer JSON ({exc})"
+                _("the image search at {url} did not answer JSON ({error})").format(
+                    url=self.url, error=exc
+                )
             ) from None
         entries = listing.get("images", []) if isinstance(listing, dict) else listing
         if not isinstance(entries, list):
-            raise OnlineSearchError(f"the image search at {self.url} answered an unexpected shape")
+            raise OnlineSearchError(
+                _("the image search at {url} answered an unexpected shape").format(url=self.url)
+            )
         images: list[ImageInput] = []
         problems: list[str] = []
         for n, entry in enumerate(entries[:k], start=1):
             link = entry.get("url") if isinstance(entry, dict) else entry
             if not isinstance(link, str) or not link.startswith(("http://", "https://")):
-                problems.append(f"result {n} has no http(s) image address")
+                problems.append(_("result {n} has no http(s) image address").format(n=n))
                 continue
             name = f"online-{n}-" + (urllib.parse.urlparse(link).path.rsplit("/", 1)[-1] or "image")
             try:
@@ -80,10 +85,16 @@ class OnlineImageSearch:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as resp:
                 data = resp.read(limit + 1)
         except urllib.error.HTTPError as exc:
-            raise OnlineSearchError(f"{url} answered HTTP {exc.code}") from None
+            raise OnlineSearchError(
+                _("{url} answered HTTP {code}").format(url=url, code=exc.code)
+            ) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise OnlineSearchError(f"cannot reach {url} ({reason}); working offline") from None
+            raise OnlineSearchError(
+                _("cannot reach {url} ({reason}); working offline").format(url=url, reason=reason)
+            ) from None
         if len(data) > limit:
-            raise OnlineSearchError(f"{url} sent more than {limit // 2**20} MB")
+            raise OnlineSearchError(
+                _("{url} sent more than {mb} MB").format(url=url, mb=limit // 2**20)
+            )
         return data

@@ -16,6 +16,7 @@ is represented; a source that fails is reported and left out, and the others fil
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -110,7 +111,8 @@ def gather(
 ) -> tuple[list[ImageInput], list[str]]:
     """Candidates for one slot from every source in ``sources`` and the problems met
     (one message per failing source, for the page). Finding sources run side by side
-    (their time is mostly waiting on the network); generators run after them, for the
+    (their time is mostly waiting on the network), each in a copy of the caller's context,
+    so their messages are in the caller's language; generators run after them, for the
     places still free (at least one, so an enabled generator always contributes)."""
     finders = [s for s in sources if not s.generates]
     makers = [s for s in sources if s.generates]
@@ -118,7 +120,8 @@ def gather(
     groups: list[list[ImageInput]] = []
     if finders:
         with ThreadPoolExecutor(max_workers=len(finders)) as pool:
-            answers = list(pool.map(lambda s: _ask(s, request), finders))
+            asked = [pool.submit(contextvars.copy_context().run, _ask, s, request) for s in finders]
+            answers = [a.result() for a in asked]
         for found, problem in answers:
             groups.append(found)
             if problem:
