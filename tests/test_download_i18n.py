@@ -17,8 +17,11 @@ from demo_core.download import cli
 from demo_core.download.api import Request
 from demo_core.download.jobs import FAILED, DownloadJob
 from demo_core.i18n import set_language
+from tests import test_download_endpoints as endpoints
 from tests.servers import free_port
-from tests.test_download_endpoints import SITES, request
+
+SITES, request = endpoints.SITES, endpoints.request
+source, served = endpoints.source, endpoints.served  # the same fixtures: every source
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -48,20 +51,6 @@ def chinese(message: str, *english: str) -> None:
     assert CJK.search(message), message
     for words in english:
         assert words not in message, message
-
-
-@pytest.fixture(params=sorted(SITES))
-def source(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def served(source, tiny_model_dir):
-    from tests.hubserver import Repo
-
-    stand_in = SITES[source][1]
-    with stand_in({request(source, None).repo_id: Repo.from_folder(tiny_model_dir)}) as srv:
-        yield srv
 
 
 def test_a_dead_endpoint_is_said_in_chinese(source, studio_home):
