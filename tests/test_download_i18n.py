@@ -133,3 +133,21 @@ def test_picture_sources_in_worker_threads_speak_the_callers_language():
             chinese(problem, "cannot connect", "is this machine offline")
     finally:
         COOLDOWNS.clear()
+
+
+def test_a_link_in_a_chinese_message_ends_where_the_address_ends():
+    """Notices are Markdown, which links a bare URL up to the next space: Chinese has no
+    space before its punctuation, so "无法连接 http://…（ConnectError…" linked the rest of
+    the sentence. A URL placeholder in a zh_CN message is followed by a space, a path
+    ("{url}/models"), or ends the message (a label such as "镜像站（{url}）")."""
+    from demo_core.i18n import po_path
+    from demo_core.i18n_tools import messages, read_catalog
+
+    address = re.compile(r"\{(?:url|endpoint|host|default|official|mirror)\}(?!\s|/|）?$)")
+    bad = [
+        (ids[0], text)
+        for ids, strings, _fuzzy in messages(read_catalog(po_path("zh_CN")))
+        for text in strings
+        if address.search(text)
+    ]
+    assert not bad, "\n".join(map(repr, bad))
