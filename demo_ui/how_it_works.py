@@ -26,7 +26,7 @@ import streamlit as st
 from demo_core.engine.base import EngineError, GenerationParams
 from demo_core.engine.trace import TokenStep, Trace
 from demo_core.explain.prompt_view import ROLE_COLOURS, Segment, left_out, segments
-from demo_core.i18n import N_, _
+from demo_core.i18n import N_, _, ngettext
 from demo_ui.prefs import get_pref, set_pref
 
 PREF = "how_it_works_open"
@@ -182,9 +182,11 @@ def prompt_view(trace: Trace) -> None:
     images = sum(1 for s in segs if s.image is not None)
     count = _("{n} tokens go into the model").format(n=trace.prompt_tokens)
     if images:
-        count += " · " + _("{k} of them stand for {i} image(s)").format(
-            k=sum(s.image_tokens for s in segs), i=images
-        )
+        count += " · " + ngettext(
+            "{k} of them stand for {i} image",
+            "{k} of them stand for {i} images",
+            images,
+        ).format(k=sum(s.image_tokens for s in segs), i=images)
     if trace.context_window:
         count += " · " + _("context window {w}").format(w=trace.context_window)
     st.caption(count + " · " + _("hover a token for its id"))
