@@ -239,10 +239,9 @@ def _popup(step: TokenStep, n: int) -> str:
         if step.greedy_id is not None and step.greedy_prob is not None
         else _("raw greedy: not known")
     )
-    cols = (
-        f"<tr><td><b>{_('token')}</b></td><td><b>{_('settings')}</b></td>"
-        f"<td><b>{_('raw')}</b></td></tr>"
-    )
+    # the headers outside the f-string: Babel does not find a _() inside one
+    headers = (_("token"), _("settings"), _("raw"))
+    cols = "<tr>" + "".join(f"<td><b>{h}</b></td>" for h in headers) + "</tr>"
     return f'<span class="hiw-pop"><b>{head}</b><br>{greedy}<table>{cols}{"".join(rows)}</table></span>'
 
 
