@@ -26,7 +26,7 @@ import streamlit as st
 from demo_core.engine.base import EngineError, GenerationParams
 from demo_core.engine.trace import TokenStep, Trace
 from demo_core.explain.prompt_view import ROLE_COLOURS, Segment, left_out, segments
-from demo_core.i18n import N_, _
+from demo_core.i18n import N_, _, ngettext
 from demo_ui.prefs import get_pref, set_pref
 
 PREF = "how_it_works_open"
@@ -182,9 +182,11 @@ def prompt_view(trace: Trace) -> None:
     images = sum(1 for s in segs if s.image is not None)
     count = _("{n} tokens go into the model").format(n=trace.prompt_tokens)
     if images:
-        count += " · " + _("{k} of them stand for {i} image(s)").format(
-            k=sum(s.image_tokens for s in segs), i=images
-        )
+        count += " · " + ngettext(
+            "{k} of them stand for {i} image",
+            "{k} of them stand for {i} images",
+            images,
+        ).format(k=sum(s.image_tokens for s in segs), i=images)
     if trace.context_window:
         count += " · " + _("context window {w}").format(w=trace.context_window)
     st.caption(count + " · " + _("hover a token for its id"))
@@ -237,10 +239,9 @@ def _popup(step: TokenStep, n: int) -> str:
         if step.greedy_id is not None and step.greedy_prob is not None
         else _("raw greedy: not known")
     )
-    cols = (
-        f"<tr><td><b>{_('token')}</b></td><td><b>{_('settings')}</b></td>"
-        f"<td><b>{_('raw')}</b></td></tr>"
-    )
+    # the headers outside the f-string: Babel does not find a _() inside one
+    headers = (_("token"), _("settings"), _("raw"))
+    cols = "<tr>" + "".join(f"<td><b>{h}</b></td>" for h in headers) + "</tr>"
     return f'<span class="hiw-pop"><b>{head}</b><br>{greedy}<table>{cols}{"".join(rows)}</table></span>'
 
 

@@ -46,8 +46,9 @@ def open_in(language: str, page: str | None, timeout: float = 120) -> AppTest:
 
 
 def report(bad) -> str:
-    return "English on a zh_CN page (wrap it in _() and run `python -m demo_core.i18n_tools update`):\n" + "\n".join(
-        f"  {kind}: {text!r} -> {words}" for kind, text, words in bad
+    return (
+        "English on a zh_CN page (wrap it in _() and run `python -m demo_core.i18n_tools update`):\n"
+        + "\n".join(f"  {kind}: {text!r} -> {words}" for kind, text, words in bad)
     )
 
 
@@ -108,7 +109,18 @@ def test_catalogs_are_in_step_with_the_code(tmp_path):
 
     pot = tmp_path / "now.pot"
     CommandLineInterface().run(
-        ["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "N_", "-o", str(pot), str(ROOT)]
+        [
+            "pybabel",
+            "-q",
+            "extract",
+            "-F",
+            str(ROOT / "babel.cfg"),
+            "-k",
+            "N_",
+            "-o",
+            str(pot),
+            str(ROOT),
+        ]
     )
     now = {ids[0] for ids, _s, _f in messages(read_catalog(pot))}
     for lang in i18n.LANGUAGES:
@@ -118,6 +130,57 @@ def test_catalogs_are_in_step_with_the_code(tmp_path):
             f"{lang} catalog misses strings the code now uses; run "
             "`python -m demo_core.i18n_tools update` and translate:\n" + "\n".join(map(repr, new))
         )
+
+
+def _marked_in_fstrings(tree) -> list[tuple[int, str]]:
+    """(line, msgid) of each ``_("…")``/``N_("…")``/``ngettext("…", …)`` written inside an
+    f-string: pybabel's extractor does not look into f-strings, so these never reach the
+    catalog and show in English on a Chinese page."""
+    import ast
+
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.JoinedStr):
+            continue
+        for call in ast.walk(node):
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Name)
+                and call.func.id in {"_", "N_", "ngettext"}
+                and call.args
+                and isinstance(call.args[0], ast.Constant)
+                and isinstance(call.args[0].value, str)
+            ):
+                found.append((call.lineno, call.args[0].value))
+    return found
+
+
+def test_no_marked_string_hides_in_an_fstring():
+    """The How it works popup's table headers were ``f"…{_('settings')}…"``: extraction
+    missed them and the Chinese popup said "settings" and "raw"."""
+    import ast
+
+    dirs = ("pages", "demo_ui", "demo_core")
+    sources = [ROOT / "app.py", *(p for d in dirs for p in (ROOT / d).rglob("*.py"))]
+    catalog = {ids[0] for ids, _s, _f in messages(read_catalog(i18n.po_path("zh_CN")))}
+    hidden = [  # (one the catalog has from another, visible call is translated anyway)
+        f"{path.relative_to(ROOT)}:{line}: {msgid!r}"
+        for path in sources
+        for line, msgid in _marked_in_fstrings(ast.parse(path.read_text(encoding="utf-8")))
+        if msgid not in catalog
+    ]
+    assert not hidden, (
+        "marked only inside an f-string, where pybabel cannot see it (take the _() out of "
+        "the f-string and run `python -m demo_core.i18n_tools update`):\n" + "\n".join(hidden)
+    )
+
+
+def test_the_fstring_check_finds_one():
+    """Negative control: the form the popup had is found."""
+    import ast
+
+    code = "cols = f\"<td>{_('settings')}</td>\" + _('seen')"
+    assert _marked_in_fstrings(ast.parse(code)) == [(1, "settings")]
 
 
 def test_translations_keep_their_placeholders():
@@ -172,7 +235,9 @@ def test_mo_is_built_when_missing_or_older_than_the_po(tmp_path, monkeypatch):
         set_language("zh_CN")
         assert _("Stop") == "停止" and mo.is_file()
         po = i18n.po_path("zh_CN")
-        po.write_text(po.read_text(encoding="utf-8").replace('msgstr "停止"', 'msgstr "停"'), "utf-8")
+        po.write_text(
+            po.read_text(encoding="utf-8").replace('msgstr "停止"', 'msgstr "停"'), "utf-8"
+        )
         later = time.time() + 5
         os.utime(po, (later, later))
         i18n.translations.cache_clear()

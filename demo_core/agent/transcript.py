@@ -94,13 +94,16 @@ def _fence(text: str, lang: str = "") -> str:
 def to_markdown(turns: list[Turn], title: str | None = None) -> str:
     """A self-contained record: questions, each step's code and output, answers. Images
     are linked by their path in the session's file archive (``figures/...``)."""
-    out = [f"# {title or _('Data-analysis agent transcript')}", ""]
+    heading = title or _("Data-analysis agent transcript")  # not in an f-string: unseen there
+    out = [f"# {heading}", ""]
     for i, turn in enumerate(turns, 1):
         out += [f"## {i}. " + _("Question"), "", turn.question.strip(), ""]
         for f in turn.files:
             out.append(
                 "- "
-                + _("attached file: `{name}` ({size})").format(name=f.name, size=format_size(f.size))
+                + _("attached file: `{name}` ({size})").format(
+                    name=f.name, size=format_size(f.size)
+                )
                 + (" - " + f.note if f.note else "")
             )
         if turn.files:
@@ -118,7 +121,14 @@ def to_markdown(turns: list[Turn], title: str | None = None) -> str:
                         if img.path:
                             out += [f"![{img.path}]({img.path})", ""]
             elif step.tool == "plugin":
-                out += [_fence(step.code, "json"), "", _("Result:"), "", _fence(step.tool_output), ""]
+                out += [
+                    _fence(step.code, "json"),
+                    "",
+                    _("Result:"),
+                    "",
+                    _fence(step.tool_output),
+                    "",
+                ]
             elif step.tool_output:
                 out += [f"> {step.tool_output}", ""]
         if turn.answer.strip():

@@ -9,7 +9,16 @@ browser (``st.graphviz_chart``) without a Graphviz install.
 from __future__ import annotations
 
 from demo_core.agent.transcript import Turn
-from demo_core.i18n import _
+from demo_core.i18n import N_, _
+
+# a step's status as the table shows it (Step.status / Turn.status)
+STATUS_LABELS = {
+    "thinking": N_("thinking"),
+    "running": N_("running"),
+    "done": N_("done"),
+    "stopped": N_("stopped"),
+    "error": N_("error"),
+}
 
 
 def _q(text: str) -> str:
@@ -35,7 +44,7 @@ def loop_rows(turn: Turn) -> list[dict]:
                 _("new tokens"): s.new_tokens,
                 _("model s"): round(s.model_s, 2),
                 _("tool s"): round(s.tool_s, 2) if s.tool else None,
-                _("status"): s.status,
+                _("status"): _(STATUS_LABELS.get(s.status, s.status)),
             }
         )
     return rows
@@ -43,12 +52,14 @@ def loop_rows(turn: Turn) -> list[dict]:
 
 def loop_dot(turn: Turn) -> str:
     """The turn as a top-to-bottom flow chart."""
+    # translated outside the f-strings: pybabel does not look into them
+    question = _q(_("Question") + "\n" + _short(turn.question))
     lines = [
         "digraph agent {",
         "  rankdir=TB; nodesep=0.3; ranksep=0.35;",
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9, color="#6b7280"];',
-        f'  q [label={_q(_("Question") + chr(10) + _short(turn.question))}, fillcolor="#dbeafe"];',
+        f'  q [label={question}, fillcolor="#dbeafe"];',
     ]
     prev, prev_label = "q", ""
     for i, s in enumerate(turn.steps):
@@ -82,9 +93,8 @@ def loop_dot(turn: Turn) -> str:
         else:
             prev, prev_label = m, ""
     if turn.answer:
-        lines.append(
-            f'  a [label={_q(_("Answer") + chr(10) + _short(turn.answer))}, fillcolor="#e8e0ff"];'
-        )
+        answer = _q(_("Answer") + "\n" + _short(turn.answer))
+        lines.append(f'  a [label={answer}, fillcolor="#e8e0ff"];')
         lines.append(f"  {prev} -> a;")
     elif turn.status in ("stopped", "error"):
         lines.append(f'  end [label={_q(_(turn.status))}, fillcolor="#fecaca"];')
