@@ -67,7 +67,7 @@ PAGES = [
     ),
     PageEntry(
         "6_Class.py",
-        "🧑‍🏫",
+        "🏫",  # one code point: a ZWJ emoji (🧑‍🏫) falls apart into two, cut off, on older fonts
         N_("Class"),
         N_("For the teacher: who is connected, what each model is doing, resets."),
         TOOLS_SECTION,

@@ -6,7 +6,7 @@ from demo_ui.widgets import page_header
 
 page_header(
     _("Class"),
-    "🧑‍🏫",
+    "🏫",
     _(
         "What the server is doing for the whole class, with a cancel for anything stuck, "
         "and resets between students."
