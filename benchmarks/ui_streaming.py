@@ -18,7 +18,8 @@ each round), one at a time. Reports the browser-visible tok/s medians of each an
 ratio (disk / memory).
 
     python benchmarks/ui_streaming.py [--hidden 512 --layers 8 --replies 3]
-    python benchmarks/ui_streaming.py --store both --replies 8
+    python benchmarks/ui_streaming.py --store both --replies 16
+    python benchmarks/ui_streaming.py --store control --replies 16   # A/A: both on disk
 """
 
 from __future__ import annotations
@@ -129,15 +130,19 @@ def measure(hidden: int, layers: int, replies: int) -> dict:
         }
 
 
-def measure_store(hidden: int, layers: int, replies: int) -> dict:
-    """Browser-visible tok/s with the store on disk and in memory, same run (see top)."""
+def measure_store(hidden: int, layers: int, replies: int, control: bool = False) -> dict:
+    """Browser-visible tok/s with the store on disk and in memory, same run (see top).
+    ``control``: the "memory" server keeps its store on disk too (an A/A run): how far
+    apart two identical servers come out in this setup, the noise floor of the ratio."""
     with tempfile.TemporaryDirectory() as tmp:
         disk_home, memory_home = Path(tmp) / "disk", Path(tmp) / "memory"
         build_model(disk_home / "tiny-internlm2", hidden, layers)
         shutil.copytree(disk_home / "tiny-internlm2", memory_home / "tiny-internlm2")
         with (
             running_app(disk_home) as disk_url,
-            running_app(memory_home, {"DEMO_STUDIO_STORE": "memory"}) as memory_url,
+            running_app(
+                memory_home, {} if control else {"DEMO_STUDIO_STORE": "memory"}
+            ) as memory_url,
             browser_pages(2) as (disk_page, memory_page),
         ):
             tabs = {"disk": (disk_page, disk_url), "memory": (memory_page, memory_url)}
@@ -176,6 +181,7 @@ def measure_store(hidden: int, layers: int, replies: int) -> dict:
         "ratio_of_browser_over_engine_disk_over_memory": round(seen_disk / seen_memory, 3),
         "per_reply_browser_tok_s": {m: [round(x, 1) for x in v] for m, v in speeds.items()},
         "memory_home_has_workspace_db": memory_db,
+        "control_run_both_on_disk": control,
         "replies_each": replies,
         "model": {"hidden": hidden, "layers": layers},
     }
@@ -185,13 +191,17 @@ def main() -> None:
     ap = arguments(hidden=512, layers=8, replies=3)
     ap.add_argument(
         "--store",
-        choices=("disk", "both"),
+        choices=("disk", "both", "control"),
         default="disk",
-        help="both: the cost of persistence (store on disk vs DEMO_STUDIO_STORE=memory)",
+        help="both: the cost of persistence (store on disk vs DEMO_STUDIO_STORE=memory); "
+        "control: the same with both servers on disk (the noise floor of that ratio)",
     )
     args = ap.parse_args()
-    run = measure_store if args.store == "both" else measure
-    print(json.dumps(run(args.hidden, args.layers, args.replies), indent=2))
+    if args.store == "disk":
+        result = measure(args.hidden, args.layers, args.replies)
+    else:
+        result = measure_store(args.hidden, args.layers, args.replies, args.store == "control")
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
