@@ -59,10 +59,26 @@ WATCH = """
 """
 
 
+def greedy(page) -> None:
+    """Temperature 0 (its slider's Home): both servers then write the same reply to the
+    same prompt, token for token, so each round compares the same work (sampled replies
+    of a random model differ in length, and a short one shows the page's fixed end-of-reply
+    rerun as a lower speed: that spread hid any cost of the store)."""
+    page.get_by_text("Sampling").first.click()
+    thumb = page.get_by_role("slider", name="Temperature")
+    thumb.focus()
+    thumb.press("Home")
+    page.wait_for_function(
+        """() => document.querySelector('input[type=range][aria-label="Temperature"]')
+            ?.value === '0'"""
+    )
+
+
 def one_reply(page, i: int, new_chat: bool = False) -> tuple[float, float] | None:
     """Send prompt number ``i`` on an open story chat: (browser-visible, engine) tok/s,
     or None when the random model's reply was too short to be seen streaming (it came in
     one piece). ``new_chat``: in a New chat (every reply with the same short context)."""
+    page.bring_to_front()  # the measured tab in front, as a reader's would be
     if new_chat and i:
         page.get_by_role("button", name="New chat").first.click()
         page.wait_for_function("() => !document.querySelector('[data-testid=stChatMessage]')")
@@ -149,6 +165,7 @@ def measure_store(hidden: int, layers: int, replies: int, control: bool = False)
             for page, url in tabs.values():
                 page.goto(f"{url}/Story_Chat")
                 page.get_by_test_id("stChatInputTextArea").wait_for()
+                greedy(page)
             speeds: dict[str, list[float]] = {"disk": [], "memory": []}
             engine: dict[str, list[float]] = {"disk": [], "memory": []}
             seen: dict[str, list[float]] = {"disk": [], "memory": []}  # browser / engine
