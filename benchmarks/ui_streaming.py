@@ -37,7 +37,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks._common import arguments, build_model  # noqa: E402
-from tests.browser import browser_page, browser_pages, running_app  # noqa: E402
+from tests.browser import (  # noqa: E402
+    browser_page,
+    browser_pages,
+    running_app,
+    sampling_slider_to_lowest,
+)
 
 WATCH = """
 () => {
@@ -64,14 +69,7 @@ def greedy(page) -> None:
     same prompt, token for token, so each round compares the same work (sampled replies
     of a random model differ in length, and a short one shows the page's fixed end-of-reply
     rerun as a lower speed: that spread hid any cost of the store)."""
-    page.get_by_text("Sampling").first.click()
-    thumb = page.get_by_role("slider", name="Temperature")
-    thumb.focus()
-    thumb.press("Home")
-    page.wait_for_function(
-        """() => document.querySelector('input[type=range][aria-label="Temperature"]')
-            ?.value === '0'"""
-    )
+    sampling_slider_to_lowest(page, "Temperature", "0")
 
 
 def one_reply(page, i: int, new_chat: bool = False) -> tuple[float, float] | None:

@@ -179,3 +179,17 @@ def wait_idle(page, timeout: float = 120_000) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
     )
+
+
+def sampling_slider_to_lowest(page, label: str, lowest: str) -> None:
+    """Open the chat's Sampling settings and move slider ``label`` to its lowest value
+    (its Home key), waiting until the page holds ``lowest`` (as the input shows it)."""
+    page.get_by_text("Sampling").first.click()
+    thumb = page.get_by_role("slider", name=label)
+    thumb.focus()
+    thumb.press("Home")
+    page.wait_for_function(
+        "([label, lowest]) => document.querySelector("
+        '`input[type=range][aria-label="${label}"]`)?.value === lowest',
+        arg=[label, lowest],
+    )

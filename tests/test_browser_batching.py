@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.browser import browser_pages, running_app, screenshot
+from tests.browser import browser_pages, running_app, sampling_slider_to_lowest, screenshot
 from tests.test_browser_chat import _send, _stop, _stop_mid_reply, slow_random_model
 
 pytestmark = pytest.mark.browser
@@ -17,14 +17,7 @@ STREAMING = "() => document.body.innerText.includes('▌')"
 def _no_repetition_penalty(page) -> None:
     """Slide the repetition penalty to 1.0 (its minimum): such a reply may batch; the
     lesson's 1.005 runs alone (transformers' continuous batching has no penalty)."""
-    page.get_by_text("Sampling").first.click()
-    thumb = page.get_by_role("slider", name="Repetition penalty")
-    thumb.focus()
-    thumb.press("Home")
-    page.wait_for_function(
-        """() => document.querySelector('input[type=range][aria-label="Repetition penalty"]')
-            ?.value === '1'"""
-    )
+    sampling_slider_to_lowest(page, "Repetition penalty", "1")
 
 
 def test_two_tabs_stream_together_and_stop_alone(tmp_path):
