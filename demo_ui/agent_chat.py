@@ -61,6 +61,21 @@ def transcript(session: AgentSession) -> None:
         render_turn(turn.snapshot(), key=f"{P}turn{i}")
 
 
+def first_steps(session: AgentSession) -> None:
+    """What to do on an empty session: the page's main area is otherwise blank until the
+    first question, and the uploader sits in the sidebar, where a newcomer may not look."""
+    if shown_turns(session) or session.running:
+        return
+    st.info(
+        _(
+            "Upload a table (CSV or Excel) in the sidebar, then ask about it below, for "
+            "example: “Which month sold the most? Draw a bar chart.” Without a file the agent "
+            "can still compute: “Solve 2*X=1360 for X.”"
+        ),
+        icon="💡",
+    )
+
+
 def question_box(session: AgentSession, settings: AgentSettings) -> None:
     """The sandbox question first where there is no sandbox, then the chat input; a
     question that cannot be sent (the model does not load) goes back into the box."""

@@ -12,6 +12,7 @@ from demo_core.i18n import N_
 from demo_ui import how_it_works
 from demo_ui.agent_chat import (
     clear_button,
+    first_steps,
     follow_run,
     notices,
     question_box,
@@ -49,6 +50,7 @@ with st.sidebar:
 restored_notice(session)
 notices(session)
 transcript(session)
+first_steps(session)
 settings.params = how_it_works.flag(settings.params)
 how_it_works.agent_panel(shown_turns(session), settings.model_key, settings)
 question_box(session, settings)

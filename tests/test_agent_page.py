@@ -63,6 +63,8 @@ def test_page_opens_on_a_present_model(agent_home):
     assert box.value == "tiny-internlm2"
     assert any(o.startswith("InternLM2-Chat-7B") for o in box.options)
     assert at.sidebar.toggle(key="data_agent_interpreter").value is True
+    # an empty session says where to start (the uploader is in the sidebar)
+    assert any("Upload a table" in i.value for i in at.main.info)
 
 
 def test_tiny_model_answers_without_crashing(agent_home):
@@ -85,6 +87,7 @@ def test_tiny_model_answers_without_crashing(agent_home):
     assert turn.status == "done", turn.error
     assert turn.files and turn.files[0].name == "sales.csv"
     assert [m.value for m in at.chat_message[0].markdown][0] == "What is the mean?"
+    assert not any("Upload a table" in i.value for i in at.main.info)  # a session has begun
     # transcript download is enabled now
     assert session_of(at).transcript().startswith("# Data-analysis agent transcript")
 
