@@ -321,9 +321,7 @@ class TransformersEngine:
         gen.stats.prompt_tokens = len(ids)
         return self._start(gen, ids, params)
 
-    def _start(
-        self, gen: Generation, prompt: object, params: GenerationParams
-    ) -> Generation:
+    def _start(self, gen: Generation, prompt: object, params: GenerationParams) -> Generation:
         """Queue ``prompt`` (token ids, or whatever :meth:`_prompt_inputs` of a subclass
         understands) on a worker thread."""
         if params.explain and gen.trace is None:
@@ -331,7 +329,7 @@ class TransformersEngine:
         ACTIVITY.add(self.info.key, gen)  # the Class view's queue length and cancel
         worker = threading.Thread(  # in a copy of the caller's context: errors in its language
             target=contextvars.copy_context().run,
-            args=(self._run, gen, prompt, params),
+            args=(self._run, gen, [prompt], params),  # a box _run empties: see there
             daemon=True,
             name="generate",
         )
@@ -345,17 +343,29 @@ class TransformersEngine:
         input_ids = torch.tensor([ids], dtype=torch.long, device=self.model.device)
         yield {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
 
-    def _run(
-        self, gen: Generation, ids: list[int], params: GenerationParams
-    ) -> None:
+    def _run(self, gen: Generation, box: list, params: GenerationParams) -> None:
+        """The worker: wait in line, generate, finish ``gen``.
+
+        ``box`` holds the prompt (token ids, or a subclass's inputs with image tensors).
+        The worker is a daemon thread, and finishing ``gen`` can be the last thing a
+        script waits for before it exits (``print(gen.result())``): any tensor this
+        thread still held would then be freed during interpreter shutdown, and freeing a
+        tensor releases the GIL, which a daemon thread cannot take back then. Python
+        ends the thread by unwinding it through torch's C++ and the process aborts
+        ("terminate called without an active exception", about 1 run in 30). So the
+        prompt is taken out of the box, and every reference this frame has is dropped
+        before ``finish``."""
+        ids = box.pop()
         weight = self._batch_weight(ids, params)
         try:
             ticket = self.queue.acquire(
                 gen.set_queue_position, lambda: gen.cancelled, weight=weight
             )
         except Cancelled:
+            del ids
             gen.finish("cancelled")
             return
+        job = None
         try:
             gen.started()
             if weight is not None:
@@ -369,6 +379,7 @@ class TransformersEngine:
             reason, error = "error", EngineError(_("generation failed: {error}").format(error=exc))
         finally:
             self.queue.release(ticket)
+        del ids, job  # (a failed job's traceback holds the generation's frames)
         gen.finish(reason, error)
 
     def _stream_for(self, gen: Generation, params: GenerationParams) -> _Stream:
