@@ -96,7 +96,7 @@ def one_reply(page, i: int, new_chat: bool = False) -> tuple[float, float] | Non
     # from the first streamed text (cursor shown) to the first complete
     # reply (cursor gone): what a reader sees of the decode
     start = next((t for t, cursor in growth if cursor), None)
-    end = next((t for t, cursor in growth if start and t > start and not cursor), None)
+    end = next((t for t, cursor in growth if start is not None and t > start and not cursor), None)
     if start is None or end is None or tokens < 8:
         return None
     return (tokens - 1) / ((end - start) / 1000), engine_tps
